@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
+import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -135,7 +138,7 @@ def _solve_highs(
     variables = prob.variables()
     index = {v.name: i for i, v in enumerate(variables)}
     is_mip = any(v.cat == pulp.LpInteger for v in variables)
-    h = highspy.Highs()
+    h = _new_highs(quiet=not settings.msg)
     h.setOptionValue("output_flag", bool(settings.msg))
     h.setOptionValue("time_limit", float(limit))
     h.setOptionValue("mip_rel_gap", float(settings.gap))
@@ -160,9 +163,10 @@ def _solve_highs(
             v.varValue = values[index[v.name]]
         if not is_mip and solution.dual_valid:
             # HiGHS reports d(objective)/d(rhs) in the model's own sense; no flip needed here
-            duals = dict(zip(prob.constraints, solution.row_dual, strict=True))
-            for name, c in prob.constraints.items():
-                c.pi = duals[name]
+            rows = prob.constraints()
+            duals = {c.name: float(d) for c, d in zip(rows, solution.row_dual, strict=True)}
+            for c in rows:
+                c.pi = duals[c.name]
     objective = info.objective_function_value if has_solution else None
     if is_mip:
         bound = info.mip_dual_bound
@@ -180,6 +184,28 @@ def _solve_highs(
         duals=duals,
         message=h.modelStatusToString(model_status),
     )
+
+
+_banner_done = False
+
+
+def _new_highs(*, quiet: bool) -> highspy.Highs:
+    """A Highs instance; the first one of a process prints a banner on fd 1 unless hushed."""
+    global _banner_done
+    if _banner_done or not quiet:
+        _banner_done = True
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    _banner_done = True
+    return h
 
 
 def _highs_status(model_status: highspy.HighsModelStatus, has_solution: bool) -> Status:
@@ -222,7 +248,7 @@ def _highs_lp(
     if prob.sense == pulp.LpMaximize:
         lp.sense_ = highspy.ObjSense.kMaximize
     starts, cols, vals, lower, upper = [0], [], [], [], []
-    for c in prob.constraints.values():
+    for c in prob.constraints():
         for v, a in c.items():
             if a != 0:
                 cols.append(index[v.name])
@@ -267,13 +293,16 @@ def _solve_cbc(
     with tempfile.TemporaryDirectory(prefix="allocator-cbc-") as tmp:
         log_path = Path(tmp) / "cbc.log"
         # CBC's threads option can hang: we never pass it
-        solver = pulp.PULP_CBC_CMD(
-            msg=False,
-            timeLimit=limit,
-            gapRel=settings.gap,
-            warmStart=bool(warm_start),
-            logPath=str(log_path),
-        )
+        with warnings.catch_warnings():
+            # PuLP 3.3 deprecates its bundled CBC for 4.0; pyproject pins pulp < 4
+            warnings.simplefilter("ignore", DeprecationWarning)
+            solver = pulp.PULP_CBC_CMD(
+                msg=False,
+                timeLimit=limit,
+                gapRel=settings.gap,
+                warmStart=bool(warm_start),
+                logPath=str(log_path),
+            )
         solver.tmpDir = tmp
         try:
             prob.solve(solver)
@@ -313,7 +342,7 @@ def _cbc_report(prob: pulp.LpProblem, text: str, is_mip: bool) -> SolveReport:
     if has_solution and not is_mip:
         # CBC's duals through PuLP are already d(objective)/d(rhs) in the problem's sense
         # (PuLP's own HiGHS class is the one that flips them on maximisation; we bypass it)
-        duals = {n: float(c.pi or 0.0) + 0.0 for n, c in prob.constraints.items()}
+        duals = {c.name: float(c.pi or 0.0) + 0.0 for c in prob.constraints()}
     return SolveReport(
         status=status,
         solver="cbc",
