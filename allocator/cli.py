@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -151,6 +152,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def cli_reference() -> str:
+    """``docs/cli.md``, generated from the parser's own help so the page cannot drift."""
+    os.environ["COLUMNS"] = "100"  # argparse wraps to the terminal: fix the width
+    parser = build_parser()
+    parts = [
+        "# Command line reference",
+        "",
+        "Generated from `allocator --help` by `python -m allocator.cli --markdown > docs/cli.md`;"
+        " a test fails when this page and the CLI differ.",
+        "",
+        "```text",
+        parser.format_help().rstrip(),
+        "```",
+    ]
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        for name, sub in action.choices.items():
+            parts += ["", f"## allocator {name}", "", "```text", sub.format_help().rstrip(), "```"]
+            for nested in sub._subparsers._group_actions if sub._subparsers else []:
+                for nname, nsub in nested.choices.items():
+                    parts += ["", f"### allocator {name} {nname}", "", "```text"]
+                    parts += [nsub.format_help().rstrip(), "```"]
+    return "\n".join(parts) + "\n"
+
+
 def _exit_code(exc: AllocatorError) -> int:
     if isinstance(exc, CheckError):
         return 3
@@ -160,6 +185,10 @@ def _exit_code(exc: AllocatorError) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv == ["--markdown"]:
+        print(cli_reference(), end="")
+        return 0
     args = build_parser().parse_args(argv)
     level = logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
