@@ -204,6 +204,16 @@ class TierSettings(_Block):
     base_probability: Annotated[float, Field(gt=0, lt=1)] = 0.8
     stretch_probability: Annotated[float, Field(gt=0, lt=1)] = 0.2
 
+    @model_validator(mode="after")
+    def _base_below_stretch(self) -> TierSettings:
+        # base is reached more often than the target (p >= 0.5), stretch less often (p <= 0.5)
+        if not self.stretch_probability <= 0.5 <= self.base_probability:
+            raise ValueError(
+                f"base_probability ({self.base_probability:g}) must be >= 0.5 and "
+                f"stretch_probability ({self.stretch_probability:g}) <= 0.5"
+            )
+        return self
+
 
 class CalendarSettings(_Block):
     """``quota.calendar``: working days (weekdays 0=Mon..6=Sun off) and holidays."""
@@ -231,7 +241,8 @@ class QuotaSettings(_Block):
     tiers: TierSettings = TierSettings()
     calendar: CalendarSettings = CalendarSettings()
     expense: ExpenseSettings | None = None
-    commitment_weight: NonNeg = 1.0
+    # > 1 guarantees commitments that already meet totals and band come back untouched
+    commitment_weight: NonNeg = 2.0
 
 
 # ---------------------------------------------------------------- solver and output
