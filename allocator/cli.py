@@ -7,6 +7,7 @@ Exit codes: 0 solved (optimal, or feasible within the limits), 1 infeasible (wit
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -51,10 +52,51 @@ def _solve_and_write(scenario_path: Path, out: Path | None, args: argparse.Names
     if out is None:
         out = Path(scenario.output.dir) if scenario.output.dir else Path("output") / scenario.name
     log.info("solving scenario '%s' (%s)", scenario.name, scenario_path)
-    plan = solve_scenario(scenario)
+    try:
+        plan = solve_scenario(scenario)
+    except InfeasibleError as exc:
+        from allocator.report import infeasible_report
+
+        out.mkdir(parents=True, exist_ok=True)
+        infeasible_report(scenario, exc, out)
+        log.info("the diagnosis is in %s", (out / "report.html").resolve())
+        raise
     write_plan(plan, out, force=args.force)
     print(plan.summary())
-    print(f"outputs written to {out.resolve()}")
+    print(f"outputs written to {out.resolve()} (open report.html)")
+    return 0
+
+
+def _solved_folder(source: Path, args: argparse.Namespace) -> Path:
+    """An output folder for ``source``: itself, or the scenario's folder, solved if needed."""
+    from allocator.output import MANIFEST
+    from allocator.scenario import load_scenario
+
+    if source.is_dir():
+        return source
+    scenario = load_scenario(source)
+    out = Path(scenario.output.dir) if scenario.output.dir else Path("output") / scenario.name
+    manifest = out / MANIFEST
+    if (
+        manifest.exists()
+        and json.loads(manifest.read_text())["scenario"]["hash"] == scenario.hash()
+    ):
+        log.info("%s: reusing the results in %s", source, out)
+        return out
+    _solve_and_write(source, out, args)
+    return out
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from allocator.compare import compare, write_comparison
+
+    folders = [_solved_folder(Path(s), args) for s in args.sources]
+    comparison = compare(folders)
+    out = Path(args.out) if args.out else Path("output") / "comparison"
+    out.mkdir(parents=True, exist_ok=True)
+    write_comparison(comparison, out)
+    print(comparison.summary())
+    print(f"comparison written to {out.resolve()} (comparison.html, comparison.md)")
     return 0
 
 
@@ -100,11 +142,15 @@ def cmd_bench_gap(args: argparse.Namespace) -> int:
 
 
 def _add_solver_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--solver", choices=["highs", "cbc"], help="solver backend (default: scenario's)")
+    p.add_argument(
+        "--solver", choices=["highs", "cbc"], help="solver backend (default: scenario's)"
+    )
     p.add_argument("--time-limit", type=float, metavar="S", help="solver time limit in seconds")
     p.add_argument("--gap", type=float, metavar="G", help="relative MIP gap to stop at, e.g. 0.005")
     p.add_argument("--threads", type=int, metavar="N", help="solver threads")
-    p.add_argument("--force", action="store_true", help="overwrite an output folder of another scenario")
+    p.add_argument(
+        "--force", action="store_true", help="overwrite an output folder of another scenario"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,9 +174,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("solve", help="solve a scenario and write its outputs")
     p.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
-    p.add_argument("--out", metavar="DIR", help="output folder (default: output.dir or output/NAME)")
+    p.add_argument(
+        "--out", metavar="DIR", help="output folder (default: output.dir or output/NAME)"
+    )
     _add_solver_options(p)
     p.set_defaults(func=cmd_solve)
+
+    p = sub.add_parser("compare", help="compare two or more plans (output folders or scenarios)")
+    p.add_argument("sources", nargs="+", metavar="PLAN", help="output folder or scenario YAML")
+    p.add_argument("--out", metavar="DIR", help="where to write comparison.html/.md")
+    _add_solver_options(p)
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("generate", help="write a generated company dataset and its scenario")
     p.add_argument("outdir", metavar="OUTDIR")

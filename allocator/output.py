@@ -7,11 +7,8 @@ overwritten unless ``force`` is given: nothing a user made is replaced silently.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import platform
-import tempfile
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from importlib import metadata
@@ -21,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from allocator.exceptions import ScenarioError
+from allocator.files import atomic_write, sha256
 from allocator.plan import Plan
 
 __all__ = ["plan_tables", "write_plan"]
@@ -34,6 +32,7 @@ def plan_tables(plan: Plan) -> dict[str, pd.DataFrame]:
     if plan.assignment is not None:
         out["assignments"] = plan.assignment.assignments
         out["constraints"] = plan.assignment.constraints
+        out["owners"] = owners_frame(plan)
     out["reps"] = plan.reps_frame()
     if plan.target is not None:
         out["targets"] = plan.target.references
@@ -56,8 +55,32 @@ def plan_tables(plan: Plan) -> dict[str, pd.DataFrame]:
     return out
 
 
-def write_plan(plan: Plan, outdir: str | Path, *, force: bool = False) -> list[Path]:
-    """Write every table, ``metrics.json`` and ``manifest.json`` into ``outdir``.
+def owners_frame(plan: Plan) -> pd.DataFrame:
+    """``owners.csv`` for a CRM: account_id, owner_rep_id, effective_date, previous_rep_id.
+
+    The effective date is the first day of the target period (``target.start``), or today
+    when the scenario sets no target.
+    """
+    assert plan.assignment is not None
+    start = plan.scenario.target.start if plan.scenario.target else None
+    effective = f"{start}-01" if start else datetime.now(UTC).date().isoformat()
+    a = plan.assignment.assignments
+    return pd.DataFrame(
+        {
+            "account_id": a["account_id"],
+            "owner_rep_id": a["rep_id"],
+            "effective_date": effective,
+            "previous_rep_id": a["incumbent_rep_id"],
+        }
+    )
+
+
+def write_plan(
+    plan: Plan, outdir: str | Path, *, force: bool = False, report: bool = True
+) -> list[Path]:
+    """Write every table, the report, ``metrics.json`` and ``manifest.json`` into ``outdir``.
+
+    The manifest comes last and lists every other file with its SHA-256.
 
     Raises
     ------
@@ -73,12 +96,23 @@ def write_plan(plan: Plan, outdir: str | Path, *, force: bool = False) -> list[P
         written += _write_frame(frame, outdir, stem, plan.scenario.output.formats)
     if "xlsx" in plan.scenario.output.formats:
         written.append(_write_workbook(plan_tables(plan), outdir / "plan.xlsx"))
+    if report:
+        from allocator.report import write_report  # the report imports plotting: only on demand
+
+        written += write_report(plan, outdir)
     metrics = outdir / "metrics.json"
-    _atomic(metrics, lambda p: p.write_text(_json(plan.metrics())))
+    atomic_write(metrics, lambda p: p.write_text(_json(plan_metrics_json(plan))))
     written.append(metrics)
     manifest = outdir / MANIFEST
-    _atomic(manifest, lambda p: p.write_text(_json(_manifest(plan, written))))
+    atomic_write(manifest, lambda p: p.write_text(_json(_manifest(plan, written))))
     return [*written, manifest]
+
+
+def plan_metrics_json(plan: Plan) -> dict[str, Any]:
+    """``metrics.json``: the solve numbers of :meth:`Plan.metrics` and the fairness metrics."""
+    from allocator.metrics import plan_metrics
+
+    return {**plan.metrics(), **plan_metrics(plan)}
 
 
 def _guard(outdir: Path, plan: Plan, *, force: bool) -> None:
@@ -98,7 +132,9 @@ def _guard(outdir: Path, plan: Plan, *, force: bool) -> None:
         )
 
 
-def _write_frame(frame: pd.DataFrame, outdir: Path, stem: str, formats: tuple[str, ...]) -> list[Path]:
+def _write_frame(
+    frame: pd.DataFrame, outdir: Path, stem: str, formats: tuple[str, ...]
+) -> list[Path]:
     writers: dict[str, Callable[[Path], Any]] = {
         "csv": lambda p: frame.to_csv(p, index=False, encoding="utf-8", lineterminator="\n"),
         "parquet": lambda p: frame.to_parquet(p, index=False),
@@ -108,7 +144,7 @@ def _write_frame(frame: pd.DataFrame, outdir: Path, stem: str, formats: tuple[st
     for fmt in formats:
         if fmt in writers:
             path = outdir / f"{stem}.{fmt}"
-            _atomic(path, writers[fmt])
+            atomic_write(path, writers[fmt])
             paths.append(path)
     return paths
 
@@ -119,19 +155,8 @@ def _write_workbook(tables: Mapping[str, pd.DataFrame], path: Path) -> Path:
             for stem, frame in tables.items():
                 frame.to_excel(xl, sheet_name=stem[:31], index=False)
 
-    _atomic(path, write)
+    atomic_write(path, write)
     return path
-
-
-def _atomic(path: Path, write: Callable[[Path], Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _json(data: Any) -> str:
@@ -144,22 +169,26 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _manifest(plan: Plan, written: list[Path]) -> dict[str, Any]:
     versions = {}
-    for dist in ("allocator", "pulp", "highspy", "pandas", "numpy", "networkx", "scipy", "pydantic"):
+    for dist in (
+        "allocator",
+        "pulp",
+        "highspy",
+        "pandas",
+        "numpy",
+        "networkx",
+        "scipy",
+        "pydantic",
+    ):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             versions[dist] = None
-    inputs = {name: {"path": path, "sha256": sha256(Path(path))} for name, path in plan.tables.sources.items()}
+    inputs = {
+        name: {"path": path, "sha256": sha256(Path(path))}
+        for name, path in plan.tables.sources.items()
+    }
     return {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "scenario": {

@@ -88,7 +88,11 @@ class Plan:
             out["target_total"] = self.target.total
         if self.quotas is not None:
             q = self.quotas.report
-            out["quota"] = {"status": q.status.value, "objective": q.objective, "seconds": q.seconds}
+            out["quota"] = {
+                "status": q.status.value,
+                "objective": q.objective,
+                "seconds": q.seconds,
+            }
         return out
 
     def summary(self) -> str:

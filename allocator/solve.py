@@ -78,7 +78,9 @@ class SolveReport:
     def summary(self) -> str:
         obj = "-" if self.objective is None else f"{self.objective:,.4f}"
         gap = "-" if self.gap is None else f"{100 * self.gap:.3f}%"
-        return f"{self.status.value} ({self.solver}): objective {obj}, gap {gap}, {self.seconds:.2f} s"
+        return (
+            f"{self.status.value} ({self.solver}): objective {obj}, gap {gap}, {self.seconds:.2f} s"
+        )
 
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:
@@ -142,8 +144,7 @@ def _solve_highs(
     h.setOptionValue("output_flag", bool(settings.msg))
     h.setOptionValue("time_limit", float(limit))
     h.setOptionValue("mip_rel_gap", float(settings.gap))
-    if settings.threads is not None:
-        h.setOptionValue("threads", int(settings.threads))
+    _use_threads(h, settings.threads or 0)
     h.passModel(_highs_lp(prob, variables, index))
     if warm_start and is_mip:
         sol = highspy.HighsSolution()
@@ -187,6 +188,20 @@ def _solve_highs(
 
 
 _banner_done = False
+_threads_in_use: int | None = None
+
+
+def _use_threads(h: highspy.Highs, threads: int) -> None:
+    """Set HiGHS's thread count (0 = automatic).
+
+    HiGHS sizes one global thread pool at the first solve of a process; a later solve that
+    asks for another count fails with status 'Not Set' unless the pool is reset first.
+    """
+    global _threads_in_use
+    if _threads_in_use is not None and _threads_in_use != threads:
+        highspy.Highs.resetGlobalScheduler(True)
+    _threads_in_use = threads
+    h.setOptionValue("threads", int(threads))
 
 
 def _new_highs(*, quiet: bool) -> highspy.Highs:

@@ -101,3 +101,11 @@ def test_relative_gap() -> None:
     assert relative_gap(110.0, 100.0) == pytest.approx(10 / 110)
     assert relative_gap(None, 1.0) is None
     assert relative_gap(0.5, 0.0) == pytest.approx(0.5)
+
+
+def test_changing_thread_count_between_solves_works() -> None:
+    # HiGHS keeps one thread pool per process; a new count must not break the next solve
+    for threads in (None, 1, 2, 1):
+        prob = hard_gap(n=20, m=3)
+        report = solve(prob, SolverSettings(threads=threads, time_limit=5))
+        assert report.status is Status.OPTIMAL, (threads, report.message)
