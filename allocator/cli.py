@@ -186,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_solver_options(p)
     p.set_defaults(func=cmd_compare)
 
+    from allocator.sweep import add_sweep_parser  # its module is light: no solver imports
+
+    add_sweep_parser(sub)
+
     p = sub.add_parser("generate", help="write a generated company dataset and its scenario")
     p.add_argument("outdir", metavar="OUTDIR")
     p.add_argument("--accounts", type=int, default=2000)

@@ -1,0 +1,387 @@
+"""Scenario sweeps: many what-ifs of one scenario, solved in parallel, resumable, compared.
+
+A sweep is a grid of key paths x lists of values and/or named variants
+(:mod:`allocator.sweep_grid`). :func:`sweep` solves every variant, locally in processes or on a
+Dask cluster (:mod:`allocator.sweep_runner`), writes each into ``DIR/<variant id>/`` with
+:func:`~allocator.output.write_plan`, and gathers one row per variant into ``DIR/sweep.csv`` and
+``DIR/sweep.html`` (:mod:`allocator.sweep_report`). Re-running skips the variants already in
+``DIR`` with the same scenario hash. ``allocator sweep SWEEP.yaml --out DIR`` is the same from
+the command line (:func:`add_sweep_parser`, :func:`cmd_sweep`).
+
+Solver threads: each of ``W`` workers gets ``max(1, cores // W)`` threads (at most the scenario's
+own ``solver.threads``). They are passed to the solve, not written into the variant, so the
+variant's hash and a re-run's resume do not depend on ``--workers``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from allocator.exceptions import AllocatorError, ScenarioError
+from allocator.scenario import Scenario
+from allocator.settings import SolverSettings
+from allocator.sweep_grid import Variant, expand_sweep, split_sweep_block
+from allocator.sweep_progress import FAILED, Progress
+from allocator.sweep_report import flatten, results_frame, write_sweep_report
+from allocator.sweep_runner import (
+    Event,
+    Task,
+    dask_slots,
+    finished_row,
+    prepare_out,
+    release_out,
+    remove_stale,
+    run_dask,
+    run_pool,
+    run_serial,
+)
+
+__all__ = [
+    "add_sweep_parser",
+    "check_inputs",
+    "cmd_sweep",
+    "default_out",
+    "run_variants",
+    "solve_into",
+    "sweep",
+]
+
+log = logging.getLogger("allocator")
+
+FAIRNESS_KEYS = ("gini", "cv", "max_min", "jain", "in_band")
+Backend = Callable[[Sequence[Task]], Iterator[Event]]
+
+
+# ---------------------------------------------------------------- the solve hooks
+
+
+def solve_into(scenario: Scenario, solver: SolverSettings, folder: Path) -> dict[str, Any]:
+    """Solve one variant, write its outputs into ``folder`` and return its numbers.
+
+    The numbers: status, objective, bound, gap, solve seconds, and the fairness (``gini``,
+    ``cv``, ``max_min``, ``jain``, ``in_band`` per measure) and disruption metrics of
+    :func:`allocator.metrics.plan_metrics`, keyed ``fairness.potential.gini``,
+    ``disruption.accounts_moved``. Runs in the worker process.
+
+    Raises
+    ------
+    InfeasibleError, InputError, ScenarioError, SolverError
+        As :func:`allocator.plan.solve_scenario`.
+    """
+    from allocator.metrics import plan_metrics
+    from allocator.output import write_plan
+    from allocator.plan import solve_scenario
+
+    plan = solve_scenario(scenario, solver=solver)
+    write_plan(plan, folder)
+    metrics = plan.metrics()
+    row: dict[str, Any] = {"status": plan.status}
+    row.update({k: metrics.get(k) for k in ("objective", "bound", "gap", "solve_seconds")})
+    measures = plan_metrics(plan)
+    for measure, values in measures.get("fairness", {}).items():
+        row.update({f"fairness.{measure}.{k}": values.get(k) for k in FAIRNESS_KEYS})
+    row.update(flatten(measures.get("disruption", {}), "disruption."))
+    return row
+
+
+def check_inputs(scenarios: Sequence[Scenario]) -> None:
+    """Load and check each distinct set of input tables once, before any variant is solved.
+
+    Raises
+    ------
+    InputError, ScenarioError
+        When a table is missing, unreadable or breaks the contract.
+    """
+    from allocator.data import load_inputs
+
+    seen = set()
+    for scenario in scenarios:
+        if scenario.data not in seen:
+            seen.add(scenario.data)
+            load_inputs(scenario)
+
+
+# ---------------------------------------------------------------- the Python API
+
+
+def default_out(base: Scenario) -> Path:
+    """``output/<sweep name>`` under the current directory."""
+    return Path("output") / (re.sub(r"[^A-Za-z0-9._=+-]", "-", base.name).strip(".-") or "sweep")
+
+
+def sweep(
+    base: Scenario,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    *,
+    variants: Mapping[str, Mapping[str, Any]] | None = None,
+    out: str | Path | None = None,
+    workers: int | None = None,
+    client: Any = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Solve every variant of a sweep and return the table of ``sweep.csv``.
+
+    Parameters
+    ----------
+    base
+        The scenario the variants change. Without ``grid`` and ``variants``, its ``sweep:``
+        block says what to vary.
+    grid
+        Key path -> list of values; the variants are the product of the lists.
+    variants
+        Variant name -> {key path: value}; crossed with the grid when both are given.
+    out
+        Folder of the results (default ``output/<base name>``).
+    workers
+        Local worker processes (default: one per core, at most one per variant); 1 solves in
+        this process.
+    client
+        A ``dask.distributed.Client``: run the variants on its cluster instead.
+    progress
+        Show the progress line on stderr.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per variant: ``variant_id``, the parameters, status, objective, gap, seconds,
+        the metrics, ``non_dominated``.
+
+    Raises
+    ------
+    ScenarioError
+        An unknown key path or a bad value (named), nothing to sweep, a foreign folder in ``out``.
+    InputError
+        The input tables break the data contract.
+    """
+    if grid is None and variants is None:
+        grid, variants = split_sweep_block(base.sweep, source=base.name)
+    items = expand_sweep(base, grid, variants, source=base.name)
+    outdir = Path(out) if out is not None else default_out(base)
+    return run_variants(base, items, outdir, workers=workers, client=client, progress=progress)
+
+
+def run_variants(
+    base: Scenario,
+    items: Sequence[Variant],
+    out: Path,
+    *,
+    workers: int | None = None,
+    client: Any = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Solve the variants not already finished in ``out`` and write ``sweep.csv``/``sweep.html``.
+
+    On an interruption (Ctrl-C) the finished variants stay in ``out``, the table is written
+    with the others marked ``not_run``, and the interruption propagates.
+
+    Raises
+    ------
+    ScenarioError, InputError
+        As :func:`sweep`.
+    """
+    if workers is not None and workers < 1:
+        raise ScenarioError(f"workers: expected a number >= 1, got {workers}")
+    check_inputs([v.scenario for v in items])
+    prepare_out(out, [v.id for v in items])
+    rows: dict[str, dict[str, Any]] = {}
+    try:
+        for v in items:
+            done = finished_row(out, v.id, v.scenario)
+            if done is not None:
+                rows[v.id] = {**done, "resumed": True}
+        todo = [v for v in items if v.id not in rows]
+        if rows:
+            log.info("sweep: %d of %d variants already solved in %s", len(rows), len(items), out)
+        _solve_all(
+            todo, out, rows, workers=workers, client=client, progress=progress, total=len(items)
+        )
+        remove_stale(out)  # every task has ended: what a killed worker left is garbage
+    finally:
+        frame = results_frame(base, items, rows)
+        write_sweep_report(frame, out, title=f"Sweep {base.name}")
+        release_out(out)
+    return frame
+
+
+def _solve_all(
+    todo: Sequence[Variant],
+    out: Path,
+    rows: dict[str, dict[str, Any]],
+    *,
+    workers: int | None,
+    client: Any,
+    progress: bool,
+    total: int,
+) -> None:
+    backend, slots, threads = _backend(len(todo), workers, client)
+    hook = solve_into  # looked up now, so a replaced hook (tests) travels with the tasks
+    tasks = [Task(v.id, v.scenario, _solver(v.scenario, threads), str(out), hook) for v in todo]
+    bar = Progress(total, slots=slots, resumed=total - len(todo), enabled=progress)
+    log.info(
+        "sweep: %d variants to solve, %d at a time, %d solver thread(s) each",
+        len(tasks),
+        slots,
+        threads,
+    )
+    events = backend(tasks) if tasks else iter(())
+    try:
+        for event in events:
+            if event is None:
+                bar.update()
+                continue
+            ident, row = event
+            rows[ident] = {**row, "resumed": False}
+            bar.update(row, variant_id=ident)
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()  # stops the workers of an interrupted sweep now, not at garbage collection
+        bar.close()
+
+
+def _backend(n_tasks: int, workers: int | None, client: Any) -> tuple[Backend, int, int]:
+    """The backend, variants at once, and solver threads per variant."""
+    if client is not None:
+        slots, threads = dask_slots(client)
+        return (lambda tasks: run_dask(tasks, client)), slots, threads
+    cores = os.cpu_count() or 1
+    n = max(1, min(workers or cores, n_tasks or 1))
+    threads = max(1, cores // n)
+    if n > cores:
+        log.warning("sweep: %d workers on %d cores: the solves compete for the cores", n, cores)
+    if n == 1:
+        return run_serial, 1, threads
+    return (lambda tasks: run_pool(tasks, n)), n, threads
+
+
+def _solver(scenario: Scenario, threads: int) -> SolverSettings:
+    own = scenario.solver.threads
+    return scenario.solver.model_copy(update={"threads": min(own or threads, threads)})
+
+
+# ---------------------------------------------------------------- the command
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {text}")
+    return value
+
+
+def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``allocator sweep`` to an argparse sub-parsers object (``func=cmd_sweep``)."""
+    p = subparsers.add_parser(
+        "sweep",
+        help="solve every variant of a sweep, in parallel, and compare them",
+        description="Solve the variants of SWEEP (its sweep: block), one folder each, plus "
+        "sweep.csv and sweep.html. A re-run skips the variants already solved in DIR.",
+    )
+    p.add_argument("sweep", metavar="SWEEP", help="scenario YAML file with a sweep: block")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: output/NAME)")
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="local worker processes (default: one per core); 1 runs in-process",
+    )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--dask",
+        choices=["local"],
+        help="run on a Dask LocalCluster on this machine (needs allocator[dask])",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on the Dask cluster at ADDRESS, e.g. tcp://host:8786",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when a variant is infeasible or fails (default: 0, see sweep.csv)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    p.add_argument(
+        "--solver", choices=["highs", "cbc"], help="solver backend (default: scenario's)"
+    )
+    p.add_argument("--time-limit", type=float, metavar="S", help="solver time limit per variant")
+    p.add_argument("--gap", type=float, metavar="G", help="relative MIP gap to stop at")
+    p.set_defaults(func=cmd_sweep)
+    return p
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """``allocator sweep``: 0 when done (1 with ``--strict`` and a failed variant)."""
+    from allocator.scenario import load_scenario
+
+    path = str(args.sweep)
+    base = load_scenario(path)
+    options = {
+        "solver.name": args.solver,
+        "solver.time_limit": args.time_limit,
+        "solver.gap": args.gap,
+    }
+    changes = {key: value for key, value in options.items() if value is not None}
+    if changes:
+        base = base.replace(changes, source=path)
+    if not base.sweep:
+        raise ScenarioError(f"{path}: no sweep: block (key paths with lists of values)")
+    grid, named = split_sweep_block(base.sweep, source=path)
+    items = expand_sweep(base, grid, named, source=path)
+    out = Path(args.out) if args.out else default_out(base)
+    show = not (args.no_progress or getattr(args, "quiet", False))
+    with _client(args) as client:
+        frame = run_variants(base, items, out, workers=args.workers, client=client, progress=show)
+    counts = frame["status"].value_counts()
+    summary = ", ".join(f"{n} {status}" for status, n in counts.sort_index().items())
+    print(f"sweep {base.name}: {len(frame)} variants: {summary}")
+    print(f"results in {(out / 'sweep.csv').resolve()} and sweep.html")
+    failed = int(frame["status"].isin(FAILED).sum())
+    return 1 if args.strict and failed else 0
+
+
+@contextlib.contextmanager
+def _client(args: argparse.Namespace) -> Iterator[Any]:
+    """A Dask client for ``--dask local`` / ``--scheduler``, closed at the end; else None."""
+    if not (getattr(args, "dask", None) or getattr(args, "scheduler", None)):
+        yield None
+        return
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise AllocatorError(
+            "running on Dask needs the dask extra: pip install 'allocator[dask]'"
+        ) from None
+    if args.scheduler:
+        try:
+            client = Client(args.scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise AllocatorError(
+                f"cannot reach the Dask scheduler at {args.scheduler}: {exc}"
+            ) from None
+        with client:
+            yield client
+        return
+    n = args.workers or os.cpu_count() or 1
+    with (
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
