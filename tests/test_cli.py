@@ -1,0 +1,173 @@
+"""The command line end to end: exit codes, the files of the contract, traceability."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from allocator.checks.assignment import check_assignment
+from allocator.cli import main
+from allocator.data import load_inputs
+from allocator.files import sha256
+from allocator.generate import generate_company, write_company
+from allocator.scenario import load_scenario
+
+ASSIGNMENT_COLUMNS = [
+    "account_id",
+    "rep_id",
+    "incumbent_rep_id",
+    "moved",
+    "travel_km",
+    "workload",
+    "potential",
+    "reason",
+]
+REP_COLUMNS = [
+    "rep_id",
+    "accounts",
+    "potential",
+    "workload",
+    "capacity",
+    "utilization",
+    "quota",
+    "travel_km",
+]
+QUOTA_COLUMNS = ["rep_id", "product_id", "period", "base", "target", "stretch"]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated company of 150 accounts, 6 reps, 6 regions, with the demo's settings."""
+    folder = tmp_path_factory.mktemp("small")
+    tables = generate_company(accounts=150, reps=6, regions=6, seed=1)
+    return write_company(tables, folder, scenario_name="small")
+
+
+@pytest.fixture(scope="module")
+def solved(small: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("out") / "plan"
+    assert main(["-q", "solve", str(small), "--out", str(out)]) == 0
+    return out
+
+
+def variant(base: Path, name: str, changes: dict) -> Path:
+    path = base.parent / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({"extends": base.name, "name": name, **changes}))
+    return path
+
+
+def test_validate_prints_a_summary(small: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(small)]) == 0
+    out = capsys.readouterr().out
+    assert "is valid" in out and "150" in out
+
+
+def test_solve_writes_the_contract_files(solved: Path) -> None:
+    assignments = pd.read_csv(solved / "assignments.csv", dtype={"account_id": str, "rep_id": str})
+    assert list(assignments.columns) == ASSIGNMENT_COLUMNS
+    assert list(pd.read_csv(solved / "reps.csv").columns)[: len(REP_COLUMNS)] == REP_COLUMNS
+    assert list(pd.read_csv(solved / "quotas.csv").columns) == QUOTA_COLUMNS
+    owners = pd.read_csv(solved / "owners.csv")
+    assert list(owners.columns) == ["account_id", "owner_rep_id", "effective_date", "previous_rep_id"]
+    metrics = json.loads((solved / "metrics.json").read_text())
+    for key in ("status", "objective", "bound", "gap", "solve_seconds", "fairness", "disruption"):
+        assert key in metrics
+    assert metrics["status"] in ("optimal", "time_limit", "feasible")
+    assert (solved / "report.html").stat().st_size > 10_000
+
+
+def test_written_assignment_passes_the_independent_checker(small: Path, solved: Path) -> None:
+    scenario = load_scenario(small)
+    tables = load_inputs(scenario)
+    assignments = pd.read_csv(
+        solved / "assignments.csv", dtype={"account_id": str, "rep_id": str}, keep_default_na=False
+    )
+    result = check_assignment(tables, scenario.assignment, assignments)
+    assert result.ok, result.violations
+    metrics = json.loads((solved / "metrics.json").read_text())
+    assert result.objective == pytest.approx(metrics["objective"], rel=1e-6)
+
+
+def test_quotas_add_up_to_the_target(solved: Path) -> None:
+    quotas = pd.read_csv(solved / "quotas.csv")
+    targets = pd.read_csv(solved / "targets_by_product.csv")
+    assert quotas["target"].sum() == pytest.approx(targets["target"].sum(), abs=0.5)
+    assert (quotas["base"] <= quotas["target"]).all() and (quotas["target"] <= quotas["stretch"]).all()
+
+
+def test_manifest_traces_every_file(small: Path, solved: Path) -> None:
+    manifest = json.loads((solved / "manifest.json").read_text())
+    assert manifest["scenario"]["hash"] == load_scenario(small).hash()
+    for name, digest in manifest["files"].items():
+        assert sha256(solved / name) == digest, name
+    assert {"reps", "accounts"} <= set(manifest["inputs"])
+    assert manifest["versions"]["pulp"]
+
+
+def test_another_scenario_does_not_overwrite_results(
+    small: Path, solved: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = variant(small, "other", {"solver": {"time_limit": 20}})
+    before = (solved / "assignments.csv").read_bytes()
+    assert main(["-q", "solve", str(other), "--out", str(solved)]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert (solved / "assignments.csv").read_bytes() == before
+
+
+def test_infeasible_exits_1_with_a_diagnosis_report(
+    small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = variant(
+        small, "too-few-accounts", {"assignment": {"constraints": {"max_accounts": {"limit": 5}}}}
+    )
+    assert main(["-q", "solve", str(bad), "--out", str(tmp_path / "bad")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("infeasible:") and "Traceback" not in err
+    assert "max_accounts" in err
+    assert "Diagnosis" in (tmp_path / "bad" / "report.html").read_text()
+
+
+def test_compare_two_folders(
+    small: Path, solved: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tight = variant(
+        small, "tight", {"assignment": {"constraints": {"continuity": {"max_moved_share": 0.0}}}}
+    )
+    other = tmp_path / "tight"
+    assert main(["-q", "solve", str(tight), "--out", str(other)]) == 0
+    assert main(["-q", "compare", str(solved), str(other), "--out", str(tmp_path / "cmp")]) == 0
+    assert "tight" in capsys.readouterr().out
+    assert (tmp_path / "cmp" / "comparison.html").exists()
+
+
+def test_usage_errors_exit_2() -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["solve"])
+    assert exc.value.code == 2
+
+
+def test_missing_scenario_file_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "no/such/file.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert "scenario file not found" in err and "Traceback" not in err
+
+
+def test_demo_runs_from_any_directory(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "allocator.cli", "-q", "demo"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "output" / "demo"
+    assignments = pd.read_csv(out / "assignments.csv")
+    assert len(assignments) == 2000 and assignments["account_id"].is_unique
+    assert json.loads((out / "metrics.json").read_text())["gap"] < 0.01
