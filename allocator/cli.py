@@ -210,6 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subcommands(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.ArgumentParser]]:
+    return [
+        (name, sub)
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name, sub in action.choices.items()
+    ]
+
+
 def cli_reference() -> str:
     """``docs/cli.md``, generated from the parser's own help so the page cannot drift."""
     os.environ["COLUMNS"] = "100"  # argparse wraps to the terminal: fix the width
@@ -224,13 +233,11 @@ def cli_reference() -> str:
         parser.format_help().rstrip(),
         "```",
     ]
-    for action in parser._subparsers._group_actions if parser._subparsers else []:
-        for name, sub in action.choices.items():
-            parts += ["", f"## allocator {name}", "", "```text", sub.format_help().rstrip(), "```"]
-            for nested in sub._subparsers._group_actions if sub._subparsers else []:
-                for nname, nsub in nested.choices.items():
-                    parts += ["", f"### allocator {name} {nname}", "", "```text"]
-                    parts += [nsub.format_help().rstrip(), "```"]
+    for name, sub in _subcommands(parser):
+        parts += ["", f"## allocator {name}", "", "```text", sub.format_help().rstrip(), "```"]
+        for nested, nsub in _subcommands(sub):
+            parts += ["", f"### allocator {name} {nested}", "", "```text"]
+            parts += [nsub.format_help().rstrip(), "```"]
     return "\n".join(parts) + "\n"
 
 

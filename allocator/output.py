@@ -170,7 +170,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _manifest(plan: Plan, written: list[Path]) -> dict[str, Any]:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for dist in (
         "allocator",
         "pulp",

@@ -23,8 +23,8 @@ from matplotlib.figure import Figure
 
 from allocator.exceptions import InfeasibleError
 from allocator.explain import conflicting_constraints, explain_accounts, explain_constraints
-from allocator.metrics import plan_metrics
 from allocator.files import atomic_write
+from allocator.metrics import plan_metrics
 from allocator.plots import fairness_figures, png, stacked_periods, target_plot, territory_map
 
 if TYPE_CHECKING:

@@ -169,6 +169,7 @@ def _solve_highs(
             for c in rows:
                 c.pi = duals[c.name]
     objective = info.objective_function_value if has_solution else None
+    bound: float | None
     if is_mip:
         bound = info.mip_dual_bound
         bound = bound if math.isfinite(bound) else None

@@ -74,7 +74,12 @@ def test_solve_writes_the_contract_files(solved: Path) -> None:
     assert list(pd.read_csv(solved / "reps.csv").columns)[: len(REP_COLUMNS)] == REP_COLUMNS
     assert list(pd.read_csv(solved / "quotas.csv").columns) == QUOTA_COLUMNS
     owners = pd.read_csv(solved / "owners.csv")
-    assert list(owners.columns) == ["account_id", "owner_rep_id", "effective_date", "previous_rep_id"]
+    assert list(owners.columns) == [
+        "account_id",
+        "owner_rep_id",
+        "effective_date",
+        "previous_rep_id",
+    ]
     metrics = json.loads((solved / "metrics.json").read_text())
     for key in ("status", "objective", "bound", "gap", "solve_seconds", "fairness", "disruption"):
         assert key in metrics
@@ -98,7 +103,9 @@ def test_quotas_add_up_to_the_target(solved: Path) -> None:
     quotas = pd.read_csv(solved / "quotas.csv")
     targets = pd.read_csv(solved / "targets_by_product.csv")
     assert quotas["target"].sum() == pytest.approx(targets["target"].sum(), abs=0.5)
-    assert (quotas["base"] <= quotas["target"]).all() and (quotas["target"] <= quotas["stretch"]).all()
+    assert (quotas["base"] <= quotas["target"]).all() and (
+        quotas["target"] <= quotas["stretch"]
+    ).all()
 
 
 def test_manifest_traces_every_file(small: Path, solved: Path) -> None:

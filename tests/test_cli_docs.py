@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_cli_reference_is_up_to_date() -> None:
     current = (ROOT / "docs" / "cli.md").read_text()
-    assert current == cli_reference(), "regenerate: python -m allocator.cli --markdown > docs/cli.md"
+    assert current == cli_reference(), (
+        "regenerate: python -m allocator.cli --markdown > docs/cli.md"
+    )
 
 
 def test_every_command_is_documented() -> None:
