@@ -87,7 +87,8 @@ def build_territory(tables: Tables, settings: AssignmentSettings) -> Territory:
     incumbent = accounts["incumbent_rep_id"].map(index).fillna(-1).to_numpy(np.int64)
     has_incumbent = (accounts["incumbent_rep_id"] != "").to_numpy(bool)
     continuity = cons.continuity
-    locks_on = continuity is not None and continuity.respect_locked
+    # the data says locked: keep it unless the scenario explicitly sets respect_locked: false
+    locks_on = continuity is None or continuity.respect_locked
     locked = accounts["locked"].to_numpy(bool) & has_incumbent & locks_on
     if settings.level == "region":
         item_ids, item_of = np.unique(accounts["region_id"].to_numpy(str), return_inverse=True)

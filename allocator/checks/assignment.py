@@ -156,16 +156,14 @@ def _continuity(
     df: pd.DataFrame, accounts: pd.DataFrame, settings: AssignmentSettings
 ) -> list[str]:
     rule = settings.constraints.continuity
-    if rule is None:
-        return []
     out = []
-    if rule.respect_locked:
+    if rule is None or rule.respect_locked:
         locked = df[df["locked"] & (df["incumbent_rep_id"] != "")]
         for a, row in locked[locked["moved"]].iterrows():
             out.append(
                 f"locked[{a}]: with {row['rep_id']}, not its incumbent {row['incumbent_rep_id']}"
             )
-    if rule.max_moved_share is not None:
+    if rule is not None and rule.max_moved_share is not None:
         if rule.measure == "potential":
             moved, whole = df.loc[df["moved"], "potential"].sum(), accounts["potential"].sum()
         else:
