@@ -190,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sweep_parser(sub)
 
+    from allocator.track_cli import add_track_parsers
+
+    add_track_parsers(sub)
+
     p = sub.add_parser("generate", help="write a generated company dataset and its scenario")
     p.add_argument("outdir", metavar="OUTDIR")
     p.add_argument("--accounts", type=int, default=2000)

@@ -20,12 +20,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from allocator.exceptions import ScenarioError
 from allocator.settings import (
+    ActivitySettings,
     AssignmentSettings,
     DataPaths,
     OutputSettings,
     QuotaSettings,
     SolverSettings,
     TargetSettings,
+    TrackSettings,
 )
 
 __all__ = ["Scenario", "deep_merge", "load_scenario", "scenario_from_dict"]
@@ -48,6 +50,8 @@ class Scenario(BaseModel):
     solver: SolverSettings = SolverSettings()
     output: OutputSettings = OutputSettings()
     sweep: dict[str, Any] | None = None
+    track: TrackSettings = TrackSettings()
+    activities: ActivitySettings | None = None
 
     def hash(self) -> str:
         """Return a stable SHA-256 of the scenario's content (key order does not matter)."""

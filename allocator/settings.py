@@ -264,3 +264,41 @@ class OutputSettings(_Block):
     dir: str | None = None
     formats: tuple[Literal["csv", "parquet", "json", "xlsx"], ...] = ("csv",)
     granularity: Literal["month", "week", "day"] = "month"
+
+
+# ---------------------------------------------------------------- tracking and activities
+
+
+class RebalanceSettings(_Block):
+    """``track.rebalance``: re-solving the territory when reps leave, join or change capacity."""
+
+    # per 1,000 of moved potential; far above travel and balance so only forced moves happen
+    disruption: NonNeg = 1000.0
+    new_hire_ramp: Share = 0.5
+    gap: Annotated[float, Field(ge=0, lt=1)] = 1e-4
+
+
+class TrackSettings(_Block):
+    """``track:``: attainment, pace and rebalancing during the period (``docs/tracking.md``)."""
+
+    behind_margin: Share = 0.1
+    rebalance: RebalanceSettings = RebalanceSettings()
+
+
+class FunnelSettings(_Block):
+    """``activities.segments.<segment>``: the sales funnel of one account segment."""
+
+    deal_size: Annotated[float, Field(gt=0)]
+    win_rate: Annotated[float, Field(gt=0, le=1)]
+    meetings_per_deal: NonNeg
+    calls_per_meeting: NonNeg
+
+
+class ActivitySettings(_Block):
+    """``activities:``: quota -> opportunities, meetings, calls per week (``docs/tracking.md``)."""
+
+    segments: dict[str, FunnelSettings] = {}
+    default: FunnelSettings | None = None
+    hours_per_meeting: NonNeg = 1.5
+    hours_per_call: NonNeg = 0.25
+    capacity_share: Annotated[float, Field(gt=0, le=1)] = 1.0

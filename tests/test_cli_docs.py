@@ -18,5 +18,16 @@ def test_cli_reference_is_up_to_date() -> None:
 
 def test_every_command_is_documented() -> None:
     text = (ROOT / "docs" / "cli.md").read_text()
-    for command in ("demo", "validate", "solve", "generate", "bench"):
+    for command in (
+        "demo",
+        "validate",
+        "solve",
+        "compare",
+        "sweep",
+        "track",
+        "rebalance",
+        "activities",
+        "generate",
+        "bench",
+    ):
         assert f"## allocator {command}" in text

@@ -1,0 +1,498 @@
+"""Rebalancing a territory when reps leave, join or change capacity, with the fewest moves.
+
+A ``changes`` table (CSV, Excel, Parquet, or a YAML list) has one row per rep: ``rep_id``,
+``change`` (``leave``, ``join`` or ``capacity``) and, for a join, the new rep's fields (``name``,
+``lat``, ``lon``, ``region_id``, ``experience``, ``capacity``, optional ``skills``, ``ramp``,
+``team``); for a capacity change the new ``capacity`` (and optionally ``ramp``).
+:func:`rebalance` applies them and solves the territory model again with the plan's owners as
+incumbents, a high disruption weight and continuity on: the accounts of a departed rep have no
+incumbent (they must move, at no disruption cost), every other move costs its potential, so only
+the moves that a hard constraint forces happen. Each move is reported with the reason: the rep
+who left, or the constraint (with its numbers) that taking the account back would break. The
+model is ``models/rebalance.md``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from allocator.assignment import AssignmentResult, solve_assignment
+from allocator.exceptions import InputError
+from allocator.geo import haversine_km
+from allocator.quota import QuotaResult, allocate_quotas
+from allocator.settings import (
+    AssignmentSettings,
+    ContinuitySettings,
+    QuotaSettings,
+    RebalanceSettings,
+    SolverSettings,
+)
+from allocator.tables import (
+    COLUMNS,
+    OPTIONAL_DEFAULTS,
+    RANGES,
+    Tables,
+    blank_cells,
+    convert_cells,
+    parse_ids,
+    typed_cells,
+)
+from allocator.track import RowProblems, TrackedPlan, read_rows
+
+__all__ = [
+    "MOVE_COLUMNS",
+    "Rebalance",
+    "apply_changes",
+    "check_changes",
+    "load_changes",
+    "rebalance",
+]
+
+log = logging.getLogger("allocator")
+
+CHANGES = ("leave", "join", "capacity")
+#: kind of every column a changes row may hold (the reps table's columns, plus ``team``)
+FIELDS: dict[str, str] = {
+    **COLUMNS["reps"],
+    **{c: kind for c, (kind, _) in OPTIONAL_DEFAULTS["reps"].items() if c != "active"},
+    "team": "str",
+}
+JOIN_REQUIRED = ("name", "lat", "lon", "region_id", "experience", "capacity")
+MOVE_COLUMNS = [
+    "account_id",
+    "from_rep",
+    "to_rep",
+    "potential",
+    "workload",
+    "quota_before",
+    "quota_after",
+    "reason",
+]
+MAX_PROBLEMS = 50
+
+
+# ---------------------------------------------------------------- the changes table
+
+
+def load_changes(path: str | Path, tables: Tables) -> pd.DataFrame:
+    """Read and check a changes file: a table, or a YAML list of mappings (or ``changes:``).
+
+    Raises
+    ------
+    InputError
+        The file is unreadable, or rows break the rules (see :func:`check_changes`).
+    """
+    path = Path(path)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        frame, rows = _read_yaml(path)
+    else:
+        frame, rows = read_rows(path)
+    return check_changes(frame, tables, where=str(path), rows=rows)
+
+
+def _read_yaml(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError([f"{path}: file not found"]) from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InputError([f"{path}: cannot read it as YAML ({exc})"]) from None
+    if isinstance(raw, dict) and set(raw) == {"changes"}:
+        raw = raw["changes"]
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise InputError([f"{path}: expected a list of changes (mappings with rep_id and change)"])
+    frame = pd.DataFrame([{str(k): v for k, v in item.items()} for item in raw], dtype=object)
+    return frame, [f"item {i + 1}" for i in range(len(raw))]
+
+
+def check_changes(
+    frame: pd.DataFrame,
+    tables: Tables,
+    *,
+    where: str = "changes table",
+    rows: list[str] | None = None,
+) -> pd.DataFrame:
+    """Check a changes table against the reps it changes.
+
+    Rules: ``rep_id`` and ``change`` are given, ``change`` is leave, join or capacity, a rep is
+    changed once; leave and capacity name an active rep; join names a new id and gives the
+    required rep fields (typed and in range, region and skills known); capacity gives a
+    capacity > 0; at least one rep stays active.
+
+    Returns
+    -------
+    pandas.DataFrame
+        rep_id, change and the typed rep fields (NaN or '' when not given).
+
+    Raises
+    ------
+    InputError
+        One line per problem: ``<where>: row <n>: column '<col>': <value>: expected ...``.
+    """
+    rows = rows or [f"index {label}" for label in frame.index]
+    frame = frame.reset_index(drop=True)
+    problems = _column_problems(frame, where, tables)
+    if problems:
+        raise InputError(problems)
+    out = pd.DataFrame(index=frame.index)
+    found = RowProblems(frame, where, rows)
+    for column in ("rep_id", "change", *(c for c in FIELDS if c in frame and c != "rep_id")):
+        kind = "str" if column == "change" else FIELDS[column]
+        values, wrong = convert_cells(frame[column], kind)
+        found.cells(wrong, column, {"float": "a number", "id": "an id"}.get(kind, "text"))
+        out[column] = values
+    out["change"] = out["change"].astype(str).str.lower()
+    found.cells(out["rep_id"] == "", "rep_id", "an id (the cell is empty)")
+    found.cells(~out["change"].isin(CHANGES), "change", f"one of {', '.join(CHANGES)}")
+    found.problems += _row_problems(out, tables, where, rows, found.cells)
+    found.raise_if_any()
+    staying = set(tables.active_reps["rep_id"]) - set(out.loc[out["change"] == "leave", "rep_id"])
+    if not staying and not (out["change"] == "join").any():
+        raise InputError([f"{where}: every active rep leaves and nobody joins"])
+    return out
+
+
+def _column_problems(frame: pd.DataFrame, where: str, tables: Tables) -> list[str]:
+    allowed = [*FIELDS, "change", *(c for c in tables.reps.columns if c not in FIELDS)]
+    problems = [
+        f"{where}: missing required column '{c}'" for c in ("rep_id", "change") if c not in frame
+    ]
+    for column in frame.columns:
+        if column not in allowed:
+            close = difflib.get_close_matches(str(column), allowed, n=1, cutoff=0.8)
+            hint = (
+                f", did you mean '{close[0]}'?"
+                if close
+                else f" (expected some of {', '.join(allowed)})"
+            )
+            problems.append(f"{where}: column '{column}': unknown column{hint}")
+    return problems
+
+
+def _row_problems(
+    out: pd.DataFrame, tables: Tables, where: str, rows: list[str], bad: Any
+) -> list[str]:
+    """Problems of rows against the reps (``bad`` records cell problems, the rest is returned)."""
+    active = set(tables.active_reps["rep_id"])
+    change, rep = out["change"], out["rep_id"]
+    named = rep.where(rep != "")
+    first = dict(zip(named[~named.duplicated()], np.array(rows)[~named.duplicated()], strict=True))
+    for pos in np.flatnonzero((named.duplicated() & named.notna()).to_numpy()):
+        bad(
+            np.arange(len(out)) == pos, "rep_id", f"a rep changed once (first on {first[rep[pos]]})"
+        )
+    existing = change.isin(["leave", "capacity"]) & (rep != "")
+    bad(existing & ~rep.isin(active), "rep_id", "an active rep")
+    joins = change == "join"
+    bad(joins & rep.isin(tables.reps["rep_id"]), "rep_id", "a new rep id (it is already a rep)")
+    missing = []
+    for column, kind in [(c, "join") for c in JOIN_REQUIRED] + [("capacity", "capacity")]:
+        needed = joins if kind == "join" else change == "capacity"
+        if column not in out:
+            if needed.any():
+                missing.append(f"{where}: missing column '{column}' (a '{kind}' row needs it)")
+            continue
+        bad(needed & blank_cells(out[column]), column, f"a value for a '{kind}' row (it is empty)")
+    for column, rule in RANGES["reps"].items():
+        if column in out:
+            bad(rule.bad(out[column].astype(float)), column, rule.describe())
+    if tables.regions is not None and "region_id" in out:
+        known = out["region_id"].isin(set(tables.regions["region_id"]))
+        bad(joins & (out["region_id"] != "") & ~known, "region_id", "a region of the regions table")
+    if tables.products is not None and "skills" in out:
+        products = set(tables.products["product_id"])
+        unknown = out["skills"].map(lambda s: bool(parse_ids(s) - products))
+        bad(unknown, "skills", f"product ids separated by ';' ({', '.join(sorted(products))})")
+    return missing
+
+
+# ---------------------------------------------------------------- applying them
+
+
+def apply_changes(
+    tables: Tables, owners: pd.Series, changes: pd.DataFrame, *, new_hire_ramp: float = 0.5
+) -> Tables:
+    """The tables after ``changes``, with the plan's owners as incumbents.
+
+    Departing reps become inactive and their accounts lose their incumbent (and lock); joining
+    reps are added (``ramp`` defaults to ``new_hire_ramp``); a capacity change sets ``capacity``
+    (and ``ramp`` when given). Commitments of departing reps are dropped.
+    """
+    reps = tables.reps.copy()
+    left = set(changes.loc[changes["change"] == "leave", "rep_id"])
+    reps.loc[reps["rep_id"].isin(left), "active"] = False
+    changed = changes[changes["change"] == "capacity"].set_index("rep_id")
+    for column in ("capacity", "ramp"):
+        if column in changed:
+            new = reps["rep_id"].map(changed[column].dropna()).astype(float)
+            reps[column] = new.fillna(reps[column])
+    reps = pd.concat([reps, _joiners(changes, reps, new_hire_ramp)], ignore_index=True)
+    accounts = tables.accounts.copy()
+    incumbent = accounts["account_id"].map(owners).fillna(accounts["incumbent_rep_id"])
+    incumbent = incumbent.astype(str).where(~incumbent.isin(left), "")
+    accounts["incumbent_rep_id"] = incumbent
+    accounts["locked"] = accounts["locked"] & (incumbent != "")
+    commitments = tables.commitments
+    if commitments is not None:
+        commitments = commitments[~commitments["rep_id"].isin(left)].reset_index(drop=True)
+    return tables.replace(reps=reps, accounts=accounts, commitments=commitments)
+
+
+def _joiners(changes: pd.DataFrame, reps: pd.DataFrame, new_hire_ramp: float) -> pd.DataFrame:
+    joins = changes[changes["change"] == "join"].reset_index(drop=True)
+    out = pd.DataFrame(index=joins.index)
+    for column in reps.columns:
+        kind, default = (
+            FIELDS.get(column, "str"),
+            OPTIONAL_DEFAULTS["reps"].get(column, ("", ""))[1],
+        )
+        if column == "ramp":
+            default = new_hire_ramp
+        values = joins[column] if column in joins else pd.Series(np.nan, index=joins.index)
+        filled = values.where(~blank_cells(values.replace("", np.nan)), default)
+        out[column] = typed_cells(filled, kind) if column != "active" else True
+    return out.astype(reps.dtypes.to_dict())
+
+
+# ---------------------------------------------------------------- solving
+
+
+@dataclass(frozen=True)
+class Rebalance:
+    """A rebalanced territory: the moves (-> rebalance.csv), the reps before and after.
+
+    ``moves``: account_id, from_rep, to_rep, potential, workload, quota_before, quota_after,
+    reason. ``reps``: per rep the change and accounts, potential, workload, capacity and quota
+    before and after, with the accounts gained and lost.
+    """
+
+    moves: pd.DataFrame
+    reps: pd.DataFrame
+    owners: pd.Series
+    tables: Tables
+    assignment: AssignmentResult
+    quotas: QuotaResult | None
+
+    def summary(self) -> str:
+        m, r = self.moves, self.reps
+        vacated = m["reason"].str.startswith("vacated").sum()
+        lines = [
+            f"rebalance: {len(m)} account(s) move: {vacated} vacated by departing reps, "
+            f"{len(m) - vacated} forced by a constraint",
+            f"  {self.assignment.report.summary()}",
+        ]
+        for row in r[(r["gained"] > 0) | (r["lost"] > 0) | (r["change"] != "")].itertuples():
+            lines.append(
+                f"  {row.rep_id!s} {row.change or 'kept'!s:8s} +{row.gained} -{row.lost} accounts, "
+                f"potential {row.potential_before:,.0f} -> {row.potential_after:,.0f}, "
+                f"quota {row.quota_before:,.0f} -> {row.quota_after:,.0f}"
+            )
+        return "\n".join(lines)
+
+
+def rebalance(
+    tracked: TrackedPlan,
+    changes: pd.DataFrame,
+    *,
+    settings: RebalanceSettings | None = None,
+    solver: SolverSettings | None = None,
+) -> Rebalance:
+    """Apply checked ``changes`` and re-solve territory and quotas with the fewest moves.
+
+    The scenario's assignment model is solved with the plan's owners as incumbents, the
+    disruption weight raised to ``settings.disruption`` (weighted mode), continuity on and the
+    MIP gap at most ``settings.gap``; quotas are allocated again on the plan's target.
+
+    Raises
+    ------
+    InfeasibleError
+        The changed team cannot hold the territory (e.g. too little capacity left), with the
+        diagnosis of the assignment model.
+    """
+    scenario = tracked.scenario
+    settings = settings or scenario.track.rebalance
+    solver = solver or scenario.solver
+    solver = solver.model_copy(update={"gap": min(solver.gap, settings.gap)})
+    tables = apply_changes(
+        tracked.tables, tracked.owners, changes, new_hire_ramp=settings.new_hire_ramp
+    )
+    assignment = rebalance_settings(scenario.assignment, settings)
+    result = solve_assignment(tables, assignment, solver)
+    owners = result.assignments.set_index("account_id")["rep_id"]
+    quotas = None
+    quota_settings = scenario.quota or QuotaSettings()
+    if tracked.target is not None and quota_settings.enabled:
+        quotas = allocate_quotas(tables, owners, tracked.target, quota_settings, solver)
+    moves = _moves(tracked, tables, result, assignment, quotas)
+    reps = _rep_table(tracked, tables, owners, quotas, changes)
+    log.info("rebalance: %d account(s) move", len(moves))
+    return Rebalance(moves, reps, owners, tables, result, quotas)
+
+
+def rebalance_settings(base: AssignmentSettings, settings: RebalanceSettings) -> AssignmentSettings:
+    """``base`` with the disruption weight raised, weighted mode and continuity on."""
+    objective = base.objective.model_copy(
+        update={
+            "disruption": max(base.objective.disruption, settings.disruption),
+            "mode": "weighted",
+        }
+    )
+    constraints = base.constraints
+    if constraints.continuity is None:
+        constraints = constraints.model_copy(update={"continuity": ContinuitySettings()})
+    return base.model_copy(update={"objective": objective, "constraints": constraints})
+
+
+def _account_quota(accounts: pd.DataFrame | None) -> pd.Series:
+    if accounts is None:
+        return pd.Series(dtype=float)
+    return accounts.groupby("account_id")["target"].sum().astype(float)
+
+
+def _moves(
+    tracked: TrackedPlan,
+    tables: Tables,
+    result: AssignmentResult,
+    settings: AssignmentSettings,
+    quotas: QuotaResult | None,
+) -> pd.DataFrame:
+    a = result.assignments
+    before = a["account_id"].map(tracked.owners)
+    moved = a[before.notna() & (before != a["rep_id"])].assign(from_rep=before)
+    left = set(tables.reps.loc[~tables.reps["active"], "rep_id"])
+    explain = _Explainer(tables, result, settings)
+    reasons = [
+        f"vacated: {row.from_rep} left" if row.from_rep in left else explain(row)
+        for row in moved.itertuples(index=False)
+    ]
+    out = pd.DataFrame(
+        {
+            "account_id": moved["account_id"],
+            "from_rep": moved["from_rep"],
+            "to_rep": moved["rep_id"],
+            "potential": moved["potential"],
+            "workload": moved["workload"],
+            "quota_before": moved["account_id"].map(_account_quota(tracked.accounts)),
+            "quota_after": moved["account_id"].map(
+                _account_quota(quotas.accounts if quotas is not None else None)
+            ),
+            "reason": reasons,
+        }
+    )
+    return out[MOVE_COLUMNS].reset_index(drop=True)
+
+
+class _Explainer:
+    """The hard constraint that taking a moved account back to its former rep would break."""
+
+    def __init__(self, tables: Tables, result: AssignmentResult, settings: AssignmentSettings):
+        rows = result.constraints
+        self.rows = {
+            str(n): (float(v), float(lim))
+            for n, v, lim in zip(rows["name"], rows["value"], rows["limit"], strict=True)
+        }
+        self.accounts = tables.accounts.set_index("account_id")
+        self.reps = tables.reps.set_index("rep_id")
+        self.settings = settings
+        self.reason = result.assignments.set_index("account_id")["reason"]
+
+    def __call__(self, row: Any) -> str:
+        c = self.settings.constraints
+        acc = self.accounts.loc[row.account_id]
+        checks: list[tuple[str, float]] = []
+        if c.capacity is not None:
+            home = self.reps.loc[row.from_rep]
+            km = float(haversine_km(acc["lat"], acc["lon"], home["lat"], home["lon"]))
+            load = acc["workload"] + c.capacity.travel_hours_per_km * acc["visits"] * km
+            checks.append((f"capacity[{row.from_rep}]", load))
+        if c.balance is not None:
+            measures = (
+                ("potential", "workload") if c.balance.measure == "both" else (c.balance.measure,)
+            )
+            for m in measures:
+                checks.append((f"balance_hi[{row.from_rep},{m}]", float(acc[m])))
+                checks.append((f"balance_lo[{row.rep_id},{m}]", -float(acc[m])))
+        if c.max_accounts is not None:
+            checks.append((f"max_accounts[{row.from_rep}]", 1.0))
+        for name, change in checks:
+            found = self._broken(name, change)
+            if found is not None:
+                return found
+        return f"objective: {self.reason.get(row.account_id, 'lower total cost')}"
+
+    def _broken(self, name: str, change: float) -> str | None:
+        if name not in self.rows:
+            return None
+        value, limit = self.rows[name]
+        after = value + change
+        eps = 1e-9 * max(1.0, abs(limit))
+        if name.startswith("balance_lo"):
+            if after < limit - eps:
+                return f"{name}: taking it back leaves {after:,.1f} < {limit:,.1f}"
+        elif after > limit + eps:
+            return f"{name}: taking it back makes {after:,.1f} > {limit:,.1f}"
+        return None
+
+
+# ---------------------------------------------------------------- the reps before and after
+
+
+def _rep_table(
+    tracked: TrackedPlan,
+    tables: Tables,
+    owners: pd.Series,
+    quotas: QuotaResult | None,
+    changes: pd.DataFrame,
+) -> pd.DataFrame:
+    before = _totals(tracked.tables, tracked.owners, _rep_quota(tracked.months, "target"))
+    after = _totals(tables, owners, _rep_quota(quotas.rep_product if quotas else None, "quota"))
+    out = before.add_suffix("_before").join(after.add_suffix("_after"), how="outer")
+    previous = owners.index.to_series().map(tracked.owners)
+    changed = previous != owners
+    out["gained"] = owners[changed].value_counts().reindex(out.index, fill_value=0)
+    out["lost"] = previous[changed].value_counts().reindex(out.index, fill_value=0)
+    filled = ["accounts", "potential", "workload", "capacity"]
+    filled += ["quota"] if tracked.months is not None and quotas is not None else []
+    for measure in filled:  # a rep who left has nothing after, a new hire nothing before
+        for side in ("before", "after"):
+            out[f"{measure}_{side}"] = out[f"{measure}_{side}"].fillna(0)
+    kind = changes.set_index("rep_id")["change"]
+    out["change"] = out.index.to_series().map(kind).fillna("").astype(str)
+    out["name"] = out.index.to_series().map(tables.reps.set_index("rep_id")["name"])
+    counts = [c for c in out.columns if c.startswith("accounts_")]
+    out[[*counts, "gained", "lost"]] = out[[*counts, "gained", "lost"]].fillna(0).astype("int64")
+    columns = ["name", "change", "accounts_before", "accounts_after", "gained", "lost"]
+    for measure in ("potential", "workload", "capacity", "quota"):
+        columns += [f"{measure}_before", f"{measure}_after"]
+    return out.rename_axis("rep_id").reset_index()[["rep_id", *columns]]
+
+
+def _rep_quota(frame: pd.DataFrame | None, column: str) -> pd.Series:
+    if frame is None:
+        return pd.Series(dtype=float)
+    return frame.groupby("rep_id")[column].sum().astype(float)
+
+
+def _totals(tables: Tables, owners: pd.Series, quota: pd.Series) -> pd.DataFrame:
+    """accounts, potential, workload, capacity and quota of every active rep."""
+    acc = tables.accounts.set_index("account_id").loc[owners.index]
+    grouped = acc.assign(rep_id=owners.to_numpy()).groupby("rep_id")
+    reps = tables.active_reps.set_index("rep_id")
+    out = pd.DataFrame(
+        {
+            "accounts": grouped.size(),
+            "potential": grouped["potential"].sum(),
+            "workload": grouped["workload"].sum(),
+        }
+    ).reindex(reps.index, fill_value=0)
+    out["capacity"] = reps["capacity"]
+    out["quota"] = quota.reindex(reps.index)
+    return out
