@@ -138,7 +138,9 @@ def _write_frame(
     writers: dict[str, Callable[[Path], Any]] = {
         "csv": lambda p: frame.to_csv(p, index=False, encoding="utf-8", lineterminator="\n"),
         "parquet": lambda p: frame.to_parquet(p, index=False),
-        "json": lambda p: frame.to_json(p, orient="records", indent=1, force_ascii=False),
+        "json": lambda p: frame.to_json(
+            p, orient="records", indent=1, force_ascii=False, date_format="iso"
+        ),
     }
     paths = []
     for fmt in formats:

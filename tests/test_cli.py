@@ -178,3 +178,25 @@ def test_demo_runs_from_any_directory(tmp_path: Path) -> None:
     assignments = pd.read_csv(out / "assignments.csv")
     assert len(assignments) == 2000 and assignments["account_id"].is_unique
     assert json.loads((out / "metrics.json").read_text())["gap"] < 0.01
+
+
+def test_every_output_format_holds_the_same_table(small: Path, tmp_path: Path) -> None:
+    formats = variant(
+        small,
+        "formats",
+        {"output": {"formats": ["csv", "parquet", "json", "xlsx"], "granularity": "day"}},
+    )
+    out = tmp_path / "formats"
+    assert main(["-q", "solve", str(formats), "--out", str(out)]) == 0
+    csv = pd.read_csv(out / "quotas.csv", dtype={"rep_id": str, "product_id": str})
+    parquet = pd.read_parquet(out / "quotas.parquet")
+    records = pd.read_json(out / "quotas.json", orient="records", dtype={"rep_id": str})
+    sheet = pd.read_excel(out / "plan.xlsx", sheet_name="quotas", dtype={"rep_id": str})
+    for frame in (parquet, records, sheet):
+        assert list(frame.columns) == QUOTA_COLUMNS
+        assert frame["target"].sum() == pytest.approx(csv["target"].sum())
+        assert list(frame["rep_id"].astype(str)) == list(csv["rep_id"])
+    daily = pd.read_csv(out / "quotas_daily.csv")
+    assert daily["target"].sum() == pytest.approx(csv["target"].sum(), abs=0.5)
+    leftovers = [p.name for p in out.iterdir() if p.name.startswith(".")]
+    assert leftovers == [], "atomic writes leave no temporary files behind"
