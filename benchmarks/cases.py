@@ -1,0 +1,318 @@
+"""One benchmark case, run in its own process: ``python -m benchmarks.cases '<json spec>'``.
+
+Each finished row is printed as one line ``ROW {json}`` as soon as it is known, so the parent
+(:mod:`benchmarks.run`) can write it to the CSV at once. ``peak_mb`` is this process's peak
+resident memory so far (``ru_maxrss``). Every answer is verified independently before it is
+reported: GAP answers by :func:`allocator.gap.check_gap` (inside ``solve_gap``), territory answers
+by :func:`allocator.checks.assignment.check_assignment`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from allocator.exceptions import AllocatorError
+from benchmarks.timers import Timers
+
+__all__ = ["emit", "gap_rows", "main", "quota_row", "scale_row", "side_row"]
+
+
+def peak_mb() -> float:
+    """Peak resident memory of this process in MB (Linux reports ru_maxrss in KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def emit(row: dict[str, Any]) -> None:
+    """Print one finished row for the parent process."""
+    row = {**row, "peak_mb": round(peak_mb())}
+    print("ROW " + json.dumps(row, default=float), flush=True)
+
+
+def _rel(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)):
+        return None
+    return abs(a - b) / max(1.0, abs(a))
+
+
+# ---------------------------------------------------------------- GAP
+
+
+def gap_rows(spec: dict[str, Any]) -> None:
+    """Solve the problems of one OR-Library / Yagiura file; one row per problem."""
+    from allocator.gap import read_gap, solve_gap
+    from allocator.settings import SolverSettings
+
+    path = Path(spec["file"])
+    optima = pd.read_csv(spec["optima"])
+    sense = "max" if path.parent.name == "gap" and path.stem[3:].isdigit() else "min"
+    solver = SolverSettings(time_limit=spec["time_limit"], gap=0.0, threads=spec["threads"])
+    only = spec.get("indices")
+    for instance in read_gap(path):
+        if only and instance.index not in only:
+            continue
+        hit = optima[
+            (optima["file"].map(lambda f: Path(f).name) == path.name)
+            & (optima["index_in_file"] == instance.index)
+            & (optima["sense"] == sense)
+        ]
+        name = str(hit["instance"].iloc[0]) if len(hit) else instance.name
+        published = float(hit["optimal_or_best"].iloc[0]) if len(hit) else None
+        kind = str(hit["status"].iloc[0]) if len(hit) else ""
+        result = solve_gap(instance, maximize=sense == "max", solver=solver)
+        worse = None
+        if published is not None:
+            sign = -1.0 if sense == "max" else 1.0
+            worse = sign * (result.objective - published) / abs(published)
+        emit(
+            {
+                "case": f"{path.stem}/{name}" if path.parent.name == "gap" else name,
+                "size": f"{instance.shape[0]}x{instance.shape[1]}",
+                "method": "ours",
+                "sense": sense,
+                "status": result.status,
+                "objective": result.objective,
+                "bound": result.bound,
+                "gap": result.gap,
+                "published": published,
+                "published_status": kind,
+                "vs_published": worse,
+                "seconds": round(result.seconds, 3),
+                "check": "ok",  # solve_gap raises CheckError otherwise
+            }
+        )
+
+
+# ---------------------------------------------------------------- territory
+
+
+def _company(accounts: int, reps: int, regions: int, products: int = 4):
+    from allocator.generate import demo_settings, generate_company
+
+    tables = generate_company(
+        accounts=accounts, reps=reps, regions=regions, products=products, seed=1
+    )
+    return tables, demo_settings(tables)
+
+
+def _check(tables, settings, accounts, reps) -> tuple[str, float | None]:
+    """Independent check of an assignment (account ids, rep ids): 'ok' or the first problem."""
+    from allocator.checks.assignment import check_assignment
+
+    frame = pd.DataFrame({"account_id": list(accounts), "rep_id": list(reps)})
+    check = check_assignment(tables, settings, frame)
+    return ("ok" if not check.violations else check.violations[0]), check.objective
+
+
+def _agree(status: str, checked: float | None, claimed: float | None) -> str:
+    """'ok' when the check passed and its objective equals the solver's (1e-6 relative)."""
+    if status != "ok":
+        return status
+    if checked is None or claimed is None:
+        return "no objective"
+    diff = abs(checked - claimed) / max(1.0, abs(checked))
+    return "ok" if diff <= 1e-6 else f"objective {claimed:.6g} vs checked {checked:.6g}"
+
+
+def _solver(spec: dict[str, Any]):
+    from allocator.settings import SolverSettings
+
+    return SolverSettings(
+        time_limit=spec["time_limit"], gap=spec.get("gap", 0.005), threads=spec["threads"]
+    )
+
+
+def _ours(spec: dict[str, Any], tables, settings) -> dict[str, Any]:
+    """Solve with ``solve_assignment``, timing data prep, PuLP build, PuLP->HiGHS and HiGHS."""
+    from allocator import arcsolve, assignment, heuristic, pricing
+    from allocator import solve as solve_mod
+
+    timers = Timers()
+    timers.wrap(assignment, ("build_territory", "territory_problem", "precheck"), "data")
+    for module in (arcsolve, pricing, heuristic):
+        timers.wrap(module, ("build_model",), "pulp_build")
+        timers.wrap(module, ("solve",), "solver_call")
+    timers.wrap(solve_mod, ("_highs_lp",), "to_highs")
+    timers.wrap(assignment, ("verify_assignment",), "check")
+    start = time.perf_counter()
+    result = assignment.solve_assignment(tables, settings, _solver(spec))
+    total = time.perf_counter() - start
+    t = timers.totals
+    build = t["data"] + t["pulp_build"] + t["to_highs"]
+    frame = result.assignments
+    status, checked = _check(tables, settings, frame["account_id"], frame["rep_id"])
+    report = result.report
+    return {
+        "method": "ours",
+        "status": report.status.value,
+        "objective": report.objective,
+        "bound": report.bound,
+        "gap": report.gap,
+        "seconds": round(total, 2),
+        "build_s": round(build, 2),
+        "solve_s": round(t["solver_call"] - t["to_highs"], 2),
+        "build_share": round(build / total, 3),
+        "detail": (
+            f"data {t['data']:.1f}s, pulp {t['pulp_build']:.1f}s, to_highs {t['to_highs']:.1f}s, "
+            f"highs {t['solver_call'] - t['to_highs']:.1f}s, check {t['check']:.1f}s; "
+            f"{result.arcs} arcs ({result.priced_arcs} priced), lp bound {result.lp_bound}"
+        ),
+        "check": _agree(status, checked, report.objective),
+    }
+
+
+def scale_row(spec: dict[str, Any]) -> None:
+    """Our model on a generated company with the demo's constraints."""
+    from allocator.settings import AssignmentSettings
+
+    a, r, g = spec["accounts"], spec["reps"], spec["regions"]
+    began = time.perf_counter()
+    tables, blocks = _company(a, r, g)
+    generated = time.perf_counter() - began
+    settings = AssignmentSettings.model_validate(blocks["assignment"])
+    row = _ours(spec, tables, settings)
+    row["detail"] = f"generate {generated:.1f}s; " + row["detail"]
+    emit({"case": f"{a}x{r}", "size": f"{a}x{r}", **row})
+
+
+def _dense(spec: dict[str, Any], tables, settings) -> dict[str, Any]:
+    """The all-pairs model, written naively in PuLP or passed from numpy arrays."""
+    from allocator.arcs import build_territory, territory_problem
+    from benchmarks.highs_arrays import solve_arrays
+    from benchmarks.naive import build_naive, solve_naive
+
+    start = time.perf_counter()
+    problem = territory_problem(tables, settings, build_territory(tables, settings))
+    prep = time.perf_counter() - start
+    if spec.get("build_only"):
+        build_naive(problem)
+        built = time.perf_counter() - start
+        return {
+            "method": spec["method"],
+            "status": "build only",
+            "seconds": round(built, 2),
+            "build_s": round(built, 2),
+            "detail": f"data {prep:.1f}s; not solved",
+        }
+    run = solve_naive if spec["method"] == "naive" else solve_arrays
+    res = run(
+        problem, time_limit=spec["time_limit"], gap=spec.get("gap", 0.005), threads=spec["threads"]
+    )
+    total = time.perf_counter() - start
+    status, checked = "no solution", None
+    if (res.assign >= 0).all():
+        reps = np.asarray(problem.reps, dtype=object)[res.assign]
+        status, checked = _check(tables, settings, problem.items, reps)
+    build = prep + res.build_seconds
+    return {
+        "method": spec["method"],
+        "status": res.status,
+        "objective": checked,
+        "bound": res.bound,
+        "gap": _rel(checked, res.bound),
+        "seconds": round(total, 2),
+        "build_s": round(build, 2),
+        "solve_s": round(res.solve_seconds, 2),
+        "build_share": round(build / total, 3),
+        "detail": f"{res.variables} binaries; solver objective {res.objective}",
+        "check": _agree(status, checked, res.objective),
+    }
+
+
+def side_row(spec: dict[str, Any]) -> None:
+    """One method (ours, naive, arrays) on one generated company."""
+    from allocator.settings import AssignmentSettings
+
+    a, r, g = spec["accounts"], spec["reps"], spec["regions"]
+    tables, blocks = _company(a, r, g)
+    settings = AssignmentSettings.model_validate(blocks["assignment"])
+    row = (
+        _ours(spec, tables, settings)
+        if spec["method"] == "ours"
+        else _dense(spec, tables, settings)
+    )
+    emit({"case": f"{a}x{r}", "size": f"{a}x{r}", **row})
+
+
+def _plane(frame: pd.DataFrame) -> np.ndarray:
+    """Degrees to an equirectangular plane around latitude 51 (good enough for nearest rep)."""
+    lat, lon = frame["lat"].to_numpy(float), frame["lon"].to_numpy(float)
+    return np.column_stack([lat, lon * math.cos(math.radians(51.0))])
+
+
+def quota_row(spec: dict[str, Any]) -> None:
+    """The quota LP on a generated company (incumbents, prospects to their nearest rep)."""
+    from allocator import quota
+    from allocator.settings import QuotaSettings, TargetSettings
+    from allocator.target import set_target
+
+    reps, products, accounts = spec["reps"], spec["products"], spec["accounts"]
+    tables, blocks = _company(accounts, reps, spec["regions"], products)
+    acc, rep = tables.accounts, tables.active_reps
+    near = cKDTree(_plane(rep)).query(_plane(acc))[1]
+    incumbent = acc["incumbent_rep_id"].fillna("").astype(str).to_numpy()
+    owner = np.where(incumbent != "", incumbent, rep["rep_id"].to_numpy()[near])
+    owners = pd.Series(owner, index=acc["account_id"].to_numpy())
+    target = set_target(tables, TargetSettings.model_validate(blocks["target"]))
+    settings = QuotaSettings.model_validate(blocks["quota"])
+    timers = Timers()
+    timers.wrap(quota, ("_solve_two_stage",), "lp")
+    timers.wrap(quota, ("check_quotas",), "check")
+    reports: list[Any] = []
+    solve = quota.solve
+    quota.solve = lambda *a, **k: reports.append(solve(*a, **k)) or reports[-1]  # type: ignore[attr-defined]
+    start = time.perf_counter()
+    row: dict[str, Any] = {"check": "ok"}  # allocate_quotas raises CheckError otherwise
+    try:
+        report = quota.allocate_quotas(tables, owners, target, settings, _solver(spec)).report
+        row.update(status=report.status.value, objective=report.objective, bound=report.bound)
+    except AllocatorError as exc:
+        row.update(status="failed", check=f"{type(exc).__name__}: {exc}"[:200])
+    total = time.perf_counter() - start
+    stages = ", ".join(
+        f"{r.status.value} {r.objective if r.objective is None else f'{r.objective:.6g}'} "
+        f"in {r.seconds:.2f}s"
+        for r in reports
+    )
+    lp = timers.totals["lp"]
+    emit(
+        {
+            "case": f"quota {reps}x{products}x{len(target.periods)}",
+            "size": f"{reps}x{products}x{len(target.periods)}",
+            "method": "ours",
+            **row,
+            "seconds": round(total, 2),
+            "solve_s": round(lp, 2),
+            "detail": (
+                f"{accounts} accounts; LP solves: {stages}; LP build+solve {lp:.2f}s, "
+                f"check {timers.totals['check']:.2f}s, "
+                f"rest (phasing, tiers) {total - lp - timers.totals['check']:.2f}s"
+            ),
+        }
+    )
+
+
+KINDS = {"gap": gap_rows, "scale": scale_row, "side": side_row, "quota": quota_row}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the case given as a JSON spec (``kind`` selects the function)."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    spec = json.loads((argv if argv is not None else sys.argv[1:])[0])
+    KINDS[spec["kind"]](spec)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,148 @@
+"""What each benchmark part runs, full and ``--quick`` (sizes, seeds, time limits)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["PARTS", "Case", "plan"]
+
+PARTS = ("gap", "gapabcd", "yagiura", "scale", "quota", "side")
+
+#: Time limit per GAP instance (the issue's fixed limit) and in --quick.
+GAP_LIMIT, GAP_QUICK = 60.0, 10.0
+#: Generated companies: accounts, reps, regions, time limit (s).
+SCALE = (
+    (1000, 20, 20, 60.0),
+    (5000, 50, 40, 60.0),
+    (20000, 200, 100, 115.0),
+    (50000, 500, 200, 590.0),
+)
+SCALE_QUICK = ((1000, 20, 20, 30.0), (5000, 50, 40, 30.0))
+
+
+@dataclass(frozen=True)
+class Case:
+    """One subprocess: its spec, how many rows it should print, and a wall-clock timeout."""
+
+    part: str
+    spec: dict[str, Any]
+    expected: int
+    timeout: float
+
+    def missing(self) -> dict[str, Any]:
+        """The identifying columns of a row that never came back."""
+        s = self.spec
+        name = Path(s["file"]).name if "file" in s else f"{s.get('accounts')}x{s.get('reps')}"
+        return {"case": name, "method": s.get("method", "ours")}
+
+
+def _gap_files(data: Path, part: str, quick: bool) -> list[tuple[Path, list[int] | None]]:
+    if part == "gap":
+        if quick:
+            return [(data / "gap" / "gap1.txt", [1, 2]), (data / "gap" / "gap12.txt", [1])]
+        return [(data / "gap" / f"gap{k}.txt", None) for k in range(1, 13)]
+    if part == "gapabcd":
+        if quick:
+            return [(data / "gap" / "gapa.txt", [1]), (data / "gap" / "gapd.txt", [1])]
+        return [(data / "gap" / f"gap{k}.txt", None) for k in "abcd"]
+    if quick:
+        return [(data / "yagiura" / "c10400", None), (data / "yagiura" / "e05100", None)]
+    return sorted(((p, None) for p in (data / "yagiura").iterdir()), key=lambda t: _yorder(t[0]))
+
+
+def _yorder(path: Path) -> tuple[str, int, int]:
+    """Yagiura names are type, 2-digit agents, jobs (``c201600``): smallest first per type."""
+    name = path.name
+    return name[0], int(name[3:]), int(name[1:3])
+
+
+def _gap_cases(part: str, quick: bool, data: Path) -> list[Case]:
+    limit = GAP_QUICK if quick else GAP_LIMIT
+    out = []
+    for path, indices in _gap_files(data, part, quick):
+        count = (
+            len(indices)
+            if indices
+            else (1 if part == "yagiura" else (5 if path.stem[3:].isdigit() else 6))
+        )
+        spec = {
+            "kind": "gap",
+            "file": str(path),
+            "optima": str(data / "optima.csv"),
+            "time_limit": limit,
+            "threads": 1,
+            "indices": indices,
+        }
+        out.append(Case(part, spec, count, count * (limit + 30) + 60))
+    return out
+
+
+def _company_cases(part: str, quick: bool) -> list[Case]:
+    if part == "scale":
+        return [
+            Case(
+                part,
+                {
+                    "kind": "scale",
+                    "accounts": a,
+                    "reps": r,
+                    "regions": g,
+                    "time_limit": t,
+                    "threads": 2,
+                },
+                1,
+                2 * t + 180,
+            )
+            for a, r, g, t in (SCALE_QUICK if quick else SCALE)
+        ]
+    if part == "quota":
+        size = (2000, 100) if quick else (10000, 500)
+        spec = {
+            "kind": "quota",
+            "accounts": size[0],
+            "reps": size[1],
+            "regions": 40,
+            "products": 20,
+            "time_limit": 60.0,
+            "threads": 2,
+        }
+        return [Case(part, spec, 1, 400)]
+    sizes = SCALE_QUICK[:1] if quick else SCALE[:2]
+    limit = 10.0 if quick else 60.0
+    out = [
+        Case(
+            part,
+            {
+                "kind": "side",
+                "method": m,
+                "accounts": a,
+                "reps": r,
+                "regions": g,
+                "time_limit": limit,
+                "threads": 2,
+            },
+            1,
+            3 * limit + 180,
+        )
+        for a, r, g, _ in sizes
+        for m in ("ours", "naive", "arrays")
+    ]
+    if not quick:
+        a, r, g, _ = SCALE[2]
+        base = {"kind": "side", "accounts": a, "reps": r, "regions": g, "threads": 2}
+        out.append(Case(part, {**base, "method": "arrays", "time_limit": 120.0}, 1, 500))
+        out.append(
+            Case(part, {**base, "method": "naive", "time_limit": 120.0, "build_only": True}, 1, 400)
+        )
+    return out
+
+
+def plan(part: str, *, quick: bool, data: Path) -> tuple[list[Case], str]:
+    """The cases of ``part``, or an empty list and why it is skipped."""
+    if part in ("gap", "gapabcd", "yagiura"):
+        if not (data / "optima.csv").exists():
+            return [], f"benchmark data not found at {data} (expected ../shared/benchmarks)"
+        return _gap_cases(part, quick, data), ""
+    return _company_cases(part, quick), ""

@@ -1,0 +1,162 @@
+"""Run the benchmark suite: ``python -m benchmarks.run [--quick] [--only PART ...]``.
+
+Parts: ``gap`` (OR-Library gap1-gap12, maximisation, proven optima), ``gapabcd`` (gapa-gapd),
+``yagiura`` (types c, d, e), ``scale`` (generated companies, demo constraints), ``quota`` (the
+quota LP), ``side`` (our model against a naive dense PuLP model and the dense model from numpy
+arrays). Each case runs in its own process (:mod:`benchmarks.cases`) with a time limit; every
+row is appended to the CSV as soon as it is known, and the Markdown is re-rendered after each
+case, so an interrupted run still leaves its finished rows. Re-running a part replaces that
+part's rows only. The OR-Library files are read from ``../shared/benchmarks`` relative to the
+repository root; without them the GAP parts are skipped with a message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import fcntl
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from benchmarks.plan import PARTS, Case, plan
+from benchmarks.render import COLUMNS, render
+
+__all__ = ["main", "run_case"]
+
+log = logging.getLogger("allocator")
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DATA = ROOT.parent / "shared" / "benchmarks"
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock next to ``path`` (parts may run in parallel processes)."""
+    with open(path.with_suffix(".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _write(path: Path, rows: list[dict[str, Any]]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+
+
+def _update(out: Path, *, drop_part: str | None = None, add: dict[str, Any] | None = None) -> None:
+    """Drop a part's rows or append one row to ``out.csv``; re-render ``out.md``."""
+    csv_path, md_path = out.with_suffix(".csv"), out.with_suffix(".md")
+    with _locked(csv_path):
+        rows: list[dict[str, Any]] = list(_read(csv_path))
+        if drop_part is not None:
+            rows = [r for r in rows if r["part"] != drop_part]
+        if add is not None:
+            rows.append(add)
+        _write(csv_path, rows)
+        tmp = md_path.with_suffix(".md.tmp")
+        tmp.write_text(render(rows, notes=HERE / "notes.md"))
+        tmp.replace(md_path)
+
+
+def run_case(case: Case, out: Path) -> int:
+    """Run one case in a subprocess; append each of its rows; return how many rows came back."""
+    cmd = [sys.executable, "-m", "benchmarks.cases", json.dumps(case.spec)]
+    began = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    got = 0
+    assert proc.stdout is not None
+    deadline = began + case.timeout
+    for line in proc.stdout:
+        if line.startswith("ROW "):
+            row = {**json.loads(line[4:]), **_context(case)}
+            _update(out, add=row)
+            got += 1
+            print(
+                f"  {row['case']} {row.get('method', '')}: {row.get('status')} "
+                f"obj {row.get('objective')} in {row.get('seconds')} s",
+                flush=True,
+            )
+        if time.perf_counter() > deadline:
+            proc.kill()
+            break
+    try:
+        _, err = proc.communicate(timeout=max(1.0, deadline - time.perf_counter()))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    if proc.returncode != 0 or got < case.expected:
+        why = (err or "").strip().splitlines()[-1:] or [f"killed after {case.timeout:.0f} s"]
+        _update(
+            out,
+            add={
+                **case.missing(),
+                **_context(case),
+                "status": "failed",
+                "detail": f"exit {proc.returncode}: {why[0][:300]}",
+            },
+        )
+    return got
+
+
+def _context(case: Case) -> dict[str, Any]:
+    return {
+        "part": case.part,
+        "time_limit": case.spec.get("time_limit"),
+        "threads": case.spec.get("threads"),
+        "load": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the chosen parts (all by default) and write ``<out>.csv`` and ``<out>.md``."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a subset with short limits")
+    parser.add_argument("--only", nargs="+", choices=PARTS, help="run only these parts")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="output prefix (default benchmarks/results, or benchmarks/results_quick with --quick)",
+    )
+    args = parser.parse_args(argv)
+    out = args.out or HERE / ("results_quick" if args.quick else "results")
+    for part in args.only or PARTS:
+        cases, skipped = plan(part, quick=args.quick, data=DATA)
+        if skipped:
+            print(f"{part}: skipped: {skipped}", flush=True)
+            continue
+        print(f"{part}: {len(cases)} case(s)", flush=True)
+        _update(out, drop_part=part)
+        for case in cases:
+            run_case(case, out)
+    print(f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.md')}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
