@@ -381,7 +381,12 @@ def constraint_text(
         objective = "the expected margin by {}"
     amount = f"{abs(change) * 100:.3g}" if "{}%" in objective else _number(abs(change))
     verb = "raise" if change > 0 else "cut"
-    return f"{name} binds: {lead} would {verb} {objective.format(amount)}."
+    text = f"{name} binds: {lead} would {verb} {objective.format(amount)}."
+    if family == "expense_budget":
+        # the response curves are anchored at each rep's share of the budget (models/quota.md),
+        # so a re-solve with a larger budget also moves the curves: the dual is a local price
+        text += " (with each rep's response curve held fixed; a re-solve also moves the curves)"
+    return text
 
 
 _NAME = re.compile(r"([A-Za-z_]+)\[([^\]]*)\]")
