@@ -3,7 +3,8 @@
 The model, with the constraint names used here (``target_total[P1]``, ``fairness_hi[R017,P1]``,
 ``cap[R017]`` ...), is in ``models/quota.md``. :func:`allocate_quotas` reads as the pipeline:
 inputs -> checks -> two-stage LP -> whole units -> phasing -> tiers -> reconciliation -> expenses
--> independent check.
+-> independent check. The LP itself is :mod:`allocator.quota_model`, the expense LP
+:mod:`allocator.expense`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,8 +27,10 @@ from allocator.exceptions import (
     SolverError,
     TimeLimitWarning,
 )
-from allocator.phasing import before, phase_quotas, round_groups, round_to_total
-from allocator.settings import ExpenseSettings, QuotaSettings, SolverSettings
+from allocator.expense import allocate_expenses
+from allocator.phasing import before, phase_quotas
+from allocator.quota_model import QuotaModel, read_quotas
+from allocator.settings import QuotaSettings, SolverSettings
 from allocator.solve import SolveReport, Status, solve
 from allocator.tables import Tables, parse_ids, potential_by_product
 from allocator.target import TargetResult
@@ -37,13 +39,6 @@ from allocator.tiers import apply_tiers, tier_factors
 __all__ = ["QuotaResult", "allocate_expenses", "allocate_quotas", "quota_pairs"]
 
 log = logging.getLogger("allocator")
-
-#: columns of ``QuotaResult.constraints``; ``lp`` says whose objective the dual moves: ``quota``
-#: (stage 1: the largest fairness deviation, plus commitments) or ``expense`` (expected margin)
-CONSTRAINT_COLUMNS = ["name", "slack", "dual", "binding", "lp"]
-
-#: breakpoints of the expense response, in multiples of the reference expense (models/quota.md)
-EXPENSE_BREAKPOINTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
 
 
 @dataclass(frozen=True)
@@ -119,9 +114,9 @@ def allocate_quotas(
     pairs = quota_pairs(tables, owners, owned, target, settings)
     totals = target.product_totals()
     _check_bounds(pairs, totals, settings)
-    model = _QuotaModel.build(pairs, totals, settings)
+    model = QuotaModel.build(pairs, totals, settings)
     report, duals = _solve_two_stage(model, pairs, totals, settings, solver)
-    rep_product = _read_quotas(model, pairs, totals)
+    rep_product = read_quotas(model, pairs, totals)
     constraints = model.constraint_frame(duals)
     quotas, accounts, weeks, days = phase_quotas(
         rep_product, target.by_product, owned, settings.calendar
@@ -315,131 +310,13 @@ def _check_bounds(pairs: pd.DataFrame, totals: pd.Series, settings: QuotaSetting
         )
 
 
-# ---------------------------------------------------------------- the LP
+# ---------------------------------------------------------------- solving the LP
 
-_LE, _GE, _EQ = pulp.LpConstraintLE, pulp.LpConstraintGE, pulp.LpConstraintEQ
-
-
-@dataclass
-class _QuotaModel:
-    """The program of models/quota.md, variables keyed by the row of ``pairs``.
-
-    PuLP row names are internal (``c17``); ``labels`` maps them to the documented names
-    (``fairness_hi[R017,P1]``), so ids with any character are safe.
-    """
-
-    prob: pulp.LpProblem
-    q: dict[int, pulp.LpVariable]
-    d: dict[int, pulp.LpVariable]
-    top: pulp.LpVariable
-    labels: dict[str, str] = dataclasses.field(default_factory=dict)
-    stage1: pulp.LpAffineExpression = dataclasses.field(default_factory=pulp.LpAffineExpression)
-    slacks: dict[str, tuple[pulp.LpVariable, pulp.LpVariable]] = dataclasses.field(
-        default_factory=dict
-    )
-
-    @classmethod
-    def build(
-        cls,
-        pairs: pd.DataFrame,
-        totals: pd.Series,
-        settings: QuotaSettings,
-        *,
-        elastic: bool = False,
-    ) -> _QuotaModel:
-        """Every constraint family; ``elastic`` relaxes ``target_total`` (diagnosis only)."""
-        el = pairs[pairs["eligible"]]
-        q = {i: pulp.LpVariable(f"q_{i}", lowBound=0) for i in el.index}
-        d = {i: pulp.LpVariable(f"d_{i}", lowBound=0) for i in el.index}
-        model = cls(pulp.LpProblem("quota", pulp.LpMinimize), q, d, pulp.LpVariable("D", 0))
-        keys = [f"{r},{p}" for r, p in zip(el["rep_id"], el["product_id"], strict=True)]
-        model._target_total(pairs, totals, elastic=elastic)
-        model._fairness(el, keys, settings.fairness.band)
-        model._deviation(el, keys)
-        if settings.cap_share is not None:
-            model._caps(pairs, settings.cap_share)
-        model._history(el, keys, settings)
-        if not elastic:
-            model.stage1 += model.top
-            model._commitments(el, keys, settings.commitment_weight)
-        model.prob.setObjective(model.stage1)
-        return model
-
-    def _row(
-        self, label: str, terms: list[tuple[pulp.LpVariable, float]], sense: int, rhs: float
-    ) -> None:
-        _add_row(self.prob, self.labels, label, terms, sense, rhs)
-
-    def _target_total(self, pairs: pd.DataFrame, totals: pd.Series, *, elastic: bool) -> None:
-        """(1) ``target_total[p]``: the reps' quotas of p sum to its target."""
-        members = pairs.index.to_series().groupby(pairs["product_id"]).agg(list)
-        for p, total in totals.items():
-            terms = [(self.q[i], 1.0) for i in members.get(p, []) if i in self.q]
-            label = f"target_total[{p}]"
-            if elastic:
-                over, under = (
-                    pulp.LpVariable(f"s_hi_{len(self.slacks)}", 0),
-                    pulp.LpVariable(f"s_lo_{len(self.slacks)}", 0),
-                )
-                terms += [(over, -1.0), (under, 1.0)]
-                self.slacks[label] = (over, under)
-                self.stage1 += (over + under) * (1.0 / max(float(total), 1.0))
-            self._row(label, terms, _EQ, total)
-
-    def _fairness(self, el: pd.DataFrame, keys: list[str], band: float) -> None:
-        """(2) ``fairness_lo/hi[r,p]``: the quota within +-band of the fair quota."""
-        for i, key, fair in zip(el.index, keys, el["fair"], strict=True):
-            self._row(f"fairness_lo[{key}]", [(self.q[i], 1.0)], _GE, (1 - band) * fair)
-            self._row(f"fairness_hi[{key}]", [(self.q[i], 1.0)], _LE, (1 + band) * fair)
-
-    def _deviation(self, el: pd.DataFrame, keys: list[str]) -> None:
-        """(3) ``dev_hi/dev_lo[r,p]``: d >= |q - f| / f; ``max_dev[r,p]``: d <= D."""
-        for i, key, fair in zip(el.index, keys, el["fair"], strict=True):
-            q, d = self.q[i], self.d[i]
-            self._row(f"dev_hi[{key}]", [(q, 1.0), (d, -fair)], _LE, fair)
-            self._row(f"dev_lo[{key}]", [(q, 1.0), (d, fair)], _GE, fair)
-            self._row(f"max_dev[{key}]", [(d, 1.0), (self.top, -1.0)], _LE, 0.0)
-
-    def _caps(self, pairs: pd.DataFrame, cap_share: float) -> None:
-        """(4) ``cap[r]``: the rep's quotas at most cap_share x their territory's potential."""
-        for r, group in pairs.groupby("rep_id", sort=False):
-            terms = [(self.q[i], 1.0) for i in group.index if i in self.q]
-            if terms:
-                self._row(f"cap[{r}]", terms, _LE, cap_share * group["potential"].sum())
-
-    def _history(self, el: pd.DataFrame, keys: list[str], settings: QuotaSettings) -> None:
-        """(7) ``hist_floor/hist_ceiling[r,p]`` around last year's actual (pairs that sold)."""
-        low, high = settings.history.min_growth, settings.history.max_growth
-        for i, key, actual in zip(el.index, keys, el["actual"], strict=True):
-            if actual <= 0:
-                continue
-            if low is not None:
-                self._row(f"hist_floor[{key}]", [(self.q[i], 1.0)], _GE, (1 + low) * actual)
-            if high is not None:
-                self._row(f"hist_ceiling[{key}]", [(self.q[i], 1.0)], _LE, (1 + high) * actual)
-
-    def _commitments(self, el: pd.DataFrame, keys: list[str], weight: float) -> None:
-        """(8) ``commit_hi/lo[r,p]``: u >= |q - c|; stage 1 adds weight x u / f."""
-        given = el["commitment"].notna()
-        for i, key, fair, c in zip(
-            el.index[given],
-            np.array(keys)[given.to_numpy()],
-            el["fair"][given],
-            el["commitment"][given],
-            strict=True,
-        ):
-            u = pulp.LpVariable(f"u_{i}", lowBound=0)
-            self._row(f"commit_hi[{key}]", [(self.q[i], 1.0), (u, -1.0)], _LE, c)
-            self._row(f"commit_lo[{key}]", [(self.q[i], 1.0), (u, 1.0)], _GE, c)
-            self.stage1 += u * (weight / max(fair, 1.0))
-
-    def constraint_frame(self, duals: Mapping[str, float]) -> pd.DataFrame:
-        """The documented rows (not ``stage1``) with slack, stage-1 dual and binding."""
-        return _constraint_rows(self.prob, self.labels, duals, "quota")
+_LE = pulp.LpConstraintLE
 
 
 def _solve_two_stage(
-    model: _QuotaModel,
+    model: QuotaModel,
     pairs: pd.DataFrame,
     totals: pd.Series,
     settings: QuotaSettings,
@@ -451,11 +328,18 @@ def _solve_two_stage(
         raise _diagnose(pairs, totals, settings, solver)
     _require(first, "stage 1")
     best = first.objective or 0.0
-    bound = best + 1e-9 * max(1.0, abs(best))
-    model.prob.addConstraint(pulp.LpConstraint(model.stage1, _LE, "stage1", bound))
+    scale = max(1.0, abs(best))
+    model.prob.addConstraint(pulp.LpConstraint(model.stage1, _LE, "stage1", best + 1e-9 * scale))
     model.prob.setObjective(pulp.lpSum(model.d.values()))
     model.prob.name = "quota_stage2"  # the log line of stage 2
     second = solve(model.prob, solver)
+    if second.status == Status.INFEASIBLE:
+        # the hold is tighter than HiGHS's feasibility tolerance (1e-7): presolve may call it
+        # infeasible when z1* is about 0 (seen at 500 reps x 20 products); hold at 1e-6
+        hold = model.prob.get_constraint_by_name("stage1")
+        assert hold is not None
+        hold.constant = -(best + 1e-6 * scale)
+        second = solve(model.prob, solver)
     _require(second, "stage 2")
     report = dataclasses.replace(first, seconds=first.seconds + second.seconds)
     return report, dict(first.duals)
@@ -474,7 +358,7 @@ def _diagnose(
     pairs: pd.DataFrame, totals: pd.Series, settings: QuotaSettings, solver: SolverSettings | None
 ) -> InfeasibleError:
     """Elastic re-solve: which product targets the bounds and caps cannot reach, by how much."""
-    model = _QuotaModel.build(pairs, totals, settings, elastic=True)
+    model = QuotaModel.build(pairs, totals, settings, elastic=True)
     report = solve(model.prob, solver)
     lines = []
     if report.is_ok:
@@ -494,23 +378,7 @@ def _diagnose(
     )
 
 
-def _read_quotas(model: _QuotaModel, pairs: pd.DataFrame, totals: pd.Series) -> pd.DataFrame:
-    """The LP quotas rounded per product to whole units summing to the target exactly."""
-    values = np.zeros(len(pairs))
-    for i, var in model.q.items():
-        values[i] = max(var.varValue or 0.0, 0.0)
-    codes = pd.Categorical(pairs["product_id"], categories=list(totals.index)).codes
-    quota = round_groups(values, codes, totals.to_numpy(float))
-    out = pairs[["rep_id", "product_id", "potential", "ramp", "fair"]].copy()
-    out["quota_lp"] = values
-    out["quota"] = quota
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["ratio"] = np.where(out["potential"] > 0, quota / out["potential"], np.nan)
-        out["deviation"] = np.where(out["fair"] > 0, (quota - out["fair"]) / out["fair"], np.nan)
-    return out
-
-
-# ---------------------------------------------------------------- reconciliation and expenses
+# ---------------------------------------------------------------- reconciliation
 
 
 def _reconciliation(pairs: pd.DataFrame, rep_product: pd.DataFrame) -> pd.DataFrame:
@@ -521,139 +389,3 @@ def _reconciliation(pairs: pd.DataFrame, rep_product: pd.DataFrame) -> pd.DataFr
     out["quota"] = rep_product.loc[given, "quota"]
     out["gap"] = out["quota"] - out["commitment"]
     return out.reset_index(drop=True)
-
-
-def allocate_expenses(
-    tables: Tables,
-    rep_product: pd.DataFrame,
-    settings: ExpenseSettings,
-    solver: SolverSettings | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Spread the expense budget over reps to maximise expected margin (models/quota.md).
-
-    Returns
-    -------
-    tuple of pandas.DataFrame
-        The expenses (rep_id, region_id, quota, margin, reference, ceiling, expense, ratio,
-        expected_sales, expected_margin) and the LP's constraint rows (``CONSTRAINT_COLUMNS``).
-
-    Raises
-    ------
-    ScenarioError
-        ``region_max_ratio`` names an unknown region.
-    """
-    reps = _expense_reps(tables, rep_product, settings)
-    live = reps[reps["quota"] > 0]
-    total_quota = live["quota"].sum()
-    if settings.budget <= 0 or total_quota <= 0:
-        reps["expense"] = 0.0
-        return _expense_frame(reps, settings), pd.DataFrame(columns=CONSTRAINT_COLUMNS)
-    reps["reference"] = settings.budget * reps["quota"] / total_quota
-    labels: dict[str, str] = {}
-    prob, spend = _expense_lp(live.assign(reference=reps["reference"]), settings, labels)
-    report = solve(prob, solver)
-    if not report.is_ok:
-        raise SolverError(f"expense LP ended {report.status.value}: {report.message}")
-    raw = np.array([sum(x.varValue or 0.0 for x in spend.get(r, [])) for r in reps["rep_id"]])
-    total = min(np.floor(settings.budget), np.rint(raw.sum()))
-    reps["expense"] = round_to_total(np.maximum(raw, 0.0), total).astype(float)
-    rows = _constraint_rows(prob, labels, report.duals, "expense")
-    return _expense_frame(reps, settings), rows
-
-
-def _expense_reps(
-    tables: Tables, rep_product: pd.DataFrame, settings: ExpenseSettings
-) -> pd.DataFrame:
-    """Per active rep: region, quota, quota-weighted margin and expense ceiling."""
-    reps = tables.active_reps[["rep_id", "region_id"]].reset_index(drop=True)
-    known = set(reps["region_id"])
-    if tables.regions is not None:
-        known |= set(tables.regions["region_id"])
-    for key in settings.region_max_ratio:
-        if key not in known:
-            raise ScenarioError(f"quota.expense.region_max_ratio.{key}: unknown region")
-    margin = pd.Series(1.0, index=rep_product["product_id"].unique())
-    if tables.products is not None:
-        margin = tables.products.set_index("product_id")["margin"].astype(float)
-    value = rep_product["quota"] * rep_product["product_id"].map(margin).fillna(0.0)
-    quota = rep_product.groupby("rep_id")["quota"].sum()
-    reps["quota"] = reps["rep_id"].map(quota).fillna(0).astype("int64")
-    weighted = reps["rep_id"].map(value.groupby(rep_product["rep_id"]).sum()).fillna(0.0)
-    reps["margin"] = np.where(
-        reps["quota"] > 0, weighted / reps["quota"].where(reps["quota"] > 0, 1), 0.0
-    )
-    ratio = reps["region_id"].map(lambda g: settings.region_max_ratio.get(g, settings.max_ratio))
-    reps["ceiling"] = ratio.astype(float) * reps["quota"]
-    reps["reference"] = 0.0
-    return reps
-
-
-def _expense_lp(
-    live: pd.DataFrame, settings: ExpenseSettings, labels: dict[str, str]
-) -> tuple[pulp.LpProblem, dict[str, list[pulp.LpVariable]]]:
-    """Chords of the concave response between the breakpoints; one variable per segment."""
-    grid = list(EXPENSE_BREAKPOINTS)
-    reach = float((live["ceiling"] / live["reference"]).max())
-    if reach > grid[-1]:
-        grid.append(reach)
-    t = np.array(grid)
-    gain = np.diff(t**settings.elasticity)
-    prob = pulp.LpProblem("expense", pulp.LpMaximize)
-    spend: dict[str, list[pulp.LpVariable]] = {}
-    objective = []
-    columns = ["rep_id", "reference", "margin", "quota", "ceiling"]
-    for j, (rep, reference, margin, quota, ceiling) in enumerate(live[columns].to_numpy()):
-        lengths = float(reference) * np.diff(t)
-        xs = [pulp.LpVariable(f"x_{j}_{k}", 0, float(length)) for k, length in enumerate(lengths)]
-        slopes = float(margin) * float(quota) * gain / lengths
-        objective += list(zip(xs, slopes.tolist(), strict=True))
-        spend[str(rep)] = xs
-        terms = [(x, 1.0) for x in xs]
-        _add_row(prob, labels, f"expense_ratio[{rep}]", terms, _LE, float(ceiling))
-    everything = [(x, 1.0) for xs in spend.values() for x in xs]
-    _add_row(prob, labels, "expense_budget", everything, _LE, settings.budget)
-    prob.setObjective(pulp.LpAffineExpression(objective))
-    return prob, spend
-
-
-def _expense_frame(reps: pd.DataFrame, settings: ExpenseSettings) -> pd.DataFrame:
-    out = reps.copy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["ratio"] = np.where(out["quota"] > 0, out["expense"] / out["quota"], 0.0)
-        level = np.where(out["reference"] > 0, out["expense"] / out["reference"], 0.0)
-    out["expected_sales"] = out["quota"] * level**settings.elasticity
-    out["expected_margin"] = out["margin"] * out["expected_sales"]
-    columns = ["rep_id", "region_id", "quota", "margin", "reference", "ceiling", "expense", "ratio"]
-    return out[[*columns, "expected_sales", "expected_margin"]]
-
-
-# ---------------------------------------------------------------- shared helpers
-
-
-def _add_row(
-    prob: pulp.LpProblem,
-    labels: dict[str, str],
-    label: str,
-    terms: list[tuple[pulp.LpVariable, float]],
-    sense: int,
-    rhs: float,
-) -> None:
-    """Add ``terms sense rhs`` under an internal name; ``labels`` keeps the documented name."""
-    name = f"c{len(labels)}"
-    prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms), sense, name, float(rhs)))
-    labels[name] = label
-
-
-def _constraint_rows(
-    prob: pulp.LpProblem, labels: dict[str, str], duals: Mapping[str, float], lp: str
-) -> pd.DataFrame:
-    """name, slack (>= 0 on the feasible side), dual, binding, lp of every labelled row."""
-    rows = []
-    for name, c in prob.constraints.items():
-        if name not in labels:
-            continue
-        gap = c.value()  # lhs - rhs
-        slack = -gap if c.sense == _LE else gap if c.sense == _GE else abs(gap)
-        binding = abs(slack) <= 1e-6 * max(1.0, abs(c.constant))
-        rows.append((labels[name], slack + 0.0, float(duals.get(name, 0.0)) + 0.0, binding, lp))
-    return pd.DataFrame(rows, columns=CONSTRAINT_COLUMNS)
