@@ -21,9 +21,9 @@ from typing import Any
 _LAZY = {
     "AssignmentResult": "assignment",
     "solve_assignment": "assignment",
-    "Comparison": "compare",
-    "compare": "compare",
-    "write_comparison": "compare",
+    "Comparison": "comparison",
+    "compare": "comparison",
+    "write_comparison": "comparison",
     "describe": "data",
     "load_inputs": "data",
     "load_tables": "data",
@@ -53,7 +53,7 @@ _LAZY = {
     "Tables": "tables",
     "TargetResult": "target",
     "set_target": "target",
-    "sweep": "sweep",
+    "run_sweep": "sweep",
 }
 
 try:
@@ -101,10 +101,10 @@ __all__ = [
     "load_tables",
     "make_tables",
     "plan_metrics",
+    "run_sweep",
     "set_target",
     "solve_assignment",
     "solve_scenario",
-    "sweep",
     "write_company",
     "write_comparison",
     "write_plan",

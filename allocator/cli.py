@@ -88,7 +88,7 @@ def _solved_folder(source: Path, args: argparse.Namespace) -> Path:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from allocator.compare import compare, write_comparison
+    from allocator.comparison import compare, write_comparison
 
     folders = [_solved_folder(Path(s), args) for s in args.sources]
     comparison = compare(folders)

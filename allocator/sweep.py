@@ -50,6 +50,7 @@ __all__ = [
     "check_inputs",
     "cmd_sweep",
     "default_out",
+    "run_sweep",
     "run_variants",
     "solve_into",
     "sweep",
@@ -385,3 +386,8 @@ def _client(args: argparse.Namespace) -> Iterator[Any]:
         Client(cluster) as client,
     ):
         yield client
+
+
+#: ``allocator.run_sweep``: the package attribute ``allocator.sweep`` is this module once it is
+#: imported, so the top-level API names the function differently.
+run_sweep = sweep

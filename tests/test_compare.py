@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from test_explain import OWNERS, hand_plan, hand_quotas, objective, small_plan
 
-from allocator.compare import compare, flatten, write_comparison
+from allocator.comparison import compare, flatten, write_comparison
 from allocator.exceptions import InputError
 from allocator.output import write_plan
 from allocator.plan import Plan

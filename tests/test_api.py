@@ -1,0 +1,21 @@
+"""The flat public API: every advertised name resolves, to the object and not a module."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import allocator
+
+
+def test_every_public_name_resolves_to_an_object_not_a_module() -> None:
+    for name in allocator.__all__:
+        value = getattr(allocator, name)
+        assert not inspect.ismodule(value), f"allocator.{name} is shadowed by a submodule"
+
+
+def test_public_names_survive_importing_every_submodule() -> None:
+    # importing a submodule sets an attribute on the package: it must not hide a function
+    for module in ("comparison", "data", "data_summary", "generate", "quota", "report", "sweep"):
+        importlib.import_module(f"allocator.{module}")
+    test_every_public_name_resolves_to_an_object_not_a_module()
