@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -245,6 +246,11 @@ def cli_reference() -> str:
     return "\n".join(parts) + "\n"
 
 
+def _show_warning(message: Warning | str, *_: object, **__: object) -> None:
+    """A warning as one line for a planner (``warning: ...``), not a source excerpt."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def _exit_code(exc: AllocatorError) -> int:
     if isinstance(exc, CheckError):
         return 3
@@ -261,6 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    if not args.debug:
+        warnings.showwarning = _show_warning
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

@@ -54,11 +54,19 @@ assignment:
     candidates: {nearest: 12}
 quota: {fairness: {band: 0.15}, tiers: {method: fixed, base: 0.9, stretch: 1.15}}
 solver: {name: highs, time_limit: 60, gap: 0.005}
+activities:
+  segments:
+    A: {deal_size: 60000, win_rate: 0.35, meetings_per_deal: 4, calls_per_meeting: 3}
+    B: {deal_size: 25000, win_rate: 0.4, meetings_per_deal: 3, calls_per_meeting: 2}
+  default: {deal_size: 9000, win_rate: 0.45, meetings_per_deal: 2, calls_per_meeting: 2}
+  hours_per_meeting: 1.5
+  hours_per_call: 0.25
+  capacity_share: 0.6
 """
 
 
 def demo_settings(tables: Tables, *, output_dir: str = "output") -> dict[str, Any]:
-    """The demo's scenario blocks (target, assignment, quota, solver, output) for ``tables``.
+    """The demo's scenario blocks (target, assignment, quota, solver, activities, output).
 
     The target starts the month after the history ends, and its plan is 1.05 x the last 12
     months of sales, rounded to 100,000 (no history: no target block).
