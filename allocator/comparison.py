@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from allocator.exceptions import InputError
+from allocator.files import read_output_csv
 from allocator.metrics import plan_metrics
 from allocator.report import Bullets, Section, Table, Text, write_document
 
@@ -89,27 +90,14 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame | None:
-    if not path.exists():
-        return None
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as exc:
-        raise InputError([f"{path}: cannot read it ({exc})"]) from None
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise InputError([f"{path}: missing column(s) {', '.join(missing)}"])
-    return frame
-
-
 def _read_folder(folder: Path) -> Snapshot:
     if not folder.is_dir():
         raise InputError([f"{folder}: no such output folder"])
     manifest = _read_json(folder / "manifest.json").get("scenario", {})
     metrics = _read_json(folder / "metrics.json")
-    assignments = _read_csv(folder / "assignments.csv", ["account_id", "rep_id"])
-    reps = _read_csv(folder / "reps.csv", ["rep_id"])
-    quotas = _read_csv(folder / "quotas.csv", ["rep_id", "target"])
+    assignments = read_output_csv(folder / "assignments.csv", ["account_id", "rep_id"])
+    reps = read_output_csv(folder / "reps.csv", ["rep_id"])
+    quotas = read_output_csv(folder / "quotas.csv", ["rep_id", "target"])
     if reps is not None and "quota" in reps.columns:
         by_rep = reps.set_index("rep_id")["quota"].replace("", "nan").astype(float)
     elif quotas is not None:

@@ -1,4 +1,4 @@
-"""Writing files so that a crash never leaves half of one, and hashing them for the manifest."""
+"""Our own output files: written atomically, hashed for the manifest, read back as strings."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "sha256"]
+import pandas as pd
+
+from allocator.exceptions import InputError
+
+__all__ = ["atomic_write", "read_output_csv", "sha256"]
 
 
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
@@ -36,3 +40,23 @@ def sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def read_output_csv(path: Path, columns: list[str]) -> pd.DataFrame | None:
+    """A table of an output folder as strings (ids stay ids); None when the file is absent.
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read or lacks one of ``columns``.
+    """
+    if not path.exists():
+        return None
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise InputError([f"{path}: cannot read it ({exc})"]) from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputError([f"{path}: missing column(s) {', '.join(missing)}"])
+    return frame

@@ -22,7 +22,7 @@ from allocator.settings import QuotaSettings, SolverSettings
 from allocator.tables import Tables
 from allocator.target import TargetResult, set_target
 
-__all__ = ["Plan", "owners_from_incumbents", "solve_scenario"]
+__all__ = ["Plan", "owners_from_incumbents", "solve_scenario", "territory_totals"]
 
 log = logging.getLogger("allocator")
 
@@ -63,7 +63,7 @@ class Plan:
         if self.assignment is not None:
             reps = self.assignment.reps.copy()
         else:
-            reps = _territory_totals(self.tables, self.owners)
+            reps = territory_totals(self.tables, self.owners)
         quota = pd.Series(0.0, index=reps["rep_id"])
         if self.quotas is not None:
             quota = self.quotas.rep_product.groupby("rep_id")["quota"].sum()
@@ -151,9 +151,10 @@ def owners_from_incumbents(tables: Tables) -> pd.Series:
     return accounts.set_index("account_id")["incumbent_rep_id"].rename("rep_id")
 
 
-def _territory_totals(tables: Tables, owners: pd.Series) -> pd.DataFrame:
+def territory_totals(tables: Tables, owners: pd.Series) -> pd.DataFrame:
+    """Accounts, potential, workload, capacity and utilisation of every active rep."""
     acc = tables.accounts.set_index("account_id").loc[owners.index]
-    grouped = acc.assign(rep_id=owners.values).groupby("rep_id")
+    grouped = acc.assign(rep_id=owners.to_numpy()).groupby("rep_id")
     reps = tables.active_reps.set_index("rep_id")
     out = pd.DataFrame(
         {

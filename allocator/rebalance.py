@@ -21,6 +21,7 @@ import pandas as pd
 from allocator.assignment import AssignmentResult, solve_assignment
 from allocator.changes import apply_changes, check_changes, load_changes
 from allocator.geo import haversine_km
+from allocator.plan import territory_totals
 from allocator.quota import QuotaResult, allocate_quotas
 from allocator.settings import (
     AssignmentSettings,
@@ -276,16 +277,6 @@ def _rep_quota(frame: pd.DataFrame | None, column: str) -> pd.Series:
 
 def _totals(tables: Tables, owners: pd.Series, quota: pd.Series) -> pd.DataFrame:
     """accounts, potential, workload, capacity and quota of every active rep."""
-    acc = tables.accounts.set_index("account_id").loc[owners.index]
-    grouped = acc.assign(rep_id=owners.to_numpy()).groupby("rep_id")
-    reps = tables.active_reps.set_index("rep_id")
-    out = pd.DataFrame(
-        {
-            "accounts": grouped.size(),
-            "potential": grouped["potential"].sum(),
-            "workload": grouped["workload"].sum(),
-        }
-    ).reindex(reps.index, fill_value=0)
-    out["capacity"] = reps["capacity"]
-    out["quota"] = quota.reindex(reps.index)
-    return out
+    out = territory_totals(tables, owners).set_index("rep_id")
+    out = out[["accounts", "potential", "workload", "capacity"]]
+    return out.assign(quota=quota.reindex(out.index))

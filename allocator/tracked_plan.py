@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.exceptions import InputError, ScenarioError
+from allocator.files import read_output_csv
 from allocator.phasing import spread_over_accounts, spread_over_days, working_days
 from allocator.plan import Plan, owners_from_incumbents
 from allocator.scenario import Scenario
@@ -82,12 +83,14 @@ class TrackedPlan:
             (the folder was solved from other inputs: solve again).
         """
         folder = Path(folder)
-        assignments = _read_output(folder / "assignments.csv", ["account_id", "rep_id"])
+        assignments = read_output_csv(folder / "assignments.csv", ["account_id", "rep_id"])
         if assignments is not None:
             owners = assignments.set_index("account_id")["rep_id"]
         else:
             owners = owners_from_incumbents(tables)
-        quotas = _read_output(folder / "quotas.csv", ["rep_id", "product_id", "period", "target"])
+        quotas = read_output_csv(
+            folder / "quotas.csv", ["rep_id", "product_id", "period", "target"]
+        )
         if scenario.target is None or quotas is None:
             return cls(scenario, tables, owners)
         target = set_target(tables, scenario.target, solver or scenario.solver)
@@ -134,19 +137,6 @@ class TrackedPlan:
 
 def _calendar(scenario: Scenario) -> CalendarSettings:
     return (scenario.quota or QuotaSettings()).calendar
-
-
-def _read_output(path: Path, columns: list[str]) -> pd.DataFrame | None:
-    if not path.exists():
-        return None
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as exc:
-        raise InputError([f"{path}: cannot read it ({exc})"]) from None
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise InputError([f"{path}: missing column(s) {', '.join(missing)}"])
-    return frame
 
 
 # ---------------------------------------------------------------- dates
