@@ -22,7 +22,7 @@ import time
 import traceback
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -249,30 +249,39 @@ def _mp_context() -> Any:
 
 
 def run_pool(tasks: Sequence[Task], workers: int) -> Iterator[Event]:
-    """Run the tasks in a pool of ``workers`` processes; a dead worker's tasks are retried once."""
+    """Run the tasks in a pool of ``workers`` processes; a dead worker's tasks are retried once.
+
+    A worker that dies breaks every unfinished task of its pool, the innocent ones too, so the
+    retries run one task per pool: only the task that kills its worker dies a second time.
+    """
     attempts: Counter[str] = Counter()
-    todo = list(tasks)
-    while todo:
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=_mp_context())
-        futures: dict[Future[dict[str, Any]], Task] = {}
-        retry: list[Task] = []
-        try:
-            futures = {pool.submit(run_task, task): task for task in todo}
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, timeout=TICK, return_when=FIRST_COMPLETED)
-                if not done:
-                    yield None
-                for future in done:
-                    task = futures[future]
-                    event = _pool_result(future, task, attempts, retry)
-                    if event is not None:
-                        yield event
-        except BaseException:
-            _stop(pool)
-            raise
-        pool.shutdown(wait=True)
-        todo = retry
+    retry = yield from _run_batch(list(tasks), workers, attempts)
+    for task in retry:
+        yield from _run_batch([task], 1, attempts)
+
+
+def _run_batch(
+    tasks: list[Task], workers: int, attempts: Counter[str]
+) -> Generator[Event, None, list[Task]]:
+    """Run ``tasks`` in one pool; return those whose worker died (to be retried)."""
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=_mp_context())
+    retry: list[Task] = []
+    try:
+        futures = {pool.submit(run_task, task): task for task in tasks}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=TICK, return_when=FIRST_COMPLETED)
+            if not done:
+                yield None
+            for future in done:
+                event = _pool_result(future, futures[future], attempts, retry)
+                if event is not None:
+                    yield event
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown(wait=True)
+    return retry
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
