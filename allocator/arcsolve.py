@@ -19,6 +19,7 @@ import numpy.typing as npt
 from allocator.arcmodel import (
     ArcModel,
     ArcProblem,
+    activities,
     build_model,
     objective_terms,
     read_assignment,
@@ -43,6 +44,9 @@ BoolArray = npt.NDArray[np.bool_]
 #: Share of the remaining time a warm-start search may use before a MIP solve.
 START_SHARE = 0.25
 
+#: Share of the time limit pricing may use; the rest is kept for the warm start and the MIP.
+PRICING_SHARE = 0.6
+
 
 @dataclass(frozen=True)
 class CoreOptions:
@@ -56,11 +60,14 @@ class CoreOptions:
 
 @dataclass(frozen=True)
 class ArcSolution:
-    """The MIP answer: rep per item, the final solve report and model, and how it was reached."""
+    """The MIP answer: rep per item, the final solve report and model, and how it was reached.
+
+    ``model`` is None when no MIP was needed (the warm start was within the gap of the bound).
+    """
 
     assign: IntArray
     report: SolveReport
-    model: ArcModel
+    model: ArcModel | None
     lp_bound: float | None
     arcs: int
     priced: int
@@ -95,7 +102,11 @@ def solve_arcs(
         arcs = np.union1d(arcs, np.arange(len(start)) * len(problem.reps) + start)
     pruned = len(arcs) < len(problem.all_arcs)
     pricing = price_arcs(
-        problem, arcs, solver, deadline=deadline, price=options.price_out and pruned
+        problem,
+        arcs,
+        solver,
+        deadline=began + PRICING_SHARE * solver.time_limit,
+        price=options.price_out and pruned,
     )
     full_bound = pricing.bound if pricing.priced or not pruned else None
     if not pricing.feasible and (pricing.priced or not pruned):
@@ -103,7 +114,9 @@ def solve_arcs(
     arcs = pricing.arcs
     if pricing.feasible:
         start = _first_start(problem, pricing, start, solver, deadline)
-    found = _mip_rounds(problem, arcs, (), start, solver, deadline, bound=pricing.bound)
+    found = _start_within_gap(problem, start, full_bound, solver)
+    if found is None:
+        found = _mip_rounds(problem, arcs, (), start, solver, deadline, bound=pricing.bound)
     if found is None and len(arcs) < len(problem.all_arcs):
         log.info("the MIP over %d candidate arcs is infeasible: retrying with all arcs", len(arcs))
         arcs = problem.all_arcs
@@ -199,7 +212,7 @@ def _best_start(problem: ArcProblem, starts: list[IntArray | None]) -> IntArray 
 class _Found:
     assign: IntArray
     report: SolveReport
-    model: ArcModel
+    model: ArcModel | None
     rounds: int
     cuts: tuple[Cut, ...]
 
@@ -244,6 +257,8 @@ def _mip_rounds(
 ) -> _Found | None:
     """Solve the MIP, add violated contiguity cuts, repeat; None when infeasible.
 
+    When the MIP finds nothing in its time, the (complete, connected) warm start is kept.
+
     ``bound`` (a lower bound, the LP's) tells the repair search of later rounds when its start
     is good enough.
     """
@@ -259,6 +274,10 @@ def _mip_rounds(
         )
         if report.status is Status.INFEASIBLE:
             return None
+        kept = _kept_start(problem, start, report)
+        if kept is not None:
+            assert start is not None
+            return _Found(start, kept, model, rounds, cuts)
         if not report.is_ok:
             raise SolverError(
                 f"{problem.name}: the solver found no solution ({report.status.value}: "
@@ -279,6 +298,72 @@ def _mip_rounds(
         log.info("contiguity round %d: %d cuts", rounds, len(new))
         cuts = (*cuts, *new)
         start = _repair(problem, arcs, assign, (cuts, new), solver, deadline, bound)
+
+
+def _start_within_gap(
+    problem: ArcProblem, start: IntArray | None, bound: float | None, solver: SolverSettings
+) -> _Found | None:
+    """The warm start as the answer when it is already within ``solver.gap`` of a bound valid
+    for all eligible arcs (no contiguity): the MIP could not prove more. None otherwise."""
+    if start is None or bound is None or problem.contiguity is not None:
+        return None
+    if not _complete(problem, start):
+        return None
+    value = sum(objective_terms(problem, start).values())
+    if value - bound > solver.gap * max(1.0, abs(value)):
+        return None
+    log.info("%s: the warm start is within the gap of the LP bound; no MIP needed", problem.name)
+    report = SolveReport(
+        status=Status.OPTIMAL,
+        solver=solver.name,
+        objective=value,
+        bound=bound,
+        gap=relative_gap(value, bound),
+        seconds=0.0,
+        has_solution=True,
+        message="warm start within solver.gap of the LP bound",
+    )
+    return _Found(start, report, None, 0, ())
+
+
+def _complete(problem: ArcProblem, start: IntArray | None) -> bool:
+    """True when ``start`` satisfies every row, the ``goal_balance`` cap included."""
+    if start is None or violations(problem, start):
+        return False
+    if problem.balance_cap is None:
+        return True
+    spread = sum(
+        float((f.deviation * np.abs(activities(problem, f, start) - f.rhs)).sum())
+        for f in problem.families
+        if f.deviation is not None
+    )
+    return spread <= problem.balance_cap + 1e-6 * max(1.0, abs(problem.balance_cap))
+
+
+def _kept_start(
+    problem: ArcProblem, start: IntArray | None, report: SolveReport
+) -> SolveReport | None:
+    """When the MIP found nothing in time: the report of its feasible warm start (no bound).
+
+    None when the MIP has a solution, ended otherwise, or there is no complete start.
+
+    Raises
+    ------
+    SolverError
+        The start is not connected (contiguity): no answer to keep.
+    """
+    if report.is_ok or report.status is not Status.TIME_LIMIT or not _complete(problem, start):
+        return None
+    assert start is not None
+    contiguity = problem.contiguity
+    if contiguity is not None and disconnected_reps(contiguity, start, len(problem.reps)):
+        raise SolverError(
+            f"{problem.name}: the solver found no connected solution in time; raise "
+            "solver.time_limit"
+        )
+    log.warning("%s: the MIP found nothing in time; keeping the warm start", problem.name)
+    value = sum(objective_terms(problem, start).values())
+    return replace(report, objective=value, bound=None, gap=None, has_solution=True)
 
 
 def _raise_infeasible(

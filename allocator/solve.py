@@ -36,7 +36,7 @@ import pulp
 from allocator.exceptions import SolverError
 from allocator.settings import SolverSettings
 
-__all__ = ["SolveReport", "Status", "solve"]
+__all__ = ["ArrayColumns", "HighsLpSession", "SolveReport", "Status", "solve"]
 
 log = logging.getLogger("allocator")
 
@@ -186,6 +186,103 @@ def _solve_highs(
         duals=duals,
         message=h.modelStatusToString(model_status),
     )
+
+
+@dataclass(frozen=True)
+class ArrayColumns:
+    """Columns of a linear program as arrays: costs, bounds and the column-wise (CSC) matrix."""
+
+    cost: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    starts: np.ndarray
+    index: np.ndarray
+    values: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.cost)
+
+
+class HighsLpSession:
+    """One HiGHS LP built from arrays and kept alive, so added columns re-solve warm.
+
+    Rows are fixed at construction (bounds ``row_lower``/``row_upper``, names for the duals);
+    :meth:`add_columns` appends columns (they enter non-basic at their lower bound, so the
+    next :meth:`run` starts from the previous optimal basis). Minimisation only.
+    """
+
+    def __init__(
+        self,
+        row_lower: np.ndarray,
+        row_upper: np.ndarray,
+        row_names: list[str],
+        settings: SolverSettings,
+    ) -> None:
+        self.row_names = row_names
+        self.settings = settings
+        self.columns = 0
+        h = _new_highs(quiet=not settings.msg)
+        h.setOptionValue("output_flag", bool(settings.msg))
+        _use_threads(h, settings.threads or 0)
+        inf = highspy.kHighsInf
+        lower = np.where(np.isfinite(row_lower), row_lower, -inf).astype(float)
+        upper = np.where(np.isfinite(row_upper), row_upper, inf).astype(float)
+        h.addRows(len(lower), lower, upper, 0, np.zeros(0, np.int32), np.zeros(0, np.int32), [])
+        self.highs = h
+
+    def add_columns(self, cols: ArrayColumns) -> None:
+        """Append ``cols`` (row indices refer to the session's rows)."""
+        inf = highspy.kHighsInf
+        upper = np.where(np.isfinite(cols.upper), cols.upper, inf).astype(float)
+        self.highs.addCols(
+            len(cols),
+            np.asarray(cols.cost, float),
+            np.asarray(cols.lower, float),
+            upper,
+            len(cols.values),
+            np.asarray(cols.starts[:-1], np.int32),
+            np.asarray(cols.index, np.int32),
+            np.asarray(cols.values, float),
+        )
+        self.columns += len(cols)
+
+    def run(self, time_limit: float) -> tuple[SolveReport, np.ndarray, np.ndarray]:
+        """Solve (warm when columns were added since the last run).
+
+        Returns the report (duals by row name, d(objective)/d(rhs)), the column values and the
+        row duals as arrays (empty when there is no solution).
+        """
+        began = time.perf_counter()
+        h = self.highs
+        h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
+        h.run()
+        model_status = h.getModelStatus()
+        info = h.getInfo()
+        has_solution = info.primal_solution_status == 2
+        status = _highs_status(model_status, has_solution)
+        values = row_dual = np.zeros(0)
+        duals: dict[str, float] = {}
+        if has_solution:
+            solution = h.getSolution()
+            values = np.asarray(solution.col_value, float)
+            if solution.dual_valid:
+                row_dual = np.asarray(solution.row_dual, float)
+                duals = dict(zip(self.row_names, row_dual.tolist(), strict=True))
+        objective = float(info.objective_function_value) if has_solution else None
+        bound = objective if status == Status.OPTIMAL else None
+        report = SolveReport(
+            status=status,
+            solver="highs",
+            objective=objective,
+            bound=bound,
+            gap=relative_gap(objective, bound),
+            seconds=time.perf_counter() - began,
+            has_solution=has_solution,
+            duals=duals,
+            message=h.modelStatusToString(model_status),
+        )
+        log.info("arc LP (%d columns): %s", self.columns, report.summary())
+        return report, values, row_dual
 
 
 _banner_done = False
