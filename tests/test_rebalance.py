@@ -35,7 +35,6 @@ from allocator.rebalance import (
 from allocator.scenario import load_scenario, scenario_from_dict
 from allocator.settings import RebalanceSettings
 from allocator.track import TrackedPlan
-from allocator.track_cli import add_track_parsers
 
 BROKEN = Path(__file__).resolve().parent / "broken_track"
 FAST = RebalanceSettings(gap=1e-3)  # 1e-3 of the objective is below the cheapest move here
@@ -314,20 +313,10 @@ def test_reps_before_and_after_add_up(two_leave_one_joins: tuple[TrackedPlan, ob
 
 
 @pytest.fixture
-def cli_main(monkeypatch: pytest.MonkeyPatch) -> Callable[[list[str]], int]:
-    """``allocator.cli.main`` with the track commands (added here until cli.py adds them)."""
+def cli_main() -> Callable[[list[str]], int]:
+    """``allocator.cli.main``: the commands as a planner runs them, in this process."""
     from allocator import cli
 
-    original = cli.build_parser
-
-    def build() -> object:
-        parser = original()
-        sub = parser._subparsers._group_actions[0]  # type: ignore[union-attr]
-        if "rebalance" not in sub.choices:
-            add_track_parsers(sub)
-        return parser
-
-    monkeypatch.setattr(cli, "build_parser", build)
     return cli.main
 
 

@@ -33,7 +33,6 @@ from allocator.track import (
     rephase,
     track_attainment,
 )
-from allocator.track_cli import add_track_parsers
 
 BROKEN = Path(__file__).resolve().parent / "broken_track"
 KEYS = ["rep_id", "product_id"]
@@ -386,20 +385,10 @@ def test_rephase_reallocating_the_remaining_target(company: tuple[Path, Plan]) -
 
 
 @pytest.fixture
-def cli_main(monkeypatch: pytest.MonkeyPatch) -> Callable[[list[str]], int]:
-    """``allocator.cli.main`` with the track commands (added here until cli.py adds them)."""
+def cli_main() -> Callable[[list[str]], int]:
+    """``allocator.cli.main``: the commands as a planner runs them, in this process."""
     from allocator import cli
 
-    original = cli.build_parser
-
-    def build() -> object:
-        parser = original()
-        sub = parser._subparsers._group_actions[0]  # type: ignore[union-attr]
-        if "track" not in sub.choices:
-            add_track_parsers(sub)
-        return parser
-
-    monkeypatch.setattr(cli, "build_parser", build)
     return cli.main
 
 
