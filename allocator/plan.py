@@ -13,14 +13,14 @@ from typing import Any
 
 import pandas as pd
 
-from allocator.assignment import AssignmentResult, solve_assignment
-from allocator.data import load_inputs
 from allocator.exceptions import ScenarioError
-from allocator.quota import QuotaResult, allocate_quotas
-from allocator.scenario import Scenario
-from allocator.settings import QuotaSettings, SolverSettings
-from allocator.tables import Tables
-from allocator.target import TargetResult, set_target
+from allocator.io.data import load_inputs
+from allocator.io.scenario import Scenario
+from allocator.io.settings import QuotaSettings, SolverSettings
+from allocator.io.tables import Tables
+from allocator.quota.allocate import QuotaResult, allocate_quotas
+from allocator.quota.target import TargetResult, set_target
+from allocator.territory.assignment import AssignmentResult, solve_assignment
 
 __all__ = ["Plan", "owners_from_incumbents", "solve_scenario", "territory_totals"]
 

@@ -3,8 +3,9 @@
 Each finished row is printed as one line ``ROW {json}`` as soon as it is known, so the parent
 (:mod:`benchmarks.run`) can write it to the CSV at once. ``peak_mb`` is this process's peak
 resident memory so far (``ru_maxrss``). Every answer is verified independently before it is
-reported: GAP answers by :func:`allocator.gap.check_gap` (inside ``solve_gap``), territory answers
-by :func:`allocator.checks.assignment.check_assignment`.
+reported: GAP answers by :func:`allocator.territory.gap.check_gap` (inside ``solve_gap``),
+territory answers
+by :func:`allocator.territory.check.check_assignment`.
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ def _rel(a: float | None, b: float | None) -> float | None:
 
 def gap_rows(spec: dict[str, Any]) -> None:
     """Solve the problems of one OR-Library / Yagiura file; one row per problem."""
-    from allocator.gap import read_gap, solve_gap
-    from allocator.settings import SolverSettings
+    from allocator.io.settings import SolverSettings
+    from allocator.territory.gap import read_gap, solve_gap
 
     path = Path(spec["file"])
     optima = pd.read_csv(spec["optima"])
@@ -96,7 +97,7 @@ def gap_rows(spec: dict[str, Any]) -> None:
 
 
 def _company(accounts: int, reps: int, regions: int, products: int = 4):
-    from allocator.generate import demo_settings, generate_company
+    from allocator.demo import demo_settings, generate_company
 
     tables = generate_company(
         accounts=accounts, reps=reps, regions=regions, products=products, seed=1
@@ -106,7 +107,7 @@ def _company(accounts: int, reps: int, regions: int, products: int = 4):
 
 def _check(tables, settings, accounts, reps) -> tuple[str, float | None]:
     """Independent check of an assignment (account ids, rep ids): 'ok' or the first problem."""
-    from allocator.checks.assignment import check_assignment
+    from allocator.territory.check import check_assignment
 
     frame = pd.DataFrame({"account_id": list(accounts), "rep_id": list(reps)})
     check = check_assignment(tables, settings, frame)
@@ -124,7 +125,7 @@ def _agree(status: str, checked: float | None, claimed: float | None) -> str:
 
 
 def _solver(spec: dict[str, Any]):
-    from allocator.settings import SolverSettings
+    from allocator.io.settings import SolverSettings
 
     return SolverSettings(
         time_limit=spec["time_limit"], gap=spec.get("gap", 0.005), threads=spec["threads"]
@@ -133,15 +134,17 @@ def _solver(spec: dict[str, Any]):
 
 def _ours(spec: dict[str, Any], tables, settings) -> dict[str, Any]:
     """Solve with ``solve_assignment``, timing data prep, PuLP build, PuLP->HiGHS and HiGHS."""
-    from allocator import arcsolve, assignment, heuristic, pricing
-    from allocator import solve as solve_mod
+    from allocator import solver as solve_mod
+    from allocator.solver import highs as highs_mod
+    from allocator.territory import assignment, heuristic, pricing
+    from allocator.territory import solve_arcs as arcsolve
 
     timers = Timers()
     timers.wrap(assignment, ("build_territory", "territory_problem", "precheck"), "data")
     for module in (arcsolve, pricing, heuristic):
         timers.wrap(module, ("build_model",), "pulp_build")
         timers.wrap(module, ("solve",), "solver_call")
-    timers.wrap(solve_mod, ("_highs_lp",), "to_highs")
+    timers.wrap(highs_mod, ("_highs_lp",), "to_highs")
     # the pricing LP is built from arrays straight into one HiGHS model (no PuLP)
     timers.wrap(pricing.ArcLp, ("__init__", "add"), "pulp_build")  # type: ignore[arg-type]
     timers.wrap(solve_mod.HighsLpSession, ("run",), "solver_call")  # type: ignore[arg-type]
@@ -175,7 +178,7 @@ def _ours(spec: dict[str, Any], tables, settings) -> dict[str, Any]:
 
 def scale_row(spec: dict[str, Any]) -> None:
     """Our model on a generated company with the demo's constraints."""
-    from allocator.settings import AssignmentSettings
+    from allocator.io.settings import AssignmentSettings
 
     a, r, g = spec["accounts"], spec["reps"], spec["regions"]
     began = time.perf_counter()
@@ -189,7 +192,7 @@ def scale_row(spec: dict[str, Any]) -> None:
 
 def _dense(spec: dict[str, Any], tables, settings) -> dict[str, Any]:
     """The all-pairs model, written naively in PuLP or passed from numpy arrays."""
-    from allocator.arcs import build_territory, territory_problem
+    from allocator.territory.build import build_territory, territory_problem
     from benchmarks.highs_arrays import solve_arrays
     from benchmarks.naive import build_naive, solve_naive
 
@@ -233,7 +236,7 @@ def _dense(spec: dict[str, Any], tables, settings) -> dict[str, Any]:
 
 def side_row(spec: dict[str, Any]) -> None:
     """One method (ours, naive, arrays) on one generated company."""
-    from allocator.settings import AssignmentSettings
+    from allocator.io.settings import AssignmentSettings
 
     a, r, g = spec["accounts"], spec["reps"], spec["regions"]
     tables, blocks = _company(a, r, g)
@@ -254,9 +257,9 @@ def _plane(frame: pd.DataFrame) -> np.ndarray:
 
 def quota_row(spec: dict[str, Any]) -> None:
     """The quota LP on a generated company (incumbents, prospects to their nearest rep)."""
-    from allocator import quota
-    from allocator.settings import QuotaSettings, TargetSettings
-    from allocator.target import set_target
+    from allocator.io.settings import QuotaSettings, TargetSettings
+    from allocator.quota import allocate as quota
+    from allocator.quota.target import set_target
 
     reps, products, accounts = spec["reps"], spec["products"], spec["accounts"]
     tables, blocks = _company(accounts, reps, spec["regions"], products)

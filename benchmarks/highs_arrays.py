@@ -12,7 +12,7 @@ import time
 import highspy
 import numpy as np
 
-from allocator.arcmodel import ArcProblem
+from allocator.territory.core import ArcProblem
 from benchmarks.naive import DenseRun
 
 __all__ = ["build_arrays", "solve_arrays"]

@@ -2,7 +2,7 @@
 
 This is how the model is usually written by hand (``LpVariable`` per pair, ``lpSum`` per row)
 and solved with PuLP's own ``pulp.HiGHS`` class. It is the "before" of the side-by-side
-benchmark; it shares the :class:`~allocator.arcmodel.ArcProblem` data with our model, so the
+benchmark; it shares the :class:`~allocator.territory.core.ArcProblem` data with our model, so the
 two solve the same problem.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pulp
 
-from allocator.arcmodel import ArcProblem
+from allocator.territory.core import ArcProblem
 
 __all__ = ["DenseRun", "solve_naive"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 
 import allocator
 
@@ -16,6 +17,8 @@ def test_every_public_name_resolves_to_an_object_not_a_module() -> None:
 
 def test_public_names_survive_importing_every_submodule() -> None:
     # importing a submodule sets an attribute on the package: it must not hide a function
-    for module in ("comparison", "data", "data_summary", "generate", "quota", "report", "sweep"):
-        importlib.import_module(f"allocator.{module}")
+    # the stage packages and every module in them, e.g. allocator.report and allocator.sweep.run
+    for info in pkgutil.walk_packages(allocator.__path__, "allocator."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
     test_every_public_name_resolves_to_an_object_not_a_module()

@@ -35,7 +35,7 @@ import pytest
 import yaml
 
 from allocator.cli import main
-from allocator.scenario import scenario_from_dict
+from allocator.io.scenario import scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

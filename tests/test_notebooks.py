@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from allocator.scenario import load_scenario
+from allocator.io.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

@@ -1,0 +1,228 @@
+"""Independent check of a quota result, recomputed from the input tables and the output tables.
+
+Nothing here reads the LP: the fair quotas, potentials, last-year actuals and calendar are
+recomputed from ``tables``, ``owners`` and ``settings`` (``models/quota.md``), and every level of
+the output is summed again. Rounding to whole units may move a quota by less than one unit, so
+the band, caps and history bounds are allowed one unit (one per product for a rep's cap).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from allocator.io.settings import QuotaSettings
+from allocator.io.tables import Tables, parse_ids, potential_by_product
+from allocator.quota.result import QuotaResult
+from allocator.quota.target import TargetResult
+
+__all__ = ["QuotaCheck", "check_quotas"]
+
+SHOWN = 10  # violations listed per check, the rest counted
+PAIR = ["rep_id", "product_id"]
+
+
+@dataclass(frozen=True)
+class QuotaCheck:
+    """What the checker found: one line per violated constraint (empty when all hold)."""
+
+    violations: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def check_quotas(
+    tables: Tables,
+    owners: pd.Series,
+    target: TargetResult,
+    settings: QuotaSettings,
+    result: QuotaResult,
+) -> QuotaCheck:
+    """Recompute every hard constraint of models/quota.md on ``result``.
+
+    Checks: whole, non-negative amounts; reps sum to each product's target and months to each
+    product's month; days -> weeks -> months -> horizon and accounts -> rep-month sums; accounts
+    belong to their rep; days are working days of the target months; fairness band, skills, ramp
+    (through the fair quota), caps and history bounds; base <= target <= stretch; the expense
+    budget and ceilings.
+    """
+    found: list[str] = []
+    found += _whole(result)
+    found += _sums(target, result, owners)
+    found += _calendar(target, settings, result)
+    found += _pairs(tables, owners, target, settings, result)
+    found += _tiers(result)
+    found += _expenses(settings, result)
+    return QuotaCheck(tuple(found))
+
+
+def _report(mask: pd.Series | np.ndarray, keys: pd.DataFrame, what: str) -> list[str]:
+    """One line per flagged row (the first ``SHOWN``, named by ``keys``), then a count."""
+    flagged = np.flatnonzero(np.asarray(mask, bool))
+    rows = keys.iloc[flagged[:SHOWN]].itertuples(index=False)
+    lines = [f"{what}: {','.join(map(str, row))}" for row in rows]
+    if len(flagged) > SHOWN:
+        lines.append(f"{what}: ... and {len(flagged) - SHOWN} more")
+    return lines
+
+
+def _compare(lhs: pd.Series, rhs: pd.Series, what: str) -> list[str]:
+    """Lines for the keys where two sums differ (a key missing on one side counts as 0)."""
+    both = pd.concat([lhs.rename("got"), rhs.rename("expected")], axis=1).fillna(0)
+    bad = (both["got"] - both["expected"]).abs() > 1e-9
+    return _report(bad, both.reset_index(), what)
+
+
+def _whole(result: QuotaResult) -> list[str]:
+    found = []
+    for name in ("rep_product", "quotas", "accounts", "weeks", "days"):
+        frame = getattr(result, name)
+        v = frame["quota" if name == "rep_product" else "target"].to_numpy(float)
+        found += _report((v < 0) | (v != np.round(v)), frame, f"{name}: not a whole amount >= 0")
+    return found
+
+
+def _sums(target: TargetResult, result: QuotaResult, owners: pd.Series) -> list[str]:
+    """Every level against its parent, from the published tables alone."""
+    by_product = target.by_product
+    month_keys = [*PAIR, "period"]
+    months = result.quotas.set_index(month_keys)["target"]
+    days = result.days.assign(**_period_and_week(result.days["date"]))
+    found = _compare(
+        result.rep_product.groupby("product_id")["quota"].sum(),
+        by_product.groupby("product_id")["target"].sum(),
+        "reps do not sum to the product target",
+    )
+    found += _compare(
+        result.quotas.groupby(["product_id", "period"])["target"].sum(),
+        by_product.set_index(["product_id", "period"])["target"],
+        "reps do not sum to the product's month target",
+    )
+    found += _compare(
+        result.quotas.groupby(PAIR)["target"].sum(),
+        result.rep_product.set_index(PAIR)["quota"],
+        "months do not sum to the quota",
+    )
+    for name, frame in (("accounts", result.accounts), ("weeks", result.weeks)):
+        got = frame.groupby(month_keys)["target"].sum()
+        found += _compare(got, months, f"{name} do not sum to the rep-month")
+    found += _compare(
+        days.groupby([*month_keys, "week"])["target"].sum(),
+        result.weeks.set_index([*month_keys, "week"])["target"],
+        "days do not sum to the week",
+    )
+    acc = result.accounts
+    wrong = acc["account_id"].map(owners) != acc["rep_id"]
+    found += _report(wrong, acc[["account_id", "rep_id"]], "account quota given to a non-owner")
+    return found
+
+
+def _period_and_week(dates: pd.Series) -> dict[str, np.ndarray]:
+    """``YYYY-MM`` and ISO ``YYYY-Www`` of each date (computed once per distinct date)."""
+    codes, uniques = pd.factorize(pd.to_datetime(dates))
+    index = pd.DatetimeIndex(uniques)
+    iso = index.isocalendar()
+    week = iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
+    period = np.asarray(index.strftime("%Y-%m"), dtype=object)
+    return {"period": period[codes], "week": week.to_numpy(dtype=object)[codes]}
+
+
+def _calendar(target: TargetResult, settings: QuotaSettings, result: QuotaResult) -> list[str]:
+    dates = pd.to_datetime(result.days["date"])
+    holidays = pd.to_datetime(list(settings.calendar.holidays))
+    off = dates.dt.day_of_week.isin(list(settings.calendar.weekend)) | dates.isin(holidays)
+    period = _period_and_week(dates)["period"]
+    outside = ~pd.Series(period).isin(target.periods).to_numpy()
+    keys = result.days[[*PAIR, "date"]]
+    return _report(off & (result.days["target"] > 0), keys, "quota on a day off") + _report(
+        outside, keys, "day outside the target months"
+    )
+
+
+def _pairs(
+    tables: Tables,
+    owners: pd.Series,
+    target: TargetResult,
+    settings: QuotaSettings,
+    result: QuotaResult,
+) -> list[str]:
+    """Fairness band (with ramp), skills, caps and history bounds, from recomputed inputs."""
+    rp = result.rep_product[[*PAIR, "quota"]].reset_index(drop=True)
+    reps = tables.active_reps.set_index("rep_id")
+    by_account = potential_by_product(tables).reindex(owners.index, fill_value=0.0)
+    potential = pd.Series(by_account.groupby(owners.to_numpy()).sum().stack())
+    pot = potential.reindex(pd.MultiIndex.from_frame(rp[PAIR]), fill_value=0.0).to_numpy()
+    skills = rp["rep_id"].map(reps["skills"].map(parse_ids))
+    skilled = np.array([not s or p in s for s, p in zip(skills, rp["product_id"], strict=True)])
+    ramp = rp["rep_id"].map(reps["ramp"]).to_numpy(float)
+    eligible = skilled & (pot > 0) & (ramp > 0)
+    weight = pd.Series(np.where(eligible, ramp * pot, 0.0))
+    mass = weight.groupby(rp["product_id"]).transform("sum").to_numpy()
+    totals = rp["product_id"].map(target.by_product.groupby("product_id")["target"].sum())
+    fair = weight.to_numpy() / np.where(mass > 0, mass, 1.0) * totals.to_numpy(float)
+    q, band = rp["quota"].to_numpy(float), settings.fairness.band
+    keys = rp[PAIR]
+    found = _report(~eligible & (q != 0), keys, "quota without skill or potential")
+    outside = eligible & (np.abs(q - fair) > band * fair + 1)
+    found += _report(outside, keys, f"quota outside the fairness band +-{band:g}")
+    if settings.cap_share is not None:
+        by_rep = pd.DataFrame({"q": q, "pot": pot}).groupby(rp["rep_id"]).sum()
+        over = by_rep["q"] > settings.cap_share * by_rep["pot"] + rp["product_id"].nunique()
+        found += _report(over, by_rep.reset_index()[["rep_id"]], "quota above the cap")
+    found += _history(tables, owners, target, settings, rp, eligible)
+    return found
+
+
+def _history(
+    tables: Tables,
+    owners: pd.Series,
+    target: TargetResult,
+    settings: QuotaSettings,
+    rp: pd.DataFrame,
+    eligible: np.ndarray,
+) -> list[str]:
+    """Floor and ceiling around last year's actual (12 months before start x months / 12)."""
+    low, high = settings.history.min_growth, settings.history.max_growth
+    if tables.history is None or (low is None and high is None):
+        return []
+    first = pd.Period(target.periods[0], freq="M")
+    h = tables.history
+    h = h[(h["period"] >= str(first - 12)) & (h["period"] < str(first))]
+    h = h.assign(rep_id=h["account_id"].map(owners)).dropna(subset=["rep_id"])
+    sold = h.groupby(PAIR)["sales"].sum() * len(target.periods) / 12
+    actual = sold.reindex(pd.MultiIndex.from_frame(rp[PAIR]), fill_value=0.0).to_numpy()
+    q, live = rp["quota"].to_numpy(float), eligible & (actual > 0)
+    found = []
+    if low is not None:
+        below = live & (q < (1 + low) * actual - 1)
+        found += _report(below, rp[PAIR], "quota below the history floor")
+    if high is not None:
+        above = live & (q > (1 + high) * actual + 1)
+        found += _report(above, rp[PAIR], "quota above the history ceiling")
+    return found
+
+
+def _tiers(result: QuotaResult) -> list[str]:
+    q = result.quotas
+    bad = (q["base"] > q["target"]) | (q["target"] > q["stretch"]) | (q["base"] < 0)
+    return _report(bad, q[[*PAIR, "period"]], "tiers not ordered base <= target <= stretch")
+
+
+def _expenses(settings: QuotaSettings, result: QuotaResult) -> list[str]:
+    if settings.expense is None or result.expenses is None:
+        return []
+    exp, cfg = result.expenses, settings.expense
+    by_rep = result.rep_product.groupby("rep_id")["quota"].sum()
+    quota = exp["rep_id"].map(by_rep).fillna(0).to_numpy(float)
+    ratio = exp["region_id"].map(lambda g: cfg.region_max_ratio.get(g, cfg.max_ratio))
+    keys = exp[["rep_id"]]
+    found = _report(exp["expense"] < 0, keys, "negative expense")
+    above = exp["expense"].to_numpy() > ratio.to_numpy(float) * quota + 1
+    found += _report(above, keys, "expense above the region's expense-to-sales ceiling")
+    if exp["expense"].sum() > cfg.budget + 1e-6:
+        found.append(f"expenses {exp['expense'].sum():,.0f} exceed the budget {cfg.budget:,.0f}")
+    return found

@@ -1,0 +1,54 @@
+"""The answer of the quota stage: quotas at every level, the LP's constraints and its solve
+report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from allocator.solver import SolveReport
+
+__all__ = ["QuotaResult"]
+
+
+@dataclass(frozen=True)
+class QuotaResult:
+    """Quotas at every level, with the LP's constraints (slack, dual, binding) and solve report.
+
+    ``rep_product`` is the LP result in whole units; ``quotas`` (-> quotas.csv) adds the months
+    and the tiers; ``accounts``, ``weeks`` and ``days`` are the finer phasing. Every table sums
+    exactly to the one above it (``models/quota.md``, "Rounding").
+    """
+
+    rep_product: pd.DataFrame
+    quotas: pd.DataFrame
+    accounts: pd.DataFrame
+    weeks: pd.DataFrame
+    days: pd.DataFrame
+    reconciliation: pd.DataFrame | None
+    expenses: pd.DataFrame | None
+    constraints: pd.DataFrame
+    report: SolveReport
+
+    @property
+    def largest_deviation(self) -> float:
+        """Largest relative deviation of a rep's quota from their fair quota (after rounding)."""
+        dev = self.rep_product["deviation"].abs()
+        return float(dev.max()) if dev.notna().any() else 0.0
+
+    def summary(self) -> str:
+        rp = self.rep_product
+        lines = [
+            f"quota: {self.report.summary()}",
+            f"  {rp['rep_id'].nunique()} reps x {rp['product_id'].nunique()} products, "
+            f"total {rp['quota'].sum():,}, largest fairness deviation {self.largest_deviation:.2%}",
+        ]
+        rows = self.constraints
+        auxiliary = rows["name"].str.match(r"(dev_|max_dev)")  # the deviation bookkeeping
+        binding = rows[rows["binding"] & (rows["dual"] != 0) & ~auxiliary]
+        top = binding.reindex(binding["dual"].abs().sort_values(ascending=False).index).head(5)
+        lines += [
+            f"  binds: {n} (dual {d:+.4g})" for n, d in zip(top["name"], top["dual"], strict=True)
+        ]
+        return "\n".join(lines)

@@ -1,0 +1,299 @@
+"""Scenario comparison: metrics side by side, owner changes, quota changes, settings that differ.
+
+:func:`compare` takes solved :class:`~allocator.plan.Plan` objects or output folders (as written
+by ``allocator solve``: ``manifest.json``, ``metrics.json``, ``assignments.csv``, ``reps.csv``)
+in any mix, two or more. The first one is the baseline: every change is "other minus first".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from allocator.exceptions import InputError
+from allocator.io.files import read_output_csv
+from allocator.report.metrics import plan_metrics
+from allocator.report.plan_report import Bullets, Section, Table, Text, write_document
+
+if TYPE_CHECKING:
+    from allocator.plan import Plan
+
+__all__ = ["Comparison", "Snapshot", "compare", "flatten", "snapshot", "write_comparison"]
+
+_MISSING = "-"
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as one level of dotted keys; lists become JSON text (comparable)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out |= flatten(value, f"{path}.")
+        elif isinstance(value, list | tuple | Mapping):
+            out[path] = json.dumps(value, sort_keys=True, default=str)
+        else:
+            out[path] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a comparison reads from one plan: flat settings and metrics, owners, quotas."""
+
+    name: str
+    settings: dict[str, Any]
+    metrics: dict[str, Any]
+    owners: pd.Series  # account_id -> rep_id
+    quotas: pd.Series  # rep_id -> quota of the horizon
+
+
+def snapshot(source: Plan | str | Path) -> Snapshot:
+    """A :class:`Snapshot` of a plan, or of an output folder.
+
+    Raises
+    ------
+    InputError
+        When a folder is missing or lacks ``manifest.json``/``metrics.json``, or a file in it is
+        unreadable.
+    """
+    if isinstance(source, str | Path):
+        return _read_folder(Path(source))
+    plan = source
+    reps = plan.reps_frame()
+    return Snapshot(
+        name=plan.scenario.name,
+        settings=flatten(plan.scenario.model_dump(mode="json")),
+        metrics=flatten({**plan.metrics(), **plan_metrics(plan)}),
+        owners=plan.owners.astype(str),
+        quotas=reps.set_index("rep_id")["quota"].astype(float),
+    )
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(
+            [f"{path}: not found; is {path.parent} an allocator output folder?"]
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise InputError([f"{path}: cannot read it ({exc})"]) from None
+    if not isinstance(data, dict):
+        raise InputError([f"{path}: expected a JSON object"])
+    return data
+
+
+def _read_folder(folder: Path) -> Snapshot:
+    if not folder.is_dir():
+        raise InputError([f"{folder}: no such output folder"])
+    manifest = _read_json(folder / "manifest.json").get("scenario", {})
+    metrics = _read_json(folder / "metrics.json")
+    assignments = read_output_csv(folder / "assignments.csv", ["account_id", "rep_id"])
+    reps = read_output_csv(folder / "reps.csv", ["rep_id"])
+    quotas = read_output_csv(folder / "quotas.csv", ["rep_id", "target"])
+    if reps is not None and "quota" in reps.columns:
+        by_rep = reps.set_index("rep_id")["quota"].replace("", "nan").astype(float)
+    elif quotas is not None:
+        by_rep = (
+            quotas.assign(target=quotas["target"].astype(float)).groupby("rep_id")["target"].sum()
+        )
+    else:
+        by_rep = pd.Series(dtype=float)
+    owners = (
+        assignments.set_index("account_id")["rep_id"]
+        if assignments is not None
+        else pd.Series(dtype=str)
+    )
+    return Snapshot(
+        name=str(manifest.get("name") or folder.name),
+        settings=flatten(manifest.get("settings") or {}),
+        metrics=flatten(metrics),
+        owners=owners,
+        quotas=by_rep,
+    )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two or more plans side by side; the first is the baseline of every change column."""
+
+    names: tuple[str, ...]
+    metrics: pd.DataFrame  # metric, a column per plan, "change <name>" per other plan, differs
+    owners: pd.DataFrame  # account_id, one column per plan: accounts whose owner differs
+    quotas: pd.DataFrame  # rep_id, one column per plan, changes, sorted by the largest change
+    settings: pd.DataFrame  # key, one column per plan: scenario keys whose values differ
+
+    def shown_metrics(self) -> pd.DataFrame:
+        """:attr:`metrics` for reading: values as text (6 significant digits, None as '-')."""
+        shown = self.metrics.drop(columns="differs")
+        return shown.assign(**{c: shown[c].map(_shown) for c in shown.columns[1:]})
+
+    def summary(self, *, rows: int = 15) -> str:
+        """A plain-text digest for the terminal (run times, which always differ, left out)."""
+        timing = self.metrics["metric"].str.contains("seconds")
+        changed = self.shown_metrics()[self.metrics["differs"] & ~timing]
+        lines = [f"comparing {len(self.names)} plans: {' | '.join(self.names)} (baseline first)"]
+        lines += ["", f"metrics that differ ({len(changed)} of {len(self.metrics)}):"]
+        lines += [_text(changed.head(rows)) if len(changed) else "  (none)"]
+        lines += ["", f"accounts that change owner: {len(self.owners)}"]
+        if len(self.owners):
+            lines += [_text(self.owners.head(rows))]
+        lines += ["", "reps whose quota changes most:"]
+        lines += [_text(self.quotas.head(rows)) if len(self.quotas) else "  (none)"]
+        lines += ["", f"scenario keys that differ: {len(self.settings)}"]
+        if len(self.settings):
+            lines += [_text(self.settings)]
+        return "\n".join(lines)
+
+    def sections(self) -> list[Section]:
+        """The comparison as report sections (for :func:`write_comparison`)."""
+        shown = self.shown_metrics()
+        changed = shown[self.metrics["differs"]]
+        return [
+            Section(
+                "Plans", (Bullets(tuple(self.names)), Text("Changes are against the first plan."))
+            ),
+            Section(
+                "Scenario keys that differ", (_table(self.settings, "no scenario key differs"),)
+            ),
+            Section(
+                "Metrics",
+                (
+                    Text(f"{len(changed)} of {len(self.metrics)} metrics differ; all of them:"),
+                    Table(shown),
+                ),
+            ),
+            Section(
+                "Accounts that change owner", (_table(self.owners, "no account changes owner"),)
+            ),
+            Section(
+                "Reps whose quota changes most", (_table(self.quotas, "no quotas to compare"),)
+            ),
+        ]
+
+
+def _text(frame: pd.DataFrame) -> str:
+    text = frame.to_string(index=False, na_rep=_MISSING, float_format=lambda v: f"{v:,.6g}")
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+def _table(frame: pd.DataFrame, empty: str) -> Table | Text:
+    return Table(frame) if len(frame) else Text(empty)
+
+
+def compare(
+    sources: Sequence[Plan | str | Path], *, names: Sequence[str] | None = None
+) -> Comparison:
+    """Compare plans and/or output folders; the first is the baseline.
+
+    Raises
+    ------
+    InputError
+        Fewer than two sources, ``names`` of the wrong length, or an unreadable folder.
+    """
+    if len(sources) < 2:
+        raise InputError(
+            [f"compare: needs at least two plans or output folders, got {len(sources)}"]
+        )
+    snaps = [snapshot(s) for s in sources]
+    if names is not None and len(names) != len(snaps):
+        raise InputError([f"compare: {len(names)} names for {len(snaps)} plans"])
+    labels = _unique(list(names) if names is not None else [s.name for s in snaps])
+    return Comparison(
+        names=tuple(labels),
+        metrics=_metrics(snaps, labels),
+        owners=_owners(snaps, labels),
+        quotas=_quotas(snaps, labels),
+        settings=_settings(snaps, labels),
+    )
+
+
+def _unique(labels: list[str]) -> list[str]:
+    out: list[str] = []
+    for label in labels:
+        out.append(label if label not in out else f"{label} ({len(out) + 1})")
+    return out
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _shown(value: Any) -> str:
+    """A metric value as text: numbers with up to 6 significant digits, None or NaN as '-'."""
+    number = _number(value)
+    if number is None:
+        return _MISSING if value is None or value != value else str(value)
+    if number == 0:
+        return "0"  # no "-0" from a change that is zero
+    return f"{number:,.0f}" if abs(number) >= 1e5 else f"{number:,.6g}"
+
+
+def _metrics(snaps: list[Snapshot], labels: list[str]) -> pd.DataFrame:
+    keys = list(dict.fromkeys(k for s in snaps for k in s.metrics))
+    frame = pd.DataFrame({"metric": keys})
+    for label, snap in zip(labels, snaps, strict=True):
+        frame[label] = [snap.metrics.get(k, _MISSING) for k in keys]
+    base = [_number(v) for v in frame[labels[0]]]
+    for label in labels[1:]:
+        other = [_number(v) for v in frame[label]]
+        frame[f"change {label}"] = [
+            None if a is None or b is None else b - a for a, b in zip(base, other, strict=True)
+        ]
+    frame["differs"] = [
+        len({json.dumps(v, default=str) for v in row}) > 1 for row in frame[labels].values
+    ]
+    return frame
+
+
+def _owners(snaps: list[Snapshot], labels: list[str]) -> pd.DataFrame:
+    wide = pd.DataFrame({label: s.owners for label, s in zip(labels, snaps, strict=True)})
+    wide = wide.fillna(_MISSING).astype(str)
+    differs = wide.nunique(axis=1) > 1
+    return (
+        wide[differs]
+        .rename_axis("account_id")
+        .reset_index()
+        .sort_values("account_id", ignore_index=True)
+    )
+
+
+def _quotas(snaps: list[Snapshot], labels: list[str]) -> pd.DataFrame:
+    wide = pd.DataFrame({label: s.quotas for label, s in zip(labels, snaps, strict=True)})
+    if wide.empty or wide.isna().all().all():
+        return pd.DataFrame(columns=["rep_id", *labels])
+    wide = wide.fillna(0.0)
+    for label in labels[1:]:
+        wide[f"change {label}"] = wide[label] - wide[labels[0]]
+    wide["spread"] = wide[labels].max(axis=1) - wide[labels].min(axis=1)
+    wide = wide[wide["spread"] > 0].sort_values("spread", ascending=False)
+    return wide.drop(columns="spread").rename_axis("rep_id").reset_index()
+
+
+def _settings(snaps: list[Snapshot], labels: list[str]) -> pd.DataFrame:
+    keys = sorted({k for s in snaps for k in s.settings})
+    rows = []
+    for key in keys:
+        values = [
+            json.dumps(s.settings.get(key), default=str) if key in s.settings else _MISSING
+            for s in snaps
+        ]
+        if len(set(values)) > 1:
+            rows.append([key, *(v.strip('"') for v in values)])
+    return pd.DataFrame(rows, columns=["key", *labels])
+
+
+def write_comparison(comparison: Comparison, outdir: str | Path) -> list[Path]:
+    """Write ``comparison.html`` and ``comparison.md`` into ``outdir`` (atomically)."""
+    title = f"Comparison: {' vs '.join(comparison.names)}"
+    subtitle = f"{len(comparison.names)} plans; the first is the baseline"
+    return write_document(outdir, "comparison", title, comparison.sections(), subtitle=subtitle)

@@ -1,0 +1,236 @@
+"""Documents: sections of blocks (text, bullets, tables, images) rendered to HTML and Markdown.
+
+A document is a list of :class:`Section` made of blocks. The same blocks render to one HTML page
+(:func:`render_html`: inline CSS, images as base64 ``<img>``, opens offline) and to Markdown
+(:func:`render_markdown`: images as ``<stem>_<name>.png`` files next to it);
+:func:`write_document` writes both, and the PNG files, atomically. The plan report
+(:mod:`allocator.report.plan_report`), the comparison and the tracking reports are such documents.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from string import Template
+
+import pandas as pd
+
+from allocator.io.files import atomic_write
+
+__all__ = [
+    "Block",
+    "Bullets",
+    "Image",
+    "Section",
+    "Table",
+    "Text",
+    "render_html",
+    "render_markdown",
+    "write_document",
+]
+
+log = logging.getLogger("allocator")
+
+MAX_ROWS = 200  # longer tables are cut in the report; the CSV outputs hold every row
+
+
+@dataclass(frozen=True)
+class Text:
+    """A paragraph of plain text (escaped in HTML)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    """A bulleted list."""
+
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A frame shown as a table (numbers formatted per column, cut at MAX_ROWS)."""
+
+    frame: pd.DataFrame
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Image:
+    """A PNG: inline base64 in HTML, the file ``<stem>_<name>.png`` in Markdown."""
+
+    name: str
+    caption: str
+    data: bytes
+
+
+Block = Text | Bullets | Table | Image
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled part of a document."""
+
+    title: str
+    blocks: tuple[Block, ...]
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _format_column(column: pd.Series) -> list[str]:
+    if column.dtype == bool:
+        return ["yes" if v else "" for v in column]
+    if not pd.api.types.is_numeric_dtype(column):
+        return ["" if pd.isna(v) else str(v) for v in column]
+    values = column.astype(float)
+    finite = values.dropna().abs()
+    top = float(finite.max()) if len(finite) else 0.0
+    if (len(finite) and (finite % 1 == 0).all()) or top >= 1000:
+        spec = ",.0f"
+    else:
+        spec = ",.1f" if top >= 10 else ".3f"
+    return ["" if pd.isna(v) else format(v, spec) for v in values]
+
+
+def _cells(frame: pd.DataFrame) -> list[list[str]]:
+    columns = [_format_column(frame[c]) for c in frame.columns]
+    return [list(row) for row in zip(*columns, strict=True)] if columns else []
+
+
+def _cut(table: Table) -> tuple[pd.DataFrame, str]:
+    frame, note = table.frame, table.note
+    if len(frame) > MAX_ROWS:
+        more = f"first {MAX_ROWS} of {len(frame):,} rows"
+        frame, note = frame.head(MAX_ROWS), f"{note} ({more})" if note else more
+    return frame, note
+
+
+def _html_block(block: Block) -> str:
+    if isinstance(block, Text):
+        return f"<p>{html.escape(block.text)}</p>"
+    if isinstance(block, Bullets):
+        return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in block.items) + "</ul>"
+    if isinstance(block, Image):
+        data = base64.b64encode(block.data).decode("ascii")
+        alt = html.escape(block.caption)
+        image = f'<img src="data:image/png;base64,{data}" alt="{alt}">'
+        return f"<figure>{image}<figcaption>{alt}</figcaption></figure>"
+    frame, note = _cut(block)
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    numeric = [
+        pd.api.types.is_numeric_dtype(frame[c]) and frame[c].dtype != bool for c in frame.columns
+    ]
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="{"num" if n else ""}">{html.escape(v)}</td>'
+            for v, n in zip(row, numeric, strict=True)
+        )
+        + "</tr>"
+        for row in _cells(frame)
+    )
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    caption = f'<p class="note">{html.escape(note)}</p>' if note else ""
+    return f'<div class="scroll">{table}</div>{caption}'
+
+
+_PAGE = Template(
+    """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>$title</title>
+<style>
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2330;
+       margin: 0 auto; max-width: 1180px; padding: 24px 32px 64px; background: #fff; }
+h1 { font-size: 26px; margin: 0 0 4px; } h2 { font-size: 20px; margin-top: 36px;
+     border-bottom: 2px solid #e3e7ef; padding-bottom: 4px; }
+.subtitle { color: #5b6475; margin: 0 0 16px; } nav { background: #f5f7fb; padding: 8px 14px;
+     border-radius: 6px; } nav a { margin-right: 14px; color: #2856b6; text-decoration: none; }
+table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
+th, td { border: 1px solid #dde2ea; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #eef2f8; position: sticky; top: 0; } td.num { text-align: right;
+     font-variant-numeric: tabular-nums; } tr:nth-child(even) td { background: #fafbfd; }
+.scroll { max-height: 520px; overflow: auto; display: inline-block; max-width: 100%; }
+figure { margin: 12px 0; } img { max-width: 100%; border: 1px solid #e3e7ef; }
+figcaption, .note { color: #5b6475; font-size: 13px; }
+</style></head>
+<body>
+<h1>$title</h1>
+<p class="subtitle">$subtitle</p>
+<nav>$toc</nav>
+$body
+</body></html>
+"""
+)
+
+
+def render_html(title: str, subtitle: str, sections: Sequence[Section]) -> str:
+    """One self-contained HTML page: inline CSS, images as data URIs, no external resource."""
+    toc = "".join(f'<a href="#s{i}">{html.escape(s.title)}</a>' for i, s in enumerate(sections))
+    body = "\n".join(
+        f'<section id="s{i}"><h2>{html.escape(s.title)}</h2>\n'
+        + "\n".join(_html_block(b) for b in s.blocks)
+        + "</section>"
+        for i, s in enumerate(sections)
+    )
+    return _PAGE.substitute(
+        title=html.escape(title), subtitle=html.escape(subtitle), toc=toc, body=body
+    )
+
+
+def _md_cell(value: str) -> str:
+    return value.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_block(block: Block, stem: str) -> str:
+    if isinstance(block, Text):
+        return block.text
+    if isinstance(block, Bullets):
+        return "\n".join(f"- {i}" for i in block.items)
+    if isinstance(block, Image):
+        return f"![{block.caption}]({stem}_{block.name}.png)"
+    frame, note = _cut(block)
+    lines = [
+        "| " + " | ".join(_md_cell(str(c)) for c in frame.columns) + " |",
+        "|" + "|".join("---" for _ in frame.columns) + "|",
+        *("| " + " | ".join(_md_cell(v) for v in row) + " |" for row in _cells(frame)),
+    ]
+    return "\n".join(lines) + (f"\n\n_{note}_" if note else "")
+
+
+def render_markdown(title: str, subtitle: str, sections: Sequence[Section], *, stem: str) -> str:
+    """Markdown; an image ``name`` is linked as the file ``<stem>_<name>.png``."""
+    parts = [f"# {title}", "", subtitle]
+    for s in sections:
+        parts += ["", f"## {s.title}", ""]
+        parts += ["\n\n".join(_md_block(b, stem) for b in s.blocks)]
+    return "\n".join(parts) + "\n"
+
+
+def write_document(
+    outdir: str | Path, stem: str, title: str, sections: Sequence[Section], *, subtitle: str = ""
+) -> list[Path]:
+    """Write ``<stem>.html``, ``<stem>.md`` and the Markdown's PNG files atomically."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for image in (b for s in sections for b in s.blocks if isinstance(b, Image)):
+        path = outdir / f"{stem}_{image.name}.png"
+        atomic_write(path, partial(Path.write_bytes, data=image.data))
+        written.append(path)
+    for suffix, text in (
+        ("md", render_markdown(title, subtitle, sections, stem=stem)),
+        ("html", render_html(title, subtitle, sections)),
+    ):
+        path = outdir / f"{stem}.{suffix}"
+        atomic_write(path, partial(Path.write_text, data=text, encoding="utf-8"))
+        written.append(path)
+    log.info("report: wrote %s", ", ".join(p.name for p in written))
+    return written

@@ -1,0 +1,401 @@
+"""Explanations in plain words: why an account sits with its rep, and which constraints bind.
+
+Per account, the *next-best rep* is the eligible rep whose taking the account (everything else held
+fixed) raises the objective least; the cost difference is split into the objective's terms
+(``models/assignment.md``): travel (weight x the difference of km x visits from the two home
+bases), balance (weight x the change of the two reps' percentage-point deviations from their fair
+shares, computed from the reps' totals) and disruption (weight x the change of moved potential /
+1,000). Eligibility follows the hard rules (8)-(10): experience per segment, skills, locked
+accounts, read from the model's own arrays (:func:`allocator.territory.build.build_territory`), so
+an
+explanation never disagrees with the model about who may serve whom. It is a one-move answer to
+"why not Zhang?", not a re-optimisation: contiguity and the share of moves allowed are not
+re-checked, and at ``level: region`` the model moves whole regions, not single accounts.
+
+Per constraint, :func:`explain_constraints` turns slack and the LP shadow prices (``dual`` =
+d objective / d right-hand side, normalised by :mod:`allocator.solver`) into sentences.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from allocator.exceptions import InfeasibleError, InputError
+from allocator.io.settings import AssignmentSettings, BalanceSettings
+from allocator.io.tables import parse_ids
+from allocator.territory.build import Territory, build_territory, fair_shares
+
+if TYPE_CHECKING:
+    from allocator.plan import Plan
+
+__all__ = [
+    "conflicting_constraints",
+    "constraint_text",
+    "explain_accounts",
+    "explain_constraints",
+    "why_not",
+]
+
+ACCOUNT_COLUMNS = [
+    *("account_id", "rep_id", "incumbent_rep_id", "moved", "reason", "next_rep_id"),
+    *("delta", "delta_travel", "delta_balance", "delta_disruption", "next_breaks"),
+]
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What a one-move cost needs: the model's own account x rep arrays (``Territory``: km,
+    capacity use, eligibility), each account's owner, the reps' totals and fair shares."""
+
+    t: Territory
+    owner: np.ndarray  # position of each account's owner among t.reps
+    reasons: np.ndarray
+    totals: pd.DataFrame  # per rep position: potential, workload, load, count
+    fair: pd.DataFrame  # per rep position: fair share of each balance measure
+    settings: AssignmentSettings
+
+    @property
+    def travel(self) -> np.ndarray:
+        """Accounts x reps travel: km x visits."""
+        return self.t.km * self.t.accounts["visits"].to_numpy(float)[:, None]
+
+    def rep_ids(self) -> np.ndarray:
+        return self.t.reps["rep_id"].to_numpy(str)
+
+
+def _context(plan: Plan) -> _Context:
+    settings = plan.scenario.assignment
+    t = build_territory(plan.tables, settings)
+    ids = t.accounts["account_id"]
+    owner = pd.Index(t.reps["rep_id"]).get_indexer(pd.Index(plan.owners.reindex(ids).astype(str)))
+    if plan.assignment is not None:
+        reasons = ids.map(plan.assignment.assignments.set_index("account_id")["reason"])
+    else:
+        reasons = pd.Series("incumbent (assignment off)", index=ids.index)
+    if (owner < 0).any():
+        shown = ", ".join(ids[owner < 0].head(5))
+        raise InputError([f"explain: the owner of account(s) {shown} is not an active rep"])
+    rows = np.arange(len(ids))
+    acc = t.accounts.assign(owner=owner, load=t.load[rows, owner]).groupby("owner")
+    totals = pd.DataFrame(
+        {
+            "potential": acc["potential"].sum(),
+            "workload": acc["workload"].sum(),
+            "load": acc["load"].sum(),
+            "count": acc.size(),
+        }
+    ).reindex(range(len(t.reps)), fill_value=0.0)
+    balance = settings.constraints.balance or BalanceSettings()
+    measures = ["potential", "workload"] if balance.measure == "both" else [balance.measure]
+    fair = pd.DataFrame(
+        {m: fair_shares(t.reps, float(t.accounts[m].sum()), balance.fair_share) for m in measures}
+    )
+    return _Context(t, owner, reasons.fillna("").to_numpy(str), totals, fair, settings)
+
+
+def _ineligible(ctx: _Context) -> dict[str, np.ndarray]:
+    """Accounts x reps masks, one per hard rule, True where the rule forbids the arc."""
+    t = ctx.t
+    return {"experience": ~t.experience_ok, "skills": ~t.skills_ok, "locked": ~t.lock_ok}
+
+
+def _deviation(value: np.ndarray, fair: np.ndarray) -> np.ndarray:
+    """Percentage points of deviation from the fair share: |v - f| / f x 100 (0 without a share)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(fair > 0, np.abs(value - fair) / fair * 100.0, 0.0)
+
+
+def _deltas(ctx: _Context) -> dict[str, np.ndarray]:
+    """Accounts x reps objective change of moving each account to each rep, per term."""
+    w, t, owner = ctx.settings.objective, ctx.t, ctx.owner
+    rows = np.arange(len(owner))
+    travel_km = ctx.travel
+    travel = w.travel * (travel_km - travel_km[rows, owner][:, None])
+    balance = np.zeros_like(travel)
+    for m in ctx.fair.columns:
+        x = t.accounts[m].to_numpy(float)
+        total, fair = ctx.totals[m].to_numpy(float), ctx.fair[m].to_numpy(float)
+        loss = _deviation(total[owner] - x, fair[owner]) - _deviation(total[owner], fair[owner])
+        gain = _deviation(total[None, :] + x[:, None], fair[None, :]) - _deviation(total, fair)
+        balance += w.balance * (loss[:, None] + gain)
+    # an incumbent that is no longer an active rep still counts: every arc moves the account
+    arc_moves = t.has_incumbent[:, None] & (np.arange(len(t.reps))[None, :] != t.incumbent[:, None])
+    moved = arc_moves.astype(float)
+    scale = w.disruption * t.accounts["potential"].to_numpy(float) / 1000.0
+    disruption = scale[:, None] * (moved - moved[rows, owner][:, None])
+    for term in (travel, balance, disruption):  # staying put costs exactly nothing
+        term[rows, owner] = 0.0
+    return {"travel": travel, "balance": balance, "disruption": disruption}
+
+
+def _breaks(ctx: _Context, pos: np.ndarray, rows: np.ndarray | None = None) -> list[list[str]]:
+    """For accounts ``rows`` (all when None), the constraints their move to the rep at position
+    ``pos`` (-1: no move) would break: capacity, max_accounts, balance."""
+    cons, t, totals = ctx.settings.constraints, ctx.t, ctx.totals
+    rows = np.arange(len(ctx.owner)) if rows is None else rows
+    ids, owner, acc = ctx.rep_ids(), ctx.owner[rows], t.accounts.iloc[rows]
+    out: list[list[str]] = [[] for _ in rows]
+    p, moves = np.where(pos >= 0, pos, 0), pos >= 0
+    if cons.capacity is not None:
+        load = totals["load"].to_numpy(float)[p] + t.load[rows, p]
+        cap = t.reps["capacity"].to_numpy(float)[p] * (1 + cons.capacity.tolerance)
+        for i in np.flatnonzero(moves & (load > cap + 1e-9)):
+            out[i].append(f"capacity[{ids[p[i]]}] ({load[i]:,.1f} > {cap[i]:,.1f} hours)")
+    if cons.max_accounts is not None:
+        limit, count = cons.max_accounts.limit, totals["count"].to_numpy(float)[p] + 1
+        for i in np.flatnonzero(moves & (count > limit)):
+            out[i].append(f"max_accounts[{ids[p[i]]}] ({count[i]:.0f} > {limit})")
+    if cons.balance is None:
+        return out
+    tol = cons.balance.tolerance
+    for m in ctx.fair.columns:
+        x, total, fair = (f[m].to_numpy(float) for f in (acc, totals, ctx.fair))
+        gain, hi = total[p] + x, fair[p] * (1 + tol)
+        left, lo = total[owner] - x, fair[owner] * (1 - tol)
+        for i in np.flatnonzero(moves & (gain > hi + 1e-9)):
+            out[i].append(f"balance_hi[{ids[p[i]]},{m}] ({gain[i]:,.0f} > {hi[i]:,.0f})")
+        for i in np.flatnonzero(moves & (left < lo - 1e-9)):
+            out[i].append(f"balance_lo[{ids[owner[i]]},{m}] ({left[i]:,.0f} < {lo[i]:,.0f})")
+    return out
+
+
+def explain_accounts(plan: Plan) -> pd.DataFrame:
+    """One row per active account: owner, incumbent, moved, reason and the next-best rep.
+
+    ``delta`` is the objective change if the account went to ``next_rep_id`` instead (everything
+    else fixed), split into ``delta_travel``, ``delta_balance`` and ``delta_disruption``;
+    ``next_breaks`` names the constraints that move would break ("" when none). Accounts no
+    other rep may serve have an empty ``next_rep_id`` and NaN deltas.
+    """
+    ctx = _context(plan)
+    t, owner = ctx.t, ctx.owner
+    deltas = _deltas(ctx)
+    total = deltas["travel"] + deltas["balance"] + deltas["disruption"]
+    rows = np.arange(len(owner))
+    blocked = np.zeros(total.shape, dtype=bool)
+    blocked[rows, owner] = True  # not a move
+    for mask in _ineligible(ctx).values():
+        blocked |= mask
+    total = np.where(blocked, np.inf, total)
+    best = total.argmin(axis=1)
+    found = np.isfinite(total[rows, best])
+    rep_ids = ctx.rep_ids()
+    incumbent = t.accounts["incumbent_rep_id"].to_numpy(str)
+    frame = pd.DataFrame(
+        {
+            "account_id": t.accounts["account_id"].to_numpy(str),
+            "rep_id": rep_ids[owner],
+            "incumbent_rep_id": incumbent,
+            "moved": (incumbent != "") & (rep_ids[owner] != incumbent),
+            "reason": ctx.reasons,
+            "next_rep_id": np.where(found, rep_ids[best], ""),
+            "delta": np.where(found, total[rows, best], np.nan),
+            **{f"delta_{k}": np.where(found, v[rows, best], np.nan) for k, v in deltas.items()},
+        }
+    )
+    breaks = _breaks(ctx, np.where(found, best, -1))
+    frame["next_breaks"] = ["; ".join(b) for b in breaks]
+    return frame[ACCOUNT_COLUMNS].sort_values("account_id", ignore_index=True)
+
+
+def _who(ctx: _Context, pos: int) -> str:
+    rep_id, name = (str(v) for v in ctx.t.reps[["rep_id", "name"]].iloc[pos])
+    return f"{name} ({rep_id})" if name and name != rep_id else rep_id
+
+
+def _number(value: float) -> str:
+    return f"{value:,.2f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def why_not(plan: Plan, account_id: str, rep_id: str) -> str:
+    """Why ``account_id`` is not served by ``rep_id``, in plain words.
+
+    Raises
+    ------
+    InputError
+        When the account or the rep is not an active id of the plan.
+    """
+    ctx = _context(plan)
+    (a,) = pd.Index(ctx.t.accounts["account_id"]).get_indexer([account_id])
+    (col,) = pd.Index(ctx.t.reps["rep_id"]).get_indexer([rep_id])
+    for kind, value, found in (("account", account_id, a), ("rep", rep_id, col)):
+        if found < 0:
+            raise InputError(
+                [f"why_not: no active {kind} '{value}' in scenario {plan.scenario.name}"]
+            )
+    account = ctx.t.accounts.iloc[a]
+    label = f"{account['name']} ({account_id})" if account["name"] else account_id
+    owner = int(ctx.owner[a])
+    if owner == col:
+        return f"{_who(ctx, col)} already serves {label} (reason: {ctx.reasons[a] or 'n/a'})."
+    rules = [k for k, m in _ineligible(ctx).items() if m[a, col]]
+    if rules:
+        because = "; ".join(_rule_words(ctx, a, col, k) for k in rules)
+        return f"{_who(ctx, col)} may not serve {label}: {because}."
+    d = {k: float(v[a, col]) for k, v in _deltas(ctx).items()}
+    total = sum(d.values())
+    km = float(ctx.travel[a, col] - ctx.travel[a, owner])
+    parts = [
+        f"travel {d['travel']:+,.2f} ({_who(ctx, col)} would drive {_number(abs(km))} km "
+        f"{'more' if km >= 0 else 'less'} per period)",
+        f"balance {d['balance']:+,.2f}",
+        f"disruption {d['disruption']:+,.2f}",
+    ]
+    text = (
+        f"{label} is served by {_who(ctx, owner)}. Moving it to {_who(ctx, col)} would "
+        f"{'raise' if total >= 0 else 'lower'} the objective by {abs(total):,.2f}: "
+        f"{', '.join(parts)}."
+    )
+    broken = _breaks(ctx, np.array([col]), np.array([a]))[0]
+    if broken:
+        text += f" It would also break {', '.join(broken)}."
+    elif total < 0:
+        text += (
+            " The plan is not proven optimal for this move (see the gap), or a rule not checked"
+            " here (contiguity, moves allowed) holds it."
+        )
+    return text
+
+
+def _rule_words(ctx: _Context, a: int, col: int, rule: str) -> str:
+    account, rep = ctx.t.accounts.iloc[a], ctx.t.reps.iloc[col]
+    if rule == "experience":
+        need = (ctx.settings.constraints.experience or {}).get(str(account["segment"]), 0.0)
+        has = _number(float(rep["experience"]))
+        return f"segment {account['segment']} needs experience {_number(need)}+, the rep has {has}"
+    if rule == "skills":
+        missing = sorted(parse_ids(account["required_skills"]) - parse_ids(rep["skills"]))
+        return f"the account requires skill(s) {', '.join(missing)} the rep lacks"
+    incumbent = str(account["incumbent_rep_id"])
+    (pos,) = pd.Index(ctx.t.reps["rep_id"]).get_indexer([incumbent])
+    return f"the account is locked to its incumbent {_who(ctx, pos) if pos >= 0 else incumbent}"
+
+
+# ---------------------------------------------------------------- constraints
+
+#: family -> (what its right-hand side is, unit of one step, step); {0} is the constraint's ids.
+_RHS: dict[str, tuple[str, str, float]] = {
+    "capacity": ("capacity for {0}", "hour", 1.0),
+    "balance": ("the balance limit of {0}", "", 1.0),
+    "balance_hi": ("the upper balance limit of {0}", "", 1.0),
+    "balance_lo": ("the lower balance limit of {0}", "", 1.0),
+    "max_accounts": ("the account limit of {0}", "account", 1.0),
+    "max_moved": ("the moves allowed", "", 1.0),
+    "target_total": ("the target of {0}", "", 1000.0),
+    "fairness_hi": ("the upper fairness bound of {0}", "", 1000.0),
+    "fairness_lo": ("the lower fairness bound of {0}", "", 1000.0),
+    "cap": ("the quota cap of {0}", "", 1000.0),
+    "hist_floor": ("the history floor of {0}", "", 1000.0),
+    "hist_ceiling": ("the history ceiling of {0}", "", 1000.0),
+    "expense_budget": ("the expense budget", "", 1000.0),
+    "expense_ratio": ("the expense ceiling of {0}", "", 1000.0),
+}
+#: rows that only define auxiliary variables: their duals say nothing to a planner.
+_INTERNAL = frozenset(
+    {"assign_once", "deviation", "serves", "serves_any", "goal"}
+    | {"dev_hi", "dev_lo", "max_dev", "commit_hi", "commit_lo", "stage1", "mix_total"}
+)
+_QUOTA_OBJECTIVE = "the largest fairness deviation by {}%"
+CONSTRAINT_COLUMNS = ["model", "name", "family", "slack", "dual", "binding", "internal", "text"]
+
+
+def explain_constraints(plan: Plan) -> pd.DataFrame:
+    """Every constraint row of the plan's models with a sentence on what its binding means.
+
+    Columns: ``model`` (assignment or quota), ``name`` (as in ``models/*.md``), ``family``,
+    ``slack``, ``dual`` (d objective / d right-hand side; NaN where the model gives none, e.g. a
+    MIP), ``binding``, ``internal`` (rows that only define auxiliary variables) and ``text``.
+    """
+    frames = []
+    if plan.assignment is not None:
+        frames.append(
+            _constraint_rows(plan.assignment.constraints, "assignment", _assignment_objective(plan))
+        )
+    if plan.quotas is not None:
+        frames.append(_constraint_rows(plan.quotas.constraints, "quota", _QUOTA_OBJECTIVE))
+    if not frames:
+        return pd.DataFrame(columns=CONSTRAINT_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[CONSTRAINT_COLUMNS]
+
+
+def _assignment_objective(plan: Plan) -> str:
+    w = plan.scenario.assignment.objective
+    if w.travel == 1 and w.balance == 0 and w.disruption == 0:
+        return "{} km of travel"
+    return "the objective (travel, balance, disruption) by {}"
+
+
+def _constraint_rows(table: pd.DataFrame, model: str, objective: str) -> pd.DataFrame:
+    family = table["family"] if "family" in table.columns else table["name"].str.split("[").str[0]
+    dual = (
+        table["dual"].astype(float)
+        if "dual" in table.columns
+        else pd.Series(np.nan, index=table.index)
+    )
+    frame = pd.DataFrame(
+        {
+            "model": model,
+            "name": table["name"].astype(str),
+            "family": family.astype(str),
+            "slack": table["slack"].astype(float),
+            "dual": dual,
+            "binding": table["binding"].astype(bool),
+        }
+    )
+    frame["internal"] = frame["family"].isin(_INTERNAL)
+    columns = [frame[c] for c in ("name", "family", "slack", "dual", "binding")]
+    frame["text"] = [
+        constraint_text(*row, objective=objective) for row in zip(*columns, strict=True)
+    ]
+    return frame
+
+
+def constraint_text(
+    name: str, family: str, slack: float, dual: float, binding: bool, *, objective: str
+) -> str:
+    """One sentence on a constraint: its slack, or what relaxing it would be worth.
+
+    ``objective`` says what the objective counts, with ``{}`` where the amount goes:
+    ``constraint_text("capacity[R017]", "capacity", 0, -12.4, True, objective="{} km of travel")``
+    reads "capacity[R017] binds: one more hour of capacity for R017 would cut 12.4 km of travel."
+    An amount followed by ``%`` in the template (a relative deviation) is shown in percent.
+    """
+    if family in _INTERNAL:
+        return f"{name}: auxiliary row of the model (slack {_number(slack)})."
+    what, unit, step = _RHS.get(family, ("the right-hand side of {0}", "", 1.0))
+    what = what.format(name[name.find("[") + 1 : -1] if "[" in name else name)
+    if not binding:
+        units = f" {unit}{'' if slack == 1 else 's'}" if unit else ""
+        return f"{name} has slack {_number(slack)}{units}."
+    if dual != dual:  # NaN: the model gives no shadow price (a MIP)
+        return f"{name} binds: {what} is used up (slack 0)."
+    if abs(dual) < 1e-12:
+        return f"{name} binds, but relaxing {what} a little would not change the objective."
+    lead = f"one more {unit} of {what}" if unit and step == 1 else f"raising {what} by {step:,.0f}"
+    change = dual * step
+    if family.startswith("expense"):  # the expense LP maximises the expected margin
+        objective = "the expected margin by {}"
+    amount = f"{abs(change) * 100:.3g}" if "{}%" in objective else _number(abs(change))
+    verb = "raise" if change > 0 else "cut"
+    text = f"{name} binds: {lead} would {verb} {objective.format(amount)}."
+    if family == "expense_budget":
+        # the response curves are anchored at each rep's share of the budget (models/quota.md),
+        # so a re-solve with a larger budget also moves the curves: the dual is a local price
+        text += " (with each rep's response curve held fixed; a re-solve also moves the curves)"
+    return text
+
+
+_NAME = re.compile(r"([A-Za-z_]+)\[([^\]]*)\]")
+
+
+def conflicting_constraints(error: InfeasibleError) -> pd.DataFrame:
+    """The constraints an infeasibility diagnosis names: one row per (name, family, line)."""
+    rows = [
+        (m.group(0), m.group(1), line) for line in error.diagnosis for m in _NAME.finditer(line)
+    ]
+    return pd.DataFrame(rows, columns=["name", "family", "line"]).drop_duplicates(["name", "line"])

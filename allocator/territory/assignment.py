@@ -1,0 +1,106 @@
+"""Territory assignment: every active account to one active rep (``models/assignment.md``).
+
+:func:`solve_assignment` reads as the method: build the account-level data, check that a plan
+can exist (naming the numbers when not), build the arc problem, solve it with the shared core
+(candidate arcs, pricing, warm start, MIP, contiguity cuts), turn the answer into tables, and
+verify it with the independent checker before returning it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+
+from allocator.exceptions import CheckError, TimeLimitWarning
+from allocator.io.settings import AssignmentSettings, SolverSettings
+from allocator.io.tables import Tables
+from allocator.solver import Status
+from allocator.territory.build import build_territory, territory_problem, within_km
+from allocator.territory.check import check_assignment
+from allocator.territory.diagnose import precheck
+from allocator.territory.lexicographic import solve_lexicographic
+from allocator.territory.result import AssignmentResult, make_result
+from allocator.territory.solve_arcs import CoreOptions, solve_arcs
+
+__all__ = ["AssignmentResult", "solve_assignment", "verify_assignment"]
+
+log = logging.getLogger("allocator")
+
+
+def solve_assignment(
+    tables: Tables, settings: AssignmentSettings, solver: SolverSettings | None = None
+) -> AssignmentResult:
+    """Assign every active account to one active rep, optimally under ``settings``.
+
+    Parameters
+    ----------
+    tables
+        The validated input tables (reps and accounts; regions and adjacency for contiguity).
+    settings
+        The scenario's ``assignment:`` block.
+    solver
+        Backend, time limit, gap and threads; defaults when None.
+
+    Raises
+    ------
+    InputError
+        No active account or rep.
+    ScenarioError
+        Contiguity without an adjacency table.
+    InfeasibleError
+        No assignment satisfies every hard constraint; ``diagnosis`` says which and by how much.
+    SolverError
+        The solver failed or found nothing within the time limit.
+    CheckError
+        The independent checker rejected the solution (a bug: please report it).
+    """
+    solver = solver or SolverSettings()
+    territory = build_territory(tables, settings)
+    precheck(territory, settings)
+    problem = territory_problem(tables, settings, territory)
+    candidates = settings.constraints.candidates
+    options = CoreOptions(
+        nearest=candidates.nearest,
+        price_out=candidates.price_out,
+        within=within_km(territory, candidates.max_km),
+    )
+    if settings.objective.mode == "lexicographic":
+        solution = solve_lexicographic(problem, settings.objective, options, solver)
+    else:
+        solution = solve_arcs(problem, options, solver)
+    result = make_result(territory, problem, settings, solution)
+    verify_assignment(tables, settings, result)
+    if result.report.status is Status.TIME_LIMIT:
+        warnings.warn(
+            f"assignment stopped at the time limit ({solver.time_limit:g} s) with gap "
+            f"{result.report.gap if result.report.gap is not None else float('nan'):.4%}",
+            TimeLimitWarning,
+            stacklevel=2,
+        )
+    log.info("%s", result.summary())
+    return result
+
+
+def verify_assignment(
+    tables: Tables, settings: AssignmentSettings, result: AssignmentResult
+) -> None:
+    """Run the independent checker on ``result``; compare its objective with the solver's.
+
+    Raises
+    ------
+    CheckError
+        On any violated rule, or when the objectives differ by more than 1e-6 (relative).
+    """
+    check = check_assignment(tables, settings, result.assignments[["account_id", "rep_id"]])
+    if check.violations:
+        shown = "\n  ".join(check.violations[:10])
+        raise CheckError(f"the checker found {len(check.violations)} violation(s):\n  {shown}")
+    solver_objective = result.report.objective
+    if solver_objective is None or not math.isclose(
+        check.objective, solver_objective, rel_tol=1e-6, abs_tol=1e-6
+    ):
+        raise CheckError(
+            f"the checker's objective {check.objective!r} differs from the solver's "
+            f"{solver_objective!r}"
+        )

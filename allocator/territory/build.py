@@ -1,0 +1,327 @@
+"""From tables and settings to the territory's arc problem (``models/assignment.md``, symbols).
+
+:func:`build_territory` computes, for every active account and rep, the distance, the capacity
+use, who may serve whom (experience, skills, locks), who is the incumbent and which item
+(account, or region at ``level: region``) each account belongs to. :func:`territory_problem`
+turns that :class:`Territory` into the :class:`~allocator.territory.core.ArcProblem` the core
+solves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy import sparse
+
+from allocator.exceptions import InputError, ScenarioError
+from allocator.geography.distance import distance_matrix
+from allocator.geography.graph import region_graph
+from allocator.io.settings import AssignmentSettings, BalanceSettings
+from allocator.io.tables import Tables, parse_ids
+from allocator.territory.contiguity import Contiguity
+from allocator.territory.core import ArcProblem, RowFamily, Sense
+
+__all__ = ["Territory", "build_territory", "fair_shares", "territory_problem", "within_km"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+UNITS = {"potential": "potential", "workload": "hours"}
+
+
+@dataclass(frozen=True)
+class Territory:
+    """Account-level arrays (accounts x reps) and the items (accounts or regions) they form.
+
+    ``incumbent`` is the index of the account's incumbent among the active reps, -1 when blank or
+    not an active rep; ``has_incumbent`` says whether ``incumbent_rep_id`` is filled at all.
+    """
+
+    accounts: pd.DataFrame
+    reps: pd.DataFrame
+    km: FloatArray
+    load: FloatArray
+    incumbent: IntArray
+    has_incumbent: BoolArray
+    locked: BoolArray
+    experience_ok: BoolArray
+    skills_ok: BoolArray
+    items: tuple[str, ...]
+    item_of: IntArray
+    by_region: bool = False
+
+    @property
+    def eligible(self) -> BoolArray:
+        """Account-level eligibility: experience, skills and locks."""
+        return self.experience_ok & self.skills_ok & self.lock_ok
+
+    @property
+    def lock_ok(self) -> BoolArray:
+        ok = np.ones(self.km.shape, bool)
+        ok[self.locked] = False
+        rows = np.flatnonzero(self.locked & (self.incumbent >= 0))
+        ok[rows, self.incumbent[rows]] = True
+        return ok
+
+
+def build_territory(tables: Tables, settings: AssignmentSettings) -> Territory:
+    """The account-level data of ``tables`` under ``settings``.
+
+    Raises
+    ------
+    InputError
+        When there is no active account or no active rep.
+    """
+    accounts = tables.active_accounts.reset_index(drop=True)
+    reps = tables.active_reps.reset_index(drop=True)
+    if accounts.empty or reps.empty:
+        raise InputError([f"{'accounts' if accounts.empty else 'reps'}: no active row to assign"])
+    cons = settings.constraints
+    km = distance_matrix(accounts["lat"], accounts["lon"], reps["lat"], reps["lon"])
+    visits = accounts["visits"].to_numpy(float)
+    hours_per_km = cons.capacity.travel_hours_per_km if cons.capacity else 0.0
+    load = accounts["workload"].to_numpy(float)[:, None] + hours_per_km * visits[:, None] * km
+    index = {rep: k for k, rep in enumerate(reps["rep_id"])}
+    incumbent = accounts["incumbent_rep_id"].map(index).fillna(-1).to_numpy(np.int64)
+    has_incumbent = (accounts["incumbent_rep_id"] != "").to_numpy(bool)
+    continuity = cons.continuity
+    # the data says locked: keep it unless the scenario explicitly sets respect_locked: false
+    locks_on = continuity is None or continuity.respect_locked
+    locked = accounts["locked"].to_numpy(bool) & has_incumbent & locks_on
+    if settings.level == "region":
+        item_ids, item_of = np.unique(accounts["region_id"].to_numpy(str), return_inverse=True)
+    else:
+        item_ids, item_of = accounts["account_id"].to_numpy(str), np.arange(len(accounts))
+    return Territory(
+        accounts=accounts,
+        reps=reps,
+        km=km,
+        load=load,
+        incumbent=incumbent,
+        has_incumbent=has_incumbent,
+        locked=locked,
+        experience_ok=_experience_ok(accounts, reps, cons.experience),
+        skills_ok=_skills_ok(accounts, reps)
+        if cons.skills is not None
+        else np.ones(km.shape, bool),
+        items=tuple(str(i) for i in item_ids),
+        item_of=np.asarray(item_of, np.int64),
+        by_region=settings.level == "region",
+    )
+
+
+def _experience_ok(
+    accounts: pd.DataFrame, reps: pd.DataFrame, rule: dict[str, float] | None
+) -> BoolArray:
+    shape = (len(accounts), len(reps))
+    if not rule:
+        return np.ones(shape, bool)
+    need = accounts["segment"].map(rule).fillna(0.0).to_numpy(float)
+    return reps["experience"].to_numpy(float)[None, :] >= need[:, None]
+
+
+def _skills_ok(accounts: pd.DataFrame, reps: pd.DataFrame) -> BoolArray:
+    rep_skills = [parse_ids(s) for s in reps["skills"]]
+    required = [parse_ids(s) for s in accounts["required_skills"]]
+    rows = {req: np.array([req <= have for have in rep_skills], bool) for req in set(required)}
+    return np.array([rows[req] for req in required], bool).reshape(len(accounts), len(reps))
+
+
+def fair_shares(reps: pd.DataFrame, total: float, rule: str) -> FloatArray:
+    """Each rep's fair share of ``total``: weights ramp, ramp x (1 + experience / max), or equal."""
+    ramp = reps["ramp"].to_numpy(float)
+    if rule == "equal":
+        weight = np.ones(len(reps))
+    elif rule == "ramp":
+        weight = ramp
+    else:
+        experience = reps["experience"].to_numpy(float)
+        top = experience.max(initial=0.0)
+        weight = ramp * (1.0 + experience / top) if top > 0 else ramp
+    return total * weight / weight.sum() if weight.sum() > 0 else np.zeros(len(reps))
+
+
+# ---------------------------------------------------------------- the arc problem
+
+
+def _aggregator(t: Territory) -> sparse.csr_matrix:
+    """Items x accounts 0/1 matrix: ``agg @ values`` sums account rows into item rows."""
+    n_acc = len(t.accounts)
+    return sparse.csr_matrix(
+        (np.ones(n_acc), (t.item_of, np.arange(n_acc))), shape=(len(t.items), n_acc)
+    )
+
+
+def within_km(t: Territory, max_km: float | None) -> BoolArray | None:
+    """Item-level arcs whose accounts all lie within ``max_km`` of the rep (None: no cap)."""
+    if max_km is None:
+        return None
+    return np.asarray(_aggregator(t) @ (t.km > max_km).astype(float)) == 0
+
+
+def territory_problem(tables: Tables, settings: AssignmentSettings, t: Territory) -> ArcProblem:
+    """The arc problem (items x reps) of a territory: arcs, objective terms, row families.
+
+    Raises
+    ------
+    ScenarioError
+        When contiguity is on and the tables have no adjacency.
+    """
+    n_acc, m = t.km.shape
+    agg = _aggregator(t)
+
+    def total(values: npt.ArrayLike) -> FloatArray:
+        return np.asarray(agg @ np.asarray(values, float))
+
+    visits = t.accounts["visits"].to_numpy(float)[:, None]
+    moves = t.has_incumbent[:, None] & (np.arange(m)[None, :] != t.incumbent[:, None])
+    moved = moves.astype(float)
+    potential = t.accounts["potential"].to_numpy(float)
+    weights = settings.objective
+    lexicographic = weights.mode == "lexicographic"  # goals unweighted, one at a time
+    travel = total(visits * t.km)
+    keep = np.zeros((n_acc, m))
+    keep[np.flatnonzero(t.incumbent >= 0), t.incumbent[t.incumbent >= 0]] = 1.0
+    items = _ItemData(
+        travel=travel,
+        load=total(t.load),
+        moved=total(moved),
+        moved_potential=total(potential[:, None] * moved),
+        count=total(np.ones(n_acc)),
+        measures={"potential": total(potential), "workload": total(t.accounts["workload"])},
+    )
+    thousands_moved = items.moved_potential / 1000.0
+    return ArcProblem(
+        items=t.items,
+        reps=tuple(t.reps["rep_id"]),
+        eligible=total(~t.eligible) == 0,
+        terms={
+            "travel": (1.0 if lexicographic else weights.travel) * travel,
+            "disruption": (1.0 if lexicographic else weights.disruption) * thousands_moved,
+        },
+        families=_families(settings, t, items),
+        rank=travel,
+        keep=total(keep) > 0,
+        contiguity=_contiguity(tables, settings, t),
+        name="assignment",
+    )
+
+
+@dataclass(frozen=True)
+class _ItemData:
+    """Item-level sums (items x reps, or items for ``count`` and ``measures``)."""
+
+    travel: FloatArray
+    load: FloatArray
+    moved: FloatArray
+    moved_potential: FloatArray
+    count: FloatArray
+    measures: dict[str, FloatArray]
+
+
+def _rep_rows(
+    key: str,
+    doc: str,
+    coef: FloatArray,
+    sense: Sense,
+    rhs: FloatArray,
+    labels: tuple[str, ...],
+    unit: str,
+) -> RowFamily:
+    """A soft family with one row per rep."""
+    return RowFamily(key, doc, "rep", coef, sense, rhs, labels, soft=True, unit=unit)
+
+
+def _families(
+    settings: AssignmentSettings, t: Territory, items: _ItemData
+) -> tuple[RowFamily, ...]:
+    cons = settings.constraints
+    reps = tuple(t.reps["rep_id"])
+    out: list[RowFamily] = []
+    if cons.capacity is not None:
+        limit = (1 + cons.capacity.tolerance) * t.reps["capacity"].to_numpy(float)
+        out.append(_rep_rows("capacity", "capacity", items.load, "<=", limit, reps, "hours"))
+    out += _balance_families(settings, t, items)
+    if cons.max_accounts is not None:
+        limit = np.full(len(reps), float(cons.max_accounts.limit))
+        count = items.count[:, None]
+        out.append(_rep_rows("max_accounts", "max_accounts", count, "<=", limit, reps, "accounts"))
+    continuity = cons.continuity
+    if continuity is not None and continuity.max_moved_share is not None:
+        by_potential = continuity.measure == "potential"
+        coef = items.moved_potential if by_potential else items.moved
+        whole = float(t.accounts["potential"].sum()) if by_potential else float(len(t.accounts))
+        rhs = np.array([continuity.max_moved_share * whole])
+        unit = "potential" if by_potential else "accounts"
+        out.append(
+            RowFamily("max_moved", "max_moved", "one", coef, "<=", rhs, ("",), soft=True, unit=unit)
+        )
+    return tuple(out)
+
+
+def _balance_families(
+    settings: AssignmentSettings, t: Territory, items: _ItemData
+) -> list[RowFamily]:
+    balance = settings.constraints.balance
+    objective = settings.objective
+    weight = objective.balance
+    if objective.mode == "lexicographic":
+        weight = 1.0 if "balance" in objective.order else 0.0
+    if balance is None and weight == 0:
+        return []
+    rule = balance or BalanceSettings()
+    measures = ["potential", "workload"] if rule.measure == "both" else [rule.measure]
+    out: list[RowFamily] = []
+    for measure in measures:
+        values = items.measures[measure][:, None]
+        fair = fair_shares(t.reps, float(values.sum()), rule.fair_share)
+        labels = tuple(f"{r},{measure}" for r in t.reps["rep_id"])
+        unit = UNITS[measure]
+        if balance is not None:
+            lo, hi = (1 - balance.tolerance) * fair, (1 + balance.tolerance) * fair
+            out.append(
+                _rep_rows(f"balance_lo_{measure}", "balance_lo", values, ">=", lo, labels, unit)
+            )
+            out.append(
+                _rep_rows(f"balance_hi_{measure}", "balance_hi", values, "<=", hi, labels, unit)
+            )
+        if weight > 0:
+            per_point = np.divide(100.0 * weight, fair, out=np.zeros_like(fair), where=fair > 0)
+            key = f"deviation_{measure}"
+            row = RowFamily(
+                key, "deviation", "rep", values, "==", fair, labels, unit=unit, deviation=per_point
+            )
+            out.append(row)
+    return out
+
+
+def _contiguity(tables: Tables, settings: AssignmentSettings, t: Territory) -> Contiguity | None:
+    rule = settings.constraints.contiguity
+    if rule is None:
+        return None
+    if tables.adjacency is None:
+        raise ScenarioError(
+            "assignment.constraints.contiguity: needs the region graph; add data.adjacency "
+            "(region_a, region_b)"
+        )
+    known = set(t.accounts["region_id"]) | set(t.reps["region_id"])
+    if tables.regions is not None:
+        known |= set(tables.regions["region_id"])
+    regions = tuple(sorted(str(g) for g in known))
+    index = {g: k for k, g in enumerate(regions)}
+    if settings.level == "region":
+        groups = np.array([index[g] for g in t.items], np.int64)
+    else:
+        groups = np.asarray(t.accounts["region_id"].map(index), np.int64)
+    return Contiguity(
+        groups=groups,
+        regions=regions,
+        graph=region_graph(regions, tables.adjacency),
+        home=np.asarray(t.reps["region_id"].map(index), np.int64),
+        include_home=rule.include_home,
+        max_rounds=rule.max_rounds,
+    )

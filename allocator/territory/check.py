@@ -1,0 +1,258 @@
+"""Independent check of a territory: every rule and the objective, from the output table alone.
+
+:func:`check_assignment` reads only the inputs (tables, settings) and the (account_id, rep_id)
+pairs of a solution. It shares no code with the model on purpose (its own haversine, its own fair
+shares): a bug in the model cannot hide behind the same bug in the check. The rules and the
+objective are those of ``models/assignment.md``; violations are named like the model's rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from allocator.io.settings import AssignmentSettings
+from allocator.io.tables import Tables
+
+__all__ = ["CheckResult", "check_assignment"]
+
+RADIUS_KM = 6371.0
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Violated rules (document names with numbers) and the recomputed objective and its terms."""
+
+    violations: tuple[str, ...]
+    objective: float
+    terms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def _great_circle_km(
+    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+) -> np.ndarray:
+    to_rad = math.pi / 180.0
+    p1, p2 = lat1 * to_rad, lat2 * to_rad
+    h = (
+        np.sin((p2 - p1) / 2) ** 2
+        + np.cos(p1) * np.cos(p2) * np.sin((lon2 - lon1) * to_rad / 2) ** 2
+    )
+    return 2 * RADIUS_KM * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
+
+
+def _over(value: float, limit: float) -> bool:
+    return value > limit + 1e-6 * max(1.0, abs(limit))
+
+
+def check_assignment(
+    tables: Tables, settings: AssignmentSettings, assignments: pd.DataFrame
+) -> CheckResult:
+    """Recompute every hard rule and the objective of ``assignments`` (account_id, rep_id).
+
+    Returns a :class:`CheckResult`; an empty ``violations`` means the solution is feasible.
+    ``terms`` are weighted like the model's (travel, balance, disruption); in lexicographic mode
+    they are the unweighted goals and the objective is the last goal's value.
+    """
+    accounts = tables.accounts[tables.accounts["active"]].set_index("account_id")
+    reps = tables.reps[tables.reps["active"]].set_index("rep_id")
+    problems = list(_coverage(accounts, reps, assignments))
+    owned = assignments.drop_duplicates("account_id")
+    owned = owned[owned["account_id"].isin(accounts.index) & owned["rep_id"].isin(reps.index)]
+    df = accounts.loc[owned["account_id"]].assign(rep_id=owned["rep_id"].to_numpy())
+    home = reps.loc[df["rep_id"]]
+    df["km"] = _great_circle_km(
+        df["lat"].to_numpy(float),
+        df["lon"].to_numpy(float),
+        home["lat"].to_numpy(float),
+        home["lon"].to_numpy(float),
+    )
+    df["moved"] = (df["incumbent_rep_id"] != "") & (df["incumbent_rep_id"] != df["rep_id"])
+    cons = settings.constraints
+    problems += _capacity(df, reps, settings)
+    problems += _eligibility(df, reps, settings)
+    if cons.max_accounts is not None:
+        count = df.groupby("rep_id").size()
+        problems += [
+            f"max_accounts[{r}]: {n} accounts > {cons.max_accounts.limit}"
+            for r, n in count.items()
+            if n > cons.max_accounts.limit
+        ]
+    problems += _continuity(df, accounts, settings)
+    problems += _balance(df, reps, accounts, settings)
+    problems += _regions(df, tables, reps, settings)
+    goals = _goals(df, reps, accounts, settings)
+    weights = settings.objective
+    if weights.mode == "lexicographic":
+        return CheckResult(tuple(problems), goals[weights.order[-1]], goals)
+    terms = {
+        "travel": weights.travel * goals["travel"],
+        "balance": weights.balance * goals["balance"],
+        "disruption": weights.disruption * goals["disruption"],
+    }
+    return CheckResult(tuple(problems), sum(terms.values()), terms)
+
+
+def _coverage(
+    accounts: pd.DataFrame, reps: pd.DataFrame, assignments: pd.DataFrame
+) -> Iterator[str]:
+    counts = assignments["account_id"].value_counts()
+    for a in accounts.index:
+        n = int(counts.get(a, 0))
+        if n != 1:
+            yield f"assign_once[{a}]: assigned {n} times"
+    for a in sorted(set(assignments["account_id"]) - set(accounts.index)):
+        yield f"assign_once[{a}]: not an active account"
+    for a, r in zip(assignments["account_id"], assignments["rep_id"], strict=True):
+        if r not in reps.index:
+            yield f"assign_once[{a}]: {r} is not an active rep"
+
+
+def _capacity(df: pd.DataFrame, reps: pd.DataFrame, settings: AssignmentSettings) -> list[str]:
+    rule = settings.constraints.capacity
+    if rule is None:
+        return []
+    hours = df["workload"] + rule.travel_hours_per_km * df["visits"] * df["km"]
+    used = hours.groupby(df["rep_id"]).sum().reindex(reps.index, fill_value=0.0)
+    limits = (1 + rule.tolerance) * reps["capacity"].astype(float)
+    out = []
+    for r, value, limit in zip(reps.index, used, limits, strict=True):
+        if _over(value, limit):
+            out.append(f"capacity[{r}]: {value:.4f} hours > {limit:.4f}")
+    return out
+
+
+def _skill_set(text: str) -> set[str]:
+    return {s.strip() for s in str(text).split(";") if s.strip()}
+
+
+def _eligibility(df: pd.DataFrame, reps: pd.DataFrame, settings: AssignmentSettings) -> list[str]:
+    cons = settings.constraints
+    out = []
+    if cons.experience:
+        need = df["segment"].map(cons.experience).fillna(0.0)
+        have = df["rep_id"].map(reps["experience"]).astype(float)
+        for a in df.index[have < need]:
+            out.append(f"experience[{a}]: {df['rep_id'][a]!s} has {have[a]:g} < {need[a]:g}")
+    if cons.skills is not None:
+        skills = df["rep_id"].map(reps["skills"])
+        for a, req, has in zip(df.index, df["required_skills"], skills, strict=True):
+            missing = _skill_set(req) - _skill_set(has)
+            if missing:
+                rep = str(df["rep_id"][a])
+                out.append(f"skills[{a}]: {rep} lacks {', '.join(sorted(missing))}")
+    return out
+
+
+def _continuity(
+    df: pd.DataFrame, accounts: pd.DataFrame, settings: AssignmentSettings
+) -> list[str]:
+    rule = settings.constraints.continuity
+    out = []
+    if rule is None or rule.respect_locked:
+        locked = df[df["locked"] & (df["incumbent_rep_id"] != "")]
+        for a, row in locked[locked["moved"]].iterrows():
+            out.append(
+                f"locked[{a}]: with {row['rep_id']}, not its incumbent {row['incumbent_rep_id']}"
+            )
+    if rule is not None and rule.max_moved_share is not None:
+        if rule.measure == "potential":
+            moved, whole = df.loc[df["moved"], "potential"].sum(), accounts["potential"].sum()
+        else:
+            moved, whole = float(df["moved"].sum()), float(len(accounts))
+        limit = rule.max_moved_share * whole
+        if _over(float(moved), limit):
+            out.append(f"max_moved: {moved:.4f} {rule.measure} moved > {limit:.4f}")
+    return out
+
+
+def _fair(reps: pd.DataFrame, total: float, rule: str) -> pd.Series:
+    if rule == "equal":
+        weight = pd.Series(1.0, index=reps.index)
+    elif rule == "ramp":
+        weight = reps["ramp"].astype(float)
+    else:
+        top = float(reps["experience"].max())
+        scale = 1.0 + reps["experience"] / top if top > 0 else 1.0
+        weight = reps["ramp"] * scale
+    if weight.sum() <= 0:
+        return weight * 0.0
+    return total * weight / weight.sum()
+
+
+def _measures(settings: AssignmentSettings) -> tuple[list[str], str]:
+    rule = settings.constraints.balance
+    measure = rule.measure if rule else "potential"
+    fair = rule.fair_share if rule else "ramp"
+    return (["potential", "workload"] if measure == "both" else [measure]), fair
+
+
+def _balance(
+    df: pd.DataFrame, reps: pd.DataFrame, accounts: pd.DataFrame, settings: AssignmentSettings
+) -> list[str]:
+    rule = settings.constraints.balance
+    if rule is None:
+        return []
+    measures, fair_rule = _measures(settings)
+    out = []
+    for measure in measures:
+        fair = _fair(reps, float(accounts[measure].sum()), fair_rule)
+        have = df.groupby("rep_id")[measure].sum().reindex(reps.index, fill_value=0.0)
+        for r in reps.index:
+            lo, hi = (1 - rule.tolerance) * fair[r], (1 + rule.tolerance) * fair[r]
+            if _over(lo, have[r]):
+                out.append(f"balance_lo[{r},{measure}]: {have[r]:.4f} < {lo:.4f}")
+            if _over(have[r], hi):
+                out.append(f"balance_hi[{r},{measure}]: {have[r]:.4f} > {hi:.4f}")
+    return out
+
+
+def _regions(
+    df: pd.DataFrame, tables: Tables, reps: pd.DataFrame, settings: AssignmentSettings
+) -> list[str]:
+    out = []
+    if settings.level == "region":
+        owners = df.groupby("region_id")["rep_id"].nunique()
+        out += [f"region[{g}]: split across {n} reps" for g, n in owners.items() if n > 1]
+    rule = settings.constraints.contiguity
+    if rule is None:
+        return out
+    graph = nx.Graph()
+    if tables.adjacency is not None:
+        graph.add_edges_from(
+            zip(tables.adjacency["region_a"], tables.adjacency["region_b"], strict=True)
+        )
+    for r, regions in df.groupby("rep_id")["region_id"]:
+        served = set(regions)
+        if rule.include_home:
+            served.add(reps.at[r, "region_id"])
+        graph.add_nodes_from(served)
+        if not nx.is_connected(graph.subgraph(served)):
+            out.append(f"contiguity[{r}]: its regions {sorted(served)} are not connected")
+    return out
+
+
+def _goals(
+    df: pd.DataFrame, reps: pd.DataFrame, accounts: pd.DataFrame, settings: AssignmentSettings
+) -> dict[str, float]:
+    """Unweighted goals: travel km (x visits), balance percentage points, thousands moved."""
+    measures, fair_rule = _measures(settings)
+    balance = 0.0
+    for measure in measures:
+        fair = _fair(reps, float(accounts[measure].sum()), fair_rule)
+        have = df.groupby("rep_id")[measure].sum().reindex(reps.index, fill_value=0.0)
+        positive = fair > 0
+        balance += float((100.0 * (have - fair).abs()[positive] / fair[positive]).sum())
+    return {
+        "travel": float((df["visits"] * df["km"]).sum()),
+        "balance": balance,
+        "disruption": float(df.loc[df["moved"], "potential"].sum()) / 1000.0,
+    }

@@ -1,0 +1,280 @@
+"""OR-Library generalized assignment (GAP): reader, solver through the territory core, benchmark.
+
+A GAP instance is the territory model with only rows (1) ``assign_once`` and (2) ``capacity``:
+jobs are items, agents are reps, ``a[r,i]`` is the capacity use of an arc and ``c[r,i]`` its
+cost (``models/assignment.md``, last section). :func:`solve_gap` builds that
+:class:`~allocator.territory.core.ArcProblem` and calls the same
+:func:`~allocator.territory.solve_arcs.solve_arcs`
+as :func:`allocator.territory.assignment.solve_assignment`; every answer is verified by
+:func:`check_gap`,
+which shares no code with the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from allocator.exceptions import CheckError, InputError
+from allocator.io.settings import SolverSettings
+from allocator.territory.core import ArcProblem, RowFamily
+from allocator.territory.solve_arcs import CoreOptions, solve_arcs
+
+__all__ = ["GapInstance", "GapResult", "bench_gap", "check_gap", "read_gap", "solve_gap"]
+
+log = logging.getLogger("allocator")
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class GapInstance:
+    """One GAP problem: ``cost`` and ``weight`` are (agents x jobs), ``capacity`` per agent."""
+
+    name: str
+    cost: FloatArray
+    weight: FloatArray
+    capacity: FloatArray
+    file: str = ""
+    index: int = 1
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(agents, jobs)."""
+        m, n = self.cost.shape
+        return m, n
+
+
+@dataclass(frozen=True)
+class GapResult:
+    """A solved GAP instance: the agent (0-based) of every job and the solve figures."""
+
+    name: str
+    sense: Literal["max", "min"]
+    objective: float
+    bound: float | None
+    gap: float | None
+    seconds: float
+    status: str
+    assignment: IntArray
+
+
+def read_gap(path: str | Path) -> list[GapInstance]:
+    """Every problem of an OR-Library (``P`` then blocks) or Yagiura (one block) GAP file.
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read or its numbers do not form whole problems.
+    """
+    path = Path(path)
+    try:
+        values = np.array(path.read_text().split(), dtype=float)
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            [f"{path}: not a GAP file of whitespace-separated numbers ({exc})"]
+        ) from None
+    single = len(values) >= 2 and _block_size(values, 0) == len(values)
+    count, pos = (1, 0) if single else (int(values[0]) if len(values) else 0, 1)
+    out = []
+    for k in range(1, count + 1):
+        size = _block_size(values, pos)
+        if size <= 0 or pos + size > len(values):
+            raise InputError([f"{path}: problem {k} of {count} is incomplete"])
+        m, n = int(values[pos]), int(values[pos + 1])
+        block = values[pos + 2 : pos + size]
+        name = path.stem if single else f"{path.stem}-{k}"
+        out.append(
+            GapInstance(
+                name=name,
+                cost=block[: m * n].reshape(m, n),
+                weight=block[m * n : 2 * m * n].reshape(m, n),
+                capacity=block[2 * m * n :],
+                file=path.name,
+                index=k,
+            )
+        )
+        pos += size
+    if pos != len(values):
+        raise InputError([f"{path}: {len(values) - pos} numbers left after {count} problem(s)"])
+    return out
+
+
+def _block_size(values: FloatArray, pos: int) -> int:
+    """Numbers in the block starting at ``pos`` (``m n``, two m x n matrices, m capacities)."""
+    if pos + 2 > len(values):
+        return -1
+    m, n = int(values[pos]), int(values[pos + 1])
+    return 2 + 2 * m * n + m if m > 0 and n > 0 else -1
+
+
+def gap_problem(instance: GapInstance, *, maximize: bool) -> ArcProblem:
+    """The arc problem of a GAP instance (profits negated when ``maximize``)."""
+    m, _ = instance.shape
+    cost = (-instance.cost if maximize else instance.cost).T.astype(float)
+    weight = instance.weight.T.astype(float)
+    agents = tuple(str(r + 1) for r in range(m))
+    capacity = RowFamily(
+        "capacity",
+        "capacity",
+        "rep",
+        weight,
+        "<=",
+        instance.capacity.astype(float),
+        agents,
+        True,
+        "units",
+    )
+    return ArcProblem(
+        items=tuple(str(i + 1) for i in range(instance.shape[1])),
+        reps=agents,
+        eligible=weight <= instance.capacity[None, :],
+        terms={"cost": cost},
+        families=(capacity,),
+        rank=cost,
+        keep=np.zeros(cost.shape, bool),
+        name=re.sub(r"\W", "_", f"gap_{instance.name}"),
+    )
+
+
+def solve_gap(
+    instance: GapInstance,
+    *,
+    maximize: bool,
+    solver: SolverSettings | None = None,
+    nearest: int | None = None,
+) -> GapResult:
+    """Solve one GAP instance with the territory core and verify the answer.
+
+    ``nearest`` keeps only each job's cheapest agents at first and prices the rest in (exact,
+    see ``models/assignment.md``); None uses every arc.
+
+    Raises
+    ------
+    InfeasibleError
+        When no assignment fits the capacities.
+    CheckError
+        When the independent check disagrees with the solver (a bug).
+    """
+    solver = solver or SolverSettings()
+    start = time.perf_counter()
+    solution = solve_arcs(
+        gap_problem(instance, maximize=maximize), CoreOptions(nearest=nearest), solver
+    )
+    seconds = time.perf_counter() - start
+    sign = -1.0 if maximize else 1.0
+    report = solution.report
+    objective = sign * (report.objective or 0.0)
+    problems, recomputed = check_gap(instance, solution.assign)
+    if problems or not math.isclose(recomputed, objective, rel_tol=1e-6, abs_tol=1e-6):
+        raise CheckError(
+            f"gap {instance.name}: {problems or ''} objective {recomputed} vs {objective}"
+        )
+    return GapResult(
+        name=instance.name,
+        sense="max" if maximize else "min",
+        objective=recomputed,
+        bound=None if report.bound is None else sign * report.bound,
+        gap=report.gap,
+        seconds=seconds,
+        status=report.status.value,
+        assignment=solution.assign,
+    )
+
+
+def check_gap(
+    instance: GapInstance, assignment: Sequence[int] | IntArray
+) -> tuple[list[str], float]:
+    """Violations (job without agent, capacity exceeded) and the objective of an assignment."""
+    agents = np.asarray(assignment)
+    m, n = instance.shape
+    problems = [f"job {j + 1}: no agent" for j in range(n) if not 0 <= agents[j] < m]
+    if problems:
+        return problems, math.nan
+    jobs = np.arange(n)
+    used = np.zeros(m)
+    np.add.at(used, agents, instance.weight[agents, jobs])
+    problems += [
+        f"capacity[{r + 1}]: {used[r]:g} > {instance.capacity[r]:g}"
+        for r in range(m)
+        if used[r] > instance.capacity[r] + 1e-9
+    ]
+    return problems, float(instance.cost[agents, jobs].sum())
+
+
+def _sense(path: Path) -> Literal["max", "min"]:
+    """gap1-gap12 are published as maximisation; every other set is minimisation."""
+    return "max" if re.fullmatch(r"gap\d+", path.stem) else "min"
+
+
+def bench_gap(
+    paths: Sequence[str | Path],
+    *,
+    optima_csv: str | Path | None = None,
+    time_limit: float | None = None,
+    solver: SolverSettings | None = None,
+) -> pd.DataFrame:
+    """Solve every problem of the given files; compare with published values when known.
+
+    Columns: instance, sense, objective, bound, gap, seconds, published, diff (objective minus
+    published, in the instance's own sense), status. ``time_limit`` (per problem) overrides the
+    solver's.
+
+    Raises
+    ------
+    InputError
+        When a file cannot be read.
+    """
+    solver = solver or SolverSettings()
+    if time_limit is not None:
+        solver = solver.model_copy(update={"time_limit": time_limit})
+    optima = pd.read_csv(optima_csv) if optima_csv is not None else None
+    rows = []
+    for path in map(Path, paths):
+        sense = _sense(path)
+        for instance in read_gap(path):
+            result = solve_gap(instance, maximize=sense == "max", solver=solver)
+            name, published = _published(optima, instance, sense)
+            rows.append(
+                {
+                    "instance": name,
+                    "sense": sense,
+                    "objective": result.objective,
+                    "bound": result.bound,
+                    "gap": result.gap,
+                    "seconds": round(result.seconds, 3),
+                    "published": published,
+                    "diff": None if published is None else result.objective - published,
+                    "status": result.status,
+                }
+            )
+            log.info("gap %s: %s %g (published %s)", name, sense, result.objective, published)
+    return pd.DataFrame(rows)
+
+
+def _published(
+    optima: pd.DataFrame | None, instance: GapInstance, sense: str
+) -> tuple[str, float | None]:
+    if optima is None:
+        return instance.name, None
+    files = optima["file"].astype(str).map(lambda f: Path(f).name)
+    hit = optima[
+        (files == instance.file)
+        & (optima["index_in_file"].astype(int) == instance.index)
+        & (optima["sense"] == sense)
+    ]
+    if hit.empty:
+        return instance.name, None
+    row = hit.iloc[0]
+    return str(row["instance"]), float(row["optimal_or_best"])

@@ -1,0 +1,264 @@
+"""Candidate arcs and exact pricing (``models/assignment.md``, "Candidate arcs and pricing").
+
+:func:`initial_arcs` keeps each item's nearest eligible reps and its incumbents;
+:func:`price_arcs` grows that set with the arcs the LP relaxation's duals price out (phase 1 for
+feasibility, phase 2 for optimality) until the restricted LP is optimal for all eligible arcs;
+:func:`augment_arcs` adds the arcs that the reduced-cost argument cannot exclude from a MIP
+solution better than a known incumbent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from allocator.exceptions import SolverError
+from allocator.io.settings import SolverSettings
+from allocator.solver import SolveReport, Status, solve
+from allocator.territory.arc_lp import ArcLp
+from allocator.territory.core import ArcProblem, build_model, reduced_costs
+
+__all__ = ["Pricing", "augment_arcs", "initial_arcs", "price_arcs"]
+
+log = logging.getLogger("allocator")
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: Arcs that may enter per item and pricing round (the most negative reduced costs first).
+PER_ITEM = 3
+
+#: Pricing stops early when the Lagrangian bound is this share of ``solver.gap`` below the LP.
+EARLY_STOP = 0.1
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """The priced arc set and what the final LP says about it.
+
+    ``bound`` is a lower bound over all eligible arcs when ``priced`` (the LP optimum, or the
+    Lagrangian bound when pricing ``stopped`` early or out of time; else the LP over ``arcs``
+    only, or None when no LP finished); ``reduced`` the reduced costs of every arc at that LP,
+    >= 0 everywhere and such that a solution using an arc costs at least ``bound`` plus its
+    reduced cost; ``values`` the LP value of each arc of ``arcs``; ``feasible`` false when even
+    the LP over all eligible arcs is infeasible.
+    """
+
+    arcs: IntArray
+    values: FloatArray
+    bound: float | None
+    reduced: FloatArray | None
+    feasible: bool
+    priced: bool
+    added: int
+    rounds: int
+    stopped: bool = False
+
+
+def initial_arcs(
+    problem: ArcProblem, nearest: int | None, *, within: BoolArray | None = None
+) -> IntArray:
+    """Each item's ``nearest`` eligible arcs by ``rank`` (all when None), plus the ``keep`` arcs.
+
+    ``within`` limits the nearest arcs (e.g. a distance cap); each item's best arc stays anyway.
+    """
+    n, m = problem.shape
+    if nearest is None or nearest >= m:
+        return problem.all_arcs
+    rank = np.where(problem.eligible, problem.rank, np.inf)
+    order = np.argsort(rank, axis=1, kind="stable")[:, :nearest]
+    chosen = np.zeros((n, m), bool)
+    rows = np.arange(n)[:, None]
+    chosen[rows, order] = np.isfinite(rank[rows, order])
+    if within is not None:
+        chosen &= within
+        chosen[np.arange(n), order[:, 0]] |= np.isfinite(rank[np.arange(n), order[:, 0]])
+    chosen |= problem.keep & problem.eligible
+    return np.flatnonzero(chosen.ravel()).astype(np.int64)
+
+
+def price_arcs(
+    problem: ArcProblem,
+    arcs: IntArray,
+    solver: SolverSettings,
+    *,
+    deadline: float,
+    price: bool = True,
+) -> Pricing:
+    """Solve the LP over ``arcs`` and, when ``price``, add priced-out arcs until none is left.
+
+    With HiGHS one LP is kept and the priced arcs are added to it (each round starts from the
+    previous basis); pricing also stops when the Lagrangian bound is within ``EARLY_STOP`` x
+    ``solver.gap`` of the LP. When the time runs out, the arcs so far are kept with the last
+    round's Lagrangian bound (``stopped``); when no LP round finished there is no bound and
+    :attr:`Pricing.priced` is False.
+
+    Raises
+    ------
+    SolverError
+        When an LP cannot be solved (other than infeasible or out of time).
+    """
+    if solver.name == "highs":
+        return _price_highs(problem, arcs, solver, deadline=deadline, price=price)
+    return _price_pulp(problem, arcs, solver, deadline=deadline, price=price)
+
+
+def _price_highs(
+    problem: ArcProblem, arcs: IntArray, solver: SolverSettings, *, deadline: float, price: bool
+) -> Pricing:
+    added = rounds = 0
+    phase = 2  # phase 1 (minimise the slack of the soft rows) only when the LP is infeasible
+    lp = ArcLp(problem, arcs, solver, elastic=False)
+    last: Pricing | None = None  # the last finished phase-2 round, as an early-stopped answer
+    while True:
+        rounds += 1
+        report, values = lp.run(deadline - time.perf_counter())
+        arcs = lp.arcs
+        if report.status is Status.INFEASIBLE and phase == 2 and price:
+            phase, lp = 1, ArcLp(problem, arcs, solver, elastic=True)
+            continue
+        if report.status is Status.INFEASIBLE:
+            return Pricing(arcs, np.zeros(len(arcs)), None, None, False, price, added, rounds)
+        if report.status is Status.TIME_LIMIT:
+            return _out_of_time(problem, arcs, last, added, rounds)
+        _check_optimal(problem, report)
+        assert report.objective is not None
+        if not price:
+            return Pricing(arcs, values, report.objective, None, True, False, 0, rounds)
+        cost = np.zeros(problem.shape) if phase == 1 else None
+        reduced = reduced_costs(problem, report.duals, cost=cost)
+        new = _entering(problem, arcs, reduced, phase=phase)
+        if phase == 2 and len(new):
+            last = _lagrangian(problem, arcs, values, report.objective, reduced, added, rounds)
+            if report.objective - (last.bound or 0.0) <= _early(report.objective, solver.gap):
+                log.info("pricing: stopped early at a Lagrangian bound within the gap")
+                return replace(last, stopped=True)
+        if len(new):
+            lp.add(new)
+            added += len(new)
+            continue
+        if phase == 1 and report.objective > 1e-6:
+            return Pricing(arcs, values, None, None, False, True, added, rounds)
+        if phase == 1:
+            phase, lp = 2, ArcLp(problem, arcs, solver, elastic=False)
+            continue
+        log.info("pricing: %d arcs after %d LP rounds (%d priced in)", len(arcs), rounds, added)
+        return Pricing(arcs, values, report.objective, reduced, True, True, added, rounds)
+
+
+def _early(objective: float, gap: float) -> float:
+    return EARLY_STOP * gap * max(1.0, abs(objective))
+
+
+def _check_optimal(problem: ArcProblem, report: SolveReport) -> None:
+    if report.status is not Status.OPTIMAL or report.objective is None:
+        raise SolverError(f"the LP relaxation of {problem.name} ended {report.status.value}")
+
+
+def _lagrangian(
+    problem: ArcProblem,
+    arcs: IntArray,
+    values: FloatArray,
+    objective: float,
+    reduced: FloatArray,
+    added: int,
+    rounds: int,
+) -> Pricing:
+    """The bound over all eligible arcs from a restricted LP's duals (``models/assignment.md``).
+
+    Every item takes one arc, so no solution costs less than the restricted LP optimum plus each
+    item's most negative reduced cost; the reduced costs are shifted by that amount per item
+    (all >= 0), which keeps :func:`augment_arcs` exact against this bound.
+    """
+    rc = np.where(problem.eligible, reduced, np.inf)
+    low = np.minimum(rc.min(axis=1, initial=np.inf), 0.0)
+    low = np.where(np.isfinite(low), low, 0.0)
+    bound = objective + float(low.sum())
+    return Pricing(arcs, values, bound, reduced - low[:, None], True, True, added, rounds)
+
+
+def _out_of_time(
+    problem: ArcProblem, arcs: IntArray, last: Pricing | None, added: int, rounds: int
+) -> Pricing:
+    """Pricing ran out of time: keep the arcs, the last LP values and its Lagrangian bound."""
+    if last is None:
+        log.warning("%s: the LP relaxation ran out of time; no bound is known", problem.name)
+        return Pricing(arcs, np.zeros(len(arcs)), None, None, True, False, added, rounds)
+    log.warning("%s: pricing ran out of time; keeping %d arcs", problem.name, len(arcs))
+    values = np.zeros(len(arcs))
+    values[np.searchsorted(arcs, last.arcs)] = last.values
+    return replace(last, arcs=arcs, values=values, added=added, rounds=rounds, stopped=True)
+
+
+def _price_pulp(
+    problem: ArcProblem, arcs: IntArray, solver: SolverSettings, *, deadline: float, price: bool
+) -> Pricing:
+    """The same loop through PuLP (CBC): every round rebuilds and re-solves the LP."""
+    added = rounds = 0
+    phase = 2
+    while True:
+        rounds += 1
+        model = build_model(problem, arcs, integer=False, elastic=phase == 1)
+        report = solve(model.prob, solver, time_limit=deadline - time.perf_counter())
+        if report.status is Status.INFEASIBLE and phase == 2 and price:
+            phase = 1
+            continue
+        if report.status is Status.INFEASIBLE:
+            return Pricing(arcs, np.zeros(len(arcs)), None, None, False, price, added, rounds)
+        if report.status is Status.TIME_LIMIT:
+            return _out_of_time(problem, arcs, None, added, rounds)
+        _check_optimal(problem, report)
+        assert report.objective is not None
+        if not price:
+            return Pricing(arcs, model.values(), report.objective, None, True, False, 0, rounds)
+        cost = np.zeros(problem.shape) if phase == 1 else None
+        reduced = reduced_costs(problem, report.duals, cost=cost)
+        new = _entering(problem, arcs, reduced, phase=phase)
+        if len(new):
+            arcs, added = np.union1d(arcs, new), added + len(new)
+            continue
+        if phase == 1 and report.objective > 1e-6:
+            return Pricing(arcs, model.values(), None, None, False, True, added, rounds)
+        if phase == 1:
+            phase = 2
+            continue
+        return Pricing(arcs, model.values(), report.objective, reduced, True, True, added, rounds)
+
+
+def _entering(problem: ArcProblem, arcs: IntArray, reduced: FloatArray, *, phase: int) -> IntArray:
+    """Up to ``PER_ITEM`` arcs per item, not in ``arcs``, with a clearly negative reduced cost."""
+    n, m = problem.shape
+    scale = 1.0 if phase == 1 else float(np.abs(problem.cost[problem.eligible]).max(initial=0.0))
+    eps = 1e-7 * max(1.0, scale)
+    rc = np.where(problem.eligible, reduced, np.inf)
+    rc.ravel()[arcs] = np.inf  # a view: rc is a fresh contiguous array
+    k = min(PER_ITEM, m)
+    best = np.argsort(rc, axis=1, kind="stable")[:, :k]
+    rows = np.repeat(np.arange(n), k)
+    cols = best.ravel()
+    take = rc[rows, cols] < -eps
+    return np.sort(rows[take] * m + cols[take]).astype(np.int64)
+
+
+def augment_arcs(
+    problem: ArcProblem, arcs: IntArray, pricing: Pricing, incumbent: float, *, gap: float = 0.0
+) -> IntArray:
+    """Eligible arcs outside ``arcs`` with reduced cost below ``incumbent - gap - LP bound``.
+
+    Only these can appear in a solution better than ``incumbent`` by more than the relative MIP
+    ``gap`` (``models/assignment.md``, step 5); none are needed when the incumbent is already
+    within the gap of the LP bound.
+    """
+    if pricing.reduced is None or pricing.bound is None:
+        return np.zeros(0, np.int64)
+    scale = max(1.0, abs(incumbent))
+    threshold = incumbent - gap * scale - pricing.bound + 1e-6 * scale
+    if threshold <= 0:
+        return np.zeros(0, np.int64)
+    candidates = np.flatnonzero((problem.eligible & (pricing.reduced < threshold)).ravel())
+    return np.setdiff1d(candidates, arcs).astype(np.int64)
