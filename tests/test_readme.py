@@ -26,3 +26,16 @@ def test_readme_starts_with_install_and_test_commands() -> None:
 def test_ci_runs_exactly_the_readme_test_command() -> None:
     ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
     assert readme_commands()[1] in ci_lines
+
+
+def test_readme_performance_numbers_are_the_measured_ones() -> None:
+    """The README's Performance table is the headline block of ``benchmarks/results.md``."""
+    from benchmarks.render import HEADLINE_END, HEADLINE_START
+
+    def block(path: Path) -> str:
+        text = path.read_text()
+        assert HEADLINE_START in text and HEADLINE_END in text, f"{path.name}: no headline block"
+        return text[text.index(HEADLINE_START) : text.index(HEADLINE_END)]
+
+    readme, results = ROOT / "README.md", ROOT / "benchmarks" / "results.md"
+    assert block(readme) == block(results), "run: python -m benchmarks.render --readme"
