@@ -16,6 +16,7 @@ from allocator.exceptions import InfeasibleError
 if TYPE_CHECKING:
     from allocator.io.folder import Claim
     from allocator.io.scenario import Scenario
+    from allocator.io.tables import Tables
     from allocator.plan import Plan
 
 log = logging.getLogger("allocator")
@@ -87,7 +88,7 @@ def claim_plan_folder(
     return claim(out, scenario_owner(scenario), force=force, inputs=inputs)
 
 
-def solve_into(scenario: Scenario, folder: Claim) -> Plan:
+def solve_into(scenario: Scenario, folder: Claim, tables: Tables | None = None) -> Plan:
     """Solve ``scenario`` and write its plan (or its diagnosis) into the claimed ``folder``.
 
     A territory that solved is written even when a later stage fails; that stage's error is
@@ -98,7 +99,7 @@ def solve_into(scenario: Scenario, folder: Claim) -> Plan:
 
     log.info("solving scenario '%s'", scenario.name)
     try:
-        plan = solve_scenario(scenario)
+        plan = solve_scenario(scenario, tables=tables)
     except InfeasibleError as exc:
         from allocator.report.plan_report import infeasible_report
 

@@ -61,6 +61,8 @@ def plan_tables(plan: Plan) -> dict[str, pd.DataFrame]:
             out["reconciliation"] = q.reconciliation
         if q.expenses is not None:
             out["expenses"] = q.expenses
+        if q.history is not None:
+            out["quota_history"] = q.history
     return out
 
 

@@ -236,9 +236,28 @@ def test_history_floor_lifts_a_rep_and_the_band_limits_it() -> None:
     result = allocate_quotas(tables, owners_of(tables), target, settings, HIGHS)
     assert quotas(result) == {("R1", "P1"): 60, ("R2", "P1"): 140}
     assert result.report.objective == pytest.approx(0.2, abs=1e-7)
+    assert result.history is not None and result.history_relaxed.empty
+    floors = result.history.set_index(["rep_id", "product_id"])
+    assert bool(floors.loc[("R1", "P1"), "binds"]) and not bool(floors.loc[("R2", "P1"), "binds"])
+
+
+def test_a_history_floor_the_band_cannot_reach_gives_way_and_is_reported() -> None:
+    """Soft floors (models/quota.md): with a 15% band R1 may have at most 57.5 of a floor of 60.
+
+    The quota LP does not fail: R1 gets the band's top, 57 or 58 after rounding, and the
+    history table reports the shortfall; R2's floor (6 x 100 x 2/12 = 100) holds.
+    """
+    history = [("R1", "P1", "2026-06", 60.0), ("R2", "P1", "2026-06", 100.0)]
+    tables = org({"R1": {"P1": 100}, "R2": {"P1": 300}}, history=history)
+    target = make_target({"P1": [100, 100]})
     tight = QuotaSettings.model_validate({"history": {"min_growth": 5.0}})  # band 15%: <= 57.5
-    with pytest.raises(InfeasibleError, match=r"fairness/history\[R1,P1\]: needs at least 60"):
-        allocate_quotas(tables, owners_of(tables), target, tight, HIGHS)
+    result = allocate_quotas(tables, owners_of(tables), target, tight, HIGHS)
+    got = quotas(result)
+    assert got[("R1", "P1")] in (57, 58) and sum(got.values()) == 200
+    relaxed = result.history_relaxed.set_index(["rep_id", "product_id"])
+    assert list(relaxed.index) == [("R1", "P1")]
+    assert relaxed.loc[("R1", "P1"), "shortfall"] in (2, 3)  # 60 - 57.5, in whole units
+    assert relaxed.loc[("R1", "P1"), "limit"] == pytest.approx(60)
 
 
 # ---------------------------------------------------------------- reconciliation
