@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import sys
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -109,11 +110,10 @@ def solve_into(scenario: Scenario, folder: Claim, tables: Tables | None = None) 
     write_plan(plan, folder)
     if plan.failed is not None:
         print(plan.summary())
-        log.warning(
-            "the %s stage failed; the territory that solved is written to %s "
-            "(assignments.csv, owners.csv, reps.csv, report.html)",
-            plan.failed.stage,
-            folder.path.resolve(),
+        print(
+            f"the {plan.failed.stage} stage failed; the territory that solved is written to "
+            f"{folder.path.resolve()} (assignments.csv, owners.csv, reps.csv, report.html)",
+            file=sys.stderr,
         )
         raise plan.failed.error
     return plan

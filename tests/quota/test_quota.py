@@ -8,6 +8,7 @@ the numbers they assert.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
@@ -258,6 +259,28 @@ def test_a_history_floor_the_band_cannot_reach_gives_way_and_is_reported() -> No
     assert list(relaxed.index) == [("R1", "P1")]
     assert relaxed.loc[("R1", "P1"), "shortfall"] in (2, 3)  # 60 - 57.5, in whole units
     assert relaxed.loc[("R1", "P1"), "limit"] == pytest.approx(60)
+
+
+def test_the_checker_catches_an_unreported_or_needless_give_way() -> None:
+    """The checker recomputes the floors from the inputs: a shortfall must be reported, and
+    only where the hard rows leave no room (models/quota.md)."""
+    history = [("R1", "P1", "2026-06", 60.0), ("R2", "P1", "2026-06", 100.0)]
+    tables = org({"R1": {"P1": 100}, "R2": {"P1": 300}}, history=history)
+    target = make_target({"P1": [100, 100]})
+    tight = QuotaSettings.model_validate({"history": {"min_growth": 5.0}})
+    result = allocate_quotas(tables, owners_of(tables), target, tight, HIGHS)
+    assert check_quotas(tables, owners_of(tables), target, tight, result).ok
+    assert result.history is not None
+    hidden = dataclasses.replace(result, history=result.history.assign(shortfall=0))
+    found = check_quotas(tables, owners_of(tables), target, tight, hidden).violations
+    assert "quota below the history floor: R1,P1" in found
+    # with a 50% band R1 could have met its floor of 60 by taking from R2 (above its own floor)
+    wide = QuotaSettings.model_validate({"fairness": {"band": 0.5}, "history": {"min_growth": 5.0}})
+    rp = result.rep_product.copy()
+    rp["quota"] = [55, 145]
+    needless = dataclasses.replace(result, rep_product=rp)
+    found = check_quotas(tables, owners_of(tables), target, wide, needless).violations
+    assert "history floor given way with room to meet it: R1,P1" in found
 
 
 # ---------------------------------------------------------------- reconciliation
