@@ -19,6 +19,7 @@ from allocator.cli import main
 from allocator.demo import generate_company, write_company
 from allocator.io import folder as folder_module
 from allocator.io.folder import MANIFEST, MARKER, Owner, claim, is_temporary
+from allocator.io.folder_state import sha256
 from allocator.io.tables import Tables
 
 INFEASIBLE = {"assignment": {"constraints": {"max_accounts": {"limit": 2}}}}
@@ -299,7 +300,7 @@ def test_a_run_killed_while_committing_is_recognised(company: Path, tmp_path: Pa
     (out / MANIFEST).unlink()
     (out / "reps.csv").write_text("the new reps.csv, renamed before the kill\n")
     assert solve(str(company), "--out", str(out)) == 2  # reps.csv matches neither hash: edited
-    marker["files"] = {"reps.csv": folder_module._sha256(out / "reps.csv")}
+    marker["files"] = {"reps.csv": sha256(out / "reps.csv")}
     (out / MARKER).write_text(json.dumps(marker))
     assert solve(str(company), "--out", str(out)) == 0
     assert temporaries(out) == [] and (out / MANIFEST).exists()
