@@ -158,8 +158,12 @@ def _folder_scenario(folder: Path) -> Scenario:
     settings = manifest.get("scenario", {}).get("settings")
     if not isinstance(settings, dict) or manifest.get("kind", "plan") != "plan":
         raise InputError([f"{folder}: not an allocator plan folder (no usable manifest.json)"])
-    if manifest.get("status") == "infeasible" or manifest.get("failed_stage") == "target":
+    if manifest.get("status") == "infeasible":
         raise InputError([f"{folder}: holds no plan to track (its scenario was infeasible)"])
+    if manifest.get("failed_stage"):
+        raise InputError(
+            [f"{folder}: holds only a territory (the {manifest['failed_stage']} stage failed)"]
+        )
     return scenario_from_dict(settings, source=str(folder / "manifest.json"))
 
 

@@ -213,14 +213,18 @@ class Claim:
                     os.replace(tmp, self.path / name)
                 self._remove_stale(files)
                 tmp = self.path / f"{TEMP_PREFIX}{secrets.token_hex(4)}.{MANIFEST}"
-                tmp.write_text(text, encoding="utf-8")
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, self.path / MANIFEST)
+                try:
+                    tmp.write_text(text, encoding="utf-8")
+                    os.chmod(tmp, 0o644)
+                    os.replace(tmp, self.path / MANIFEST)
+                finally:
+                    tmp.unlink(missing_ok=True)
                 (self.path / MARKER).unlink(missing_ok=True)
+                self._staged.clear()
+                self.committed = True  # before the held signals are let through
             except OSError as exc:
+                # the marker ("committing") lists old and new files: the next run resumes
                 raise OutputError(f"{self.path}: cannot finish writing: {os_cause(exc)}") from None
-        self._staged.clear()
-        self.committed = True
         return self.path / MANIFEST
 
     def _remove_stale(self, files: Mapping[str, str]) -> None:
