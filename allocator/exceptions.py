@@ -71,3 +71,14 @@ class AllocatorWarning(UserWarning):
 
 class TimeLimitWarning(AllocatorWarning):
     """The solver stopped at its time limit; the result is feasible but not proven optimal."""
+
+
+class OutputError(AllocatorError, OSError):
+    """An output folder or file cannot be used (exit code 2).
+
+    Fires before any solving when ``--out`` is a file, the folder holds the inputs, another run
+    holds its lock, or (without ``--force``) it holds another scenario's result, files edited
+    since its ``manifest.json``, files allocator did not write, or a corrupt manifest; and
+    while writing when the OS refuses (read-only, disk full). The message is one line naming
+    the folder or file and the cause; the folder keeps what it held before the run.
+    """

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from allocator.exceptions import ScenarioError
+from allocator.exceptions import AllocatorError, ScenarioError
 from allocator.io.data import load_inputs
 from allocator.io.scenario import Scenario
 from allocator.io.settings import QuotaSettings, SolverSettings
@@ -22,7 +22,13 @@ from allocator.quota.allocate import QuotaResult, allocate_quotas
 from allocator.quota.target import TargetResult, set_target
 from allocator.territory.assignment import AssignmentResult, solve_assignment
 
-__all__ = ["Plan", "owners_from_incumbents", "solve_scenario", "territory_totals"]
+__all__ = [
+    "Plan",
+    "StageFailure",
+    "owners_from_incumbents",
+    "solve_scenario",
+    "territory_totals",
+]
 
 log = logging.getLogger("allocator")
 
@@ -39,8 +45,23 @@ REP_COLUMNS = [
 
 
 @dataclass(frozen=True)
+class StageFailure:
+    """A stage after the territory that failed: ``stage`` (``target`` or ``quota``) and why."""
+
+    stage: str
+    error: AllocatorError
+
+    def summary(self) -> str:
+        return f"the {self.stage} stage failed: {self.error}"
+
+
+@dataclass(frozen=True)
 class Plan:
-    """A solved scenario: the territory, the target and the quotas, with their solve reports."""
+    """A solved scenario: the territory, the target and the quotas, with their solve reports.
+
+    ``failed`` is set when the territory solved but a later stage did not: the plan then holds
+    the territory (and the target when it was set) and no quotas (``models/quota.md``).
+    """
 
     scenario: Scenario
     tables: Tables
@@ -49,6 +70,7 @@ class Plan:
     target: TargetResult | None
     quotas: QuotaResult | None
     seconds: float
+    failed: StageFailure | None = None
 
     @property
     def status(self) -> str:
@@ -86,6 +108,9 @@ class Plan:
             )
         if self.target is not None:
             out["target_total"] = self.target.total
+        if self.failed is not None:
+            out["failed_stage"] = self.failed.stage
+            out["failure"] = str(self.failed.error)
         if self.quotas is not None:
             q = self.quotas.report
             out["quota"] = {
@@ -102,6 +127,8 @@ class Plan:
                 lines.append(part.summary())
         if self.target is not None:
             lines.append(f"target: {self.target.total:,.0f}")
+        if self.failed is not None:
+            lines.append(f"{self.failed.summary()}; the territory is complete")
         return "\n".join(lines)
 
 
@@ -115,9 +142,13 @@ def solve_scenario(
     InputError, ScenarioError
         Bad tables or settings.
     InfeasibleError
-        A model has no feasible solution; the error carries the diagnosis.
+        A model has no feasible solution; the error carries the diagnosis. When the territory
+        solved and a later stage fails, the plan is returned with ``failed`` set instead.
     """
     start = time.perf_counter()
+    quota_settings = scenario.quota or QuotaSettings()
+    if scenario.target is None and scenario.quota is not None and scenario.quota.enabled:
+        raise ScenarioError("quota: needs a target: block (plan, amount or history weights)")
     tables = load_inputs(scenario) if tables is None else tables
     solver = solver or scenario.solver
     assignment = None
@@ -127,15 +158,21 @@ def solve_scenario(
         owners = assignment.assignments.set_index("account_id")["rep_id"]
     else:
         owners = owners_from_incumbents(tables)
-    target = quotas = None
-    if scenario.target is not None:
-        target = set_target(tables, scenario.target, solver)
-        quota_settings = scenario.quota or QuotaSettings()
-        if quota_settings.enabled:
-            quotas = allocate_quotas(tables, owners, target, quota_settings, solver)
-    elif scenario.quota is not None and scenario.quota.enabled:
-        raise ScenarioError("quota: needs a target: block (plan, amount or history weights)")
-    return Plan(scenario, tables, owners, assignment, target, quotas, time.perf_counter() - start)
+    target = quotas = failed = None
+    stage = "target"
+    try:
+        if scenario.target is not None:
+            target = set_target(tables, scenario.target, solver)
+            stage = "quota"
+            if quota_settings.enabled:
+                quotas = allocate_quotas(tables, owners, target, quota_settings, solver)
+    except AllocatorError as exc:
+        if assignment is None:
+            raise  # no territory was solved: nothing to keep
+        log.warning("the %s stage failed; the plan keeps the territory that solved", stage)
+        failed = StageFailure(stage, exc)
+    seconds = time.perf_counter() - start
+    return Plan(scenario, tables, owners, assignment, target, quotas, seconds, failed)
 
 
 def owners_from_incumbents(tables: Tables) -> pd.Series:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from allocator.cli.bench import add_bench_parser
 from allocator.cli.generate import add_generate_parser
@@ -27,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="allocator",
         description="Plan sales territories and quotas by optimization.",
-        epilog="Exit codes: 0 solved, 1 infeasible (with a diagnosis), 2 bad input or usage.",
+        epilog="Exit codes: 0 solved, 1 infeasible (with a diagnosis), 2 bad input or usage, "
+        "or an output folder or file that cannot be used.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
@@ -70,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.debug:
         warnings.showwarning = _show_warning
     func: Callable[[argparse.Namespace], int] = args.func
+    previous = _terminate_cleanly()
     try:
         return func(args)
     except AllocatorError as exc:
@@ -78,6 +83,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         kind = "infeasible" if isinstance(exc, InfeasibleError) else "error"
         print(f"{kind}: {exc}", file=sys.stderr)
         return _exit_code(exc)
+    except OSError as exc:  # a file error no writer named: still one line, exit 2
+        if args.debug:
+            raise
+        from allocator.io.folder import os_cause
+
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{os_cause(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised like Ctrl-C so that every writer removes its temporary files."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _terminate_cleanly() -> Any:
+    """Turn SIGTERM into :class:`Terminated` (main thread only); return the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)

@@ -4,6 +4,7 @@ plans side by side."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -11,20 +12,31 @@ from allocator.cli.common import (
     add_solver_options,
     demo_scenario_path,
     solve_and_write,
-    solved_folder,
+    solve_into,
+    solved_folders,
 )
 
 __all__ = ["add_plan_parsers", "cmd_compare", "cmd_demo", "cmd_solve", "cmd_validate"]
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from allocator.io.folder import Owner, claim
     from allocator.report.comparison import compare, write_comparison
 
-    folders = [solved_folder(Path(s), args) for s in args.sources]
-    comparison = compare(folders)
     out = Path(args.out) if args.out else Path("output") / "comparison"
-    out.mkdir(parents=True, exist_ok=True)
-    write_comparison(comparison, out)
+    with contextlib.ExitStack() as stack:  # every folder is checked before any solving
+        target = stack.enter_context(
+            claim(out, Owner("comparison", None, "comparison"), force=args.force)
+        )
+        folders = []
+        for item in solved_folders([Path(s) for s in args.sources], args, stack):
+            if not isinstance(item, Path):
+                scenario, folder = item
+                solve_into(scenario, folder)
+                item = folder.path
+            folders.append(item)
+        comparison = compare(folders)
+        write_comparison(comparison, target)
     print(comparison.summary())
     print(f"comparison written to {out.resolve()} (comparison.html, comparison.md)")
     return 0

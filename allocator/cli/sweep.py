@@ -60,6 +60,12 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--time-limit", type=float, metavar="S", help="solver time limit per variant")
     p.add_argument("--gap", type=float, metavar="G", help="relative MIP gap to stop at")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write over a folder of another sweep, with edited files or files allocator did "
+        "not write",
+    )
     p.set_defaults(func=cmd_sweep)
     return p
 
@@ -88,7 +94,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_out(base)
     show = not (args.no_progress or getattr(args, "quiet", False))
     with _client(args) as client:
-        frame = run_variants(base, items, out, workers=args.workers, client=client, progress=show)
+        frame = run_variants(
+            base, items, out, workers=args.workers, client=client, progress=show, force=args.force
+        )
     counts = frame["status"].value_counts()
     summary = ", ".join(f"{n} {status}" for status, n in counts.sort_index().items())
     print(f"sweep {base.name}: {len(frame)} variants: {summary}")

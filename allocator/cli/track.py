@@ -11,14 +11,17 @@ adds the commands with :func:`add_track_parsers`.
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import logging
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from allocator.track.report import burnup_figure, write_csv, write_rebalance, write_track
 
 if TYPE_CHECKING:
+    from allocator.io.folder import Claim
     from allocator.io.scenario import Scenario
     from allocator.track.attainment import TrackedPlan
 
@@ -29,6 +32,7 @@ __all__ = [
     "cmd_rebalance",
     "cmd_track",
     "load_tracked",
+    "prepare_tracked",
     "write_rebalance",
     "write_track",
 ]
@@ -94,84 +98,84 @@ def _add_common(p: argparse.ArgumentParser, default: str) -> None:
 # ---------------------------------------------------------------- the plan to track
 
 
-def load_tracked(source: Path, args: argparse.Namespace) -> tuple[TrackedPlan, Path]:
-    """The plan of ``source`` and its folder: an output folder, or a scenario (solved if needed).
+def prepare_tracked(
+    source: Path, args: argparse.Namespace, stack: contextlib.ExitStack
+) -> tuple[Scenario, Path, Callable[[], TrackedPlan]]:
+    """The scenario of ``source``, its plan folder, and how to get its plan (read or solved).
+
+    A plan folder to solve into is claimed here, on ``stack``: before any solving starts.
 
     Raises
     ------
-    ScenarioError, InputError
+    ScenarioError, InputError, OutputError
         Bad scenario, tables or folder.
-    InfeasibleError
-        The scenario has no solution.
     """
+    from allocator.cli.common import (
+        claim_plan_folder,
+        default_out,
+        load_for_cli,
+        reusable,
+        solve_into,
+    )
     from allocator.io.data import load_inputs
-    from allocator.io.scenario import load_scenario
-    from allocator.plan import solve_scenario
-    from allocator.report.output import write_plan
     from allocator.track.attainment import TrackedPlan
 
     if source.is_dir():
         scenario = _folder_scenario(source)
         tables = load_inputs(scenario)
-        return TrackedPlan.from_folder(source, scenario, tables=tables), source
-    scenario = load_scenario(source)
-    changes = _solver_changes(args)
-    if changes:
-        scenario = scenario.replace(changes, source=str(source))
-    out = Path(scenario.output.dir) if scenario.output.dir else Path("output") / scenario.name
+        return scenario, source, lambda: TrackedPlan.from_folder(source, scenario, tables=tables)
+    scenario = load_for_cli(source, args)
+    out = default_out(scenario)
     tables = load_inputs(scenario)
-    if _reusable(out, scenario):
+    if reusable(out, scenario, inputs=True):
         log.info("%s: reusing the plan in %s", source, out)
-        return TrackedPlan.from_folder(out, scenario, tables=tables), out
-    log.info("solving scenario '%s' (%s)", scenario.name, source)
-    plan = solve_scenario(scenario, tables=tables)
-    write_plan(plan, out, force=args.force)
-    return TrackedPlan.from_plan(plan), out
+        return scenario, out, lambda: TrackedPlan.from_folder(out, scenario, tables=tables)
+    folder = stack.enter_context(claim_plan_folder(scenario, out, args, source))
+    return scenario, out, lambda: TrackedPlan.from_plan(solve_into(scenario, folder, tables))
 
 
-def _solver_changes(args: argparse.Namespace) -> dict[str, object]:
-    names = {
-        "solver": "solver.name",
-        "time_limit": "solver.time_limit",
-        "threads": "solver.threads",
-    }
-    return {key: getattr(args, a) for a, key in names.items() if getattr(args, a, None) is not None}
+def load_tracked(source: Path, args: argparse.Namespace) -> tuple[TrackedPlan, Path]:
+    """The plan of ``source`` and its folder: an output folder, or a scenario (solved if needed).
 
-
-def _manifest(folder: Path) -> dict[str, Any] | None:
-    path = folder / "manifest.json"
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    Raises
+    ------
+    ScenarioError, InputError, OutputError
+        Bad scenario, tables or folder.
+    InfeasibleError
+        The scenario has no solution.
+    """
+    with contextlib.ExitStack() as stack:
+        _, folder, load = prepare_tracked(source, args, stack)
+        return load(), folder
 
 
 def _folder_scenario(folder: Path) -> Scenario:
     from allocator.exceptions import InputError
+    from allocator.io.folder import read_manifest
     from allocator.io.scenario import scenario_from_dict
 
-    manifest = _manifest(folder)
-    settings = (manifest or {}).get("scenario", {}).get("settings")
-    if not isinstance(settings, dict):
-        raise InputError([f"{folder}: not an allocator output folder (no usable manifest.json)"])
+    manifest = read_manifest(folder)
+    settings = manifest.get("scenario", {}).get("settings")
+    if not isinstance(settings, dict) or manifest.get("kind", "plan") != "plan":
+        raise InputError([f"{folder}: not an allocator plan folder (no usable manifest.json)"])
+    if manifest.get("status") == "infeasible":
+        raise InputError([f"{folder}: holds no plan to track (its scenario was infeasible)"])
+    if manifest.get("failed_stage"):
+        raise InputError(
+            [f"{folder}: holds only a territory (the {manifest['failed_stage']} stage failed)"]
+        )
     return scenario_from_dict(settings, source=str(folder / "manifest.json"))
 
 
-def _reusable(folder: Path, scenario: Scenario) -> bool:
-    """The folder holds this scenario's results, solved from inputs with the same content."""
-    from allocator.io.files import sha256
+def _claim_out(
+    args: argparse.Namespace, default: Path, kind: str, scenario: Scenario, stack: ExitStack
+) -> Claim:
+    """Claim the command's own output folder (``--out`` or ``default``) before any solving."""
+    from allocator.io.folder import Owner, claim
 
-    manifest = _manifest(folder)
-    if manifest is None or manifest.get("scenario", {}).get("hash") != scenario.hash():
-        return False
-    for item in manifest.get("inputs", {}).values():
-        path = Path(item.get("path", ""))
-        if not path.is_file() or sha256(path) != item.get("sha256"):
-            return False
-    return True
+    out = Path(args.out) if args.out else default
+    owner = Owner(kind, scenario.hash(), scenario.name)
+    return stack.enter_context(claim(out, owner, force=bool(getattr(args, "force", False))))
 
 
 # ---------------------------------------------------------------- handlers
@@ -189,49 +193,55 @@ def cmd_track(args: argparse.Namespace) -> int:
     )
 
     as_of = parse_date(args.as_of, key="--as-of")
-    tracked, folder = load_tracked(Path(args.source), args)
-    as_of = check_as_of(as_of, tracked.quota_tables()[2])  # before reading the actuals
-    out = Path(args.out) if args.out else folder / f"track-{as_of:%Y-%m-%d}"
-    simulated = None
-    if args.simulate:
-        simulated = generate_actuals(tracked, through=as_of, seed=args.seed)
-        actuals = check_actuals(simulated, tracked, where="simulated actuals")
-    else:
-        actuals = load_actuals(args.actuals, tracked)
-    attainment = track_attainment(tracked, actuals, as_of)
-    rephased = None
-    if attainment.days_elapsed < attainment.days_total:
-        rephased = rephase(tracked, actuals, as_of, reallocate=args.reallocate)
-    write_track(out, attainment, rephased, title=f"Tracking: {tracked.scenario.name}")
-    if simulated is not None:
-        write_csv(simulated, out / "actuals.csv")
+    with contextlib.ExitStack() as stack:
+        scenario, folder, load = prepare_tracked(Path(args.source), args, stack)
+        out = _claim_out(args, folder / f"track-{as_of:%Y-%m-%d}", "track", scenario, stack)
+        tracked = load()
+        as_of = check_as_of(as_of, tracked.quota_tables()[2])  # before reading the actuals
+        simulated = None
+        if args.simulate:
+            simulated = generate_actuals(tracked, through=as_of, seed=args.seed)
+            actuals = check_actuals(simulated, tracked, where="simulated actuals")
+        else:
+            actuals = load_actuals(args.actuals, tracked)
+        attainment = track_attainment(tracked, actuals, as_of)
+        rephased = None
+        if attainment.days_elapsed < attainment.days_total:
+            rephased = rephase(tracked, actuals, as_of, reallocate=args.reallocate)
+        if simulated is not None:
+            write_csv(simulated, out, "actuals.csv")
+        write_track(out, attainment, rephased, title=f"Tracking: {tracked.scenario.name}")
     print(attainment.summary())
     if rephased is not None:
         print(rephased.summary())
-    print(f"tracking written to {out.resolve()} (open track.html)")
+    print(f"tracking written to {out.path.resolve()} (open track.html)")
     return 0
 
 
 def cmd_rebalance(args: argparse.Namespace) -> int:
     from allocator.track.rebalance import load_changes, rebalance
 
-    tracked, folder = load_tracked(Path(args.source), args)
-    changes = load_changes(args.changes, tracked.tables)
-    result = rebalance(tracked, changes)
-    out = Path(args.out) if args.out else folder / "rebalance"
-    write_rebalance(result, out, title=f"Rebalancing: {tracked.scenario.name}")
+    with contextlib.ExitStack() as stack:
+        scenario, folder, load = prepare_tracked(Path(args.source), args, stack)
+        out = _claim_out(args, folder / "rebalance", "rebalance", scenario, stack)
+        tracked = load()
+        changes = load_changes(args.changes, tracked.tables)
+        result = rebalance(tracked, changes)
+        write_rebalance(result, out, title=f"Rebalancing: {tracked.scenario.name}")
     print(result.summary())
-    print(f"rebalancing written to {out.resolve()} (rebalance.csv, rebalance.html)")
+    print(f"rebalancing written to {out.path.resolve()} (rebalance.csv, rebalance.html)")
     return 0
 
 
 def cmd_activities(args: argparse.Namespace) -> int:
     from allocator.track.activities import activities_for, write_activities
 
-    tracked, folder = load_tracked(Path(args.source), args)
-    plan = activities_for(tracked)
-    out = Path(args.out) if args.out else folder / "activities"
-    write_activities(plan, out)
+    with contextlib.ExitStack() as stack:
+        scenario, folder, load = prepare_tracked(Path(args.source), args, stack)
+        out = _claim_out(args, folder / "activities", "activities", scenario, stack)
+        tracked = load()
+        plan = activities_for(tracked)
+        write_activities(plan, out)
     print(plan.summary())
-    print(f"activities written to {out.resolve()} (activities.csv)")
+    print(f"activities written to {out.path.resolve()} (activities.csv)")
     return 0

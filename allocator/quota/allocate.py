@@ -29,7 +29,7 @@ from allocator.io.settings import QuotaSettings, SolverSettings
 from allocator.io.tables import Tables, parse_ids, potential_by_product
 from allocator.quota.check import check_quotas
 from allocator.quota.expense import allocate_expenses
-from allocator.quota.model import QuotaModel, read_quotas
+from allocator.quota.model import QuotaModel, history_table, read_quotas
 from allocator.quota.phasing import before, phase_quotas
 from allocator.quota.result import QuotaResult
 from allocator.quota.target import TargetResult
@@ -73,8 +73,10 @@ def allocate_quotas(
     totals = target.product_totals()
     _check_bounds(pairs, totals, settings)
     model = QuotaModel.build(pairs, totals, settings)
+    _meet_history(model, pairs, totals, settings, solver)
     report, duals = _solve_two_stage(model, pairs, totals, settings, solver)
     rep_product = read_quotas(model, pairs, totals)
+    history = history_table(model, pairs, rep_product) if model.history else None
     constraints = model.constraint_frame(duals)
     quotas, accounts, weeks, days = phase_quotas(
         rep_product, target.by_product, owned, settings.calendar
@@ -96,8 +98,18 @@ def allocate_quotas(
         expenses, rows = allocate_expenses(tables, rep_product, settings.expense, solver)
         constraints = pd.concat([constraints, rows], ignore_index=True)
     result = QuotaResult(
-        rep_product, quotas, accounts, weeks, days, reconciliation, expenses, constraints, report
+        rep_product,
+        quotas,
+        accounts,
+        weeks,
+        days,
+        reconciliation,
+        expenses,
+        constraints,
+        report,
+        history,
     )
+    _warn_relaxed(result)
     check = check_quotas(tables, owners, target, settings, result)
     if not check.ok:
         raise CheckError("quota check failed:\n  - " + "\n  - ".join(check.violations))
@@ -152,15 +164,13 @@ def quota_pairs(
 
 
 def _bounds(pairs: pd.DataFrame, settings: QuotaSettings) -> tuple[pd.Series, pd.Series]:
-    """Each pair's quota bounds before caps: the band, tightened by the history bounds."""
-    band, hist = settings.fairness.band, settings.history
+    """Each pair's hard quota bounds before caps: the fairness band.
+
+    The history floors and ceilings are soft rows (``models/quota.md``): they do not bound.
+    """
+    band = settings.fairness.band
     lower = (1 - band) * pairs["fair"]
     upper = (1 + band) * pairs["fair"]
-    if hist.min_growth is not None:
-        lower = lower.clip(lower=(1 + hist.min_growth) * pairs["actual"])
-    if hist.max_growth is not None:  # a pair that sold nothing last year has no ceiling
-        ceiling = (1 + hist.max_growth) * pairs["actual"]
-        upper = upper.clip(upper=ceiling.where(pairs["actual"] > 0, np.inf))
     return lower.where(pairs["eligible"], 0.0), upper.where(pairs["eligible"], 0.0)
 
 
@@ -271,6 +281,55 @@ def _check_bounds(pairs: pd.DataFrame, totals: pd.Series, settings: QuotaSetting
 # ---------------------------------------------------------------- solving the LP
 
 _LE = pulp.LpConstraintLE
+
+
+def _meet_history(
+    model: QuotaModel,
+    pairs: pd.DataFrame,
+    totals: pd.Series,
+    settings: QuotaSettings,
+    solver: SolverSettings | None,
+) -> None:
+    """Stage 0: the least total shortfall/excess of the soft history rows, then held.
+
+    So the history floors and ceilings hold whenever the band, the caps and the targets allow,
+    and give way by the least total amount when they do not (a ramping new hire whose territory
+    sold a lot last year).
+    """
+    if not model.history:
+        return
+    slack = pulp.lpSum(v for *_, v in model.history.values())
+    model.prob.setObjective(slack)
+    model.prob.name = "quota_history"  # the log line of stage 0
+    report = solve(model.prob, solver)
+    if report.status == Status.INFEASIBLE:
+        raise _diagnose(pairs, totals, settings, solver)
+    _require(report, "history stage")
+    best = max(report.objective or 0.0, 0.0)
+    # held at the optimum plus the solver's round-off (its feasibility tolerance is 1e-7)
+    hold = best + 1e-6 * max(1.0, best) + 1e-7 * len(model.history)
+    model.prob.addConstraint(pulp.LpConstraint(slack, _LE, "history_hold", hold))
+    model.prob.setObjective(model.stage1)
+    model.prob.name = "quota"
+
+
+def _warn_relaxed(result: QuotaResult) -> None:
+    """One log line per history bound that had to give way (all are in quota_history.csv)."""
+    relaxed = result.history_relaxed
+    for row in relaxed.head(10).itertuples():
+        gave = row.shortfall if row.bound == "floor" else row.excess
+        log.warning(
+            "quota: the history %s of %s/%s (%s) gives way by %s: quota %s (the fairness band, "
+            "caps and targets allow no more); see quota_history.csv",
+            row.bound,
+            row.rep_id,
+            row.product_id,
+            f"{row.limit:,.0f}",
+            f"{gave:,}",
+            f"{row.quota:,}",
+        )
+    if len(relaxed) > 10:
+        log.warning("quota: ... and %d more history bounds give way", len(relaxed) - 10)
 
 
 def _solve_two_stage(

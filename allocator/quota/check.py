@@ -173,7 +173,8 @@ def _pairs(
         by_rep = pd.DataFrame({"q": q, "pot": pot}).groupby(rp["rep_id"]).sum()
         over = by_rep["q"] > settings.cap_share * by_rep["pot"] + rp["product_id"].nunique()
         found += _report(over, by_rep.reset_index()[["rep_id"]], "quota above the cap")
-    found += _history(tables, owners, target, settings, rp, eligible)
+    bounds = pd.DataFrame({"fair": fair, "eligible": eligible, "potential": pot})
+    found += _history(tables, owners, target, settings, rp, bounds, result)
     return found
 
 
@@ -183,9 +184,16 @@ def _history(
     target: TargetResult,
     settings: QuotaSettings,
     rp: pd.DataFrame,
-    eligible: np.ndarray,
+    bounds: pd.DataFrame,
+    result: QuotaResult,
 ) -> list[str]:
-    """Floor and ceiling around last year's actual (12 months before start x months / 12)."""
+    """Soft floor and ceiling around last year's actual (12 months before start x months / 12).
+
+    A quota may fall below its floor (or above its ceiling) only by the shortfall (excess) that
+    ``result.history`` reports, and only where the hard rows leave no room: the quota at the
+    edge of its fairness band, its rep at the cap, or every other rep of the product at the
+    edge of theirs (``models/quota.md``, "History floors and ceilings are soft").
+    """
     low, high = settings.history.min_growth, settings.history.max_growth
     if tables.history is None or (low is None and high is None):
         return []
@@ -195,15 +203,56 @@ def _history(
     h = h.assign(rep_id=h["account_id"].map(owners)).dropna(subset=["rep_id"])
     sold = h.groupby(PAIR)["sales"].sum() * len(target.periods) / 12
     actual = sold.reindex(pd.MultiIndex.from_frame(rp[PAIR]), fill_value=0.0).to_numpy()
-    q, live = rp["quota"].to_numpy(float), eligible & (actual > 0)
-    found = []
-    if low is not None:
-        below = live & (q < (1 + low) * actual - 1)
-        found += _report(below, rp[PAIR], "quota below the history floor")
-    if high is not None:
-        above = live & (q > (1 + high) * actual + 1)
-        found += _report(above, rp[PAIR], "quota above the history ceiling")
+    q, live = rp["quota"].to_numpy(float), bounds["eligible"].to_numpy() & (actual > 0)
+    band, fair = settings.fairness.band, bounds["fair"].to_numpy()
+    floor = np.where(live & (low is not None), (1 + (low or 0.0)) * actual, 0.0)
+    ceiling = np.where(live & (high is not None), (1 + (high or 0.0)) * actual, np.inf)
+    given = _given(result, rp)
+    below = q < floor - 1
+    above = q > ceiling + 1
+    keys = rp[PAIR]
+    found = _report(below & (q < floor - given["floor"] - 1), keys, "quota below the history floor")
+    found += _report(
+        above & (q > ceiling + given["ceiling"] + 1), keys, "quota above the history ceiling"
+    )
+    at_cap = _at_cap(settings, rp, q, bounds["potential"].to_numpy())
+    low_edge = np.maximum((1 - band) * fair, floor)
+    high_edge = np.minimum((1 + band) * fair, ceiling)
+    room_down = pd.Series(bounds["eligible"].to_numpy() & (q > low_edge + 1))
+    room_up = pd.Series(bounds["eligible"].to_numpy() & (q < high_edge - 1) & ~at_cap)
+    others_down = room_down.groupby(rp["product_id"]).transform("sum").to_numpy() - room_down
+    others_up = room_up.groupby(rp["product_id"]).transform("sum").to_numpy() - room_up
+    free_up = (q < (1 + band) * fair - 1) & ~at_cap & (others_down > 0)
+    free_down = (q > (1 - band) * fair + 1) & (others_up > 0)
+    found += _report(below & free_up, keys, "history floor given way with room to meet it")
+    found += _report(above & free_down, keys, "history ceiling given way with room to meet it")
     return found
+
+
+def _given(result: QuotaResult, rp: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The shortfall (floor) and excess (ceiling) the result reports, per row of ``rp``."""
+    index = pd.MultiIndex.from_frame(rp[PAIR])
+    out = {}
+    for kind, column in (("floor", "shortfall"), ("ceiling", "excess")):
+        if result.history is None or not len(result.history):
+            out[kind] = np.zeros(len(rp))
+            continue
+        h = result.history[result.history["bound"] == kind]
+        values = h.set_index(PAIR)[column].astype(float)
+        out[kind] = values.reindex(index, fill_value=0.0).to_numpy()
+    return out
+
+
+def _at_cap(
+    settings: QuotaSettings, rp: pd.DataFrame, q: np.ndarray, pot: np.ndarray
+) -> np.ndarray:
+    """Rows whose rep's quotas reach the cap (within one unit per product)."""
+    if settings.cap_share is None:
+        return np.zeros(len(rp), bool)
+    frame = pd.DataFrame({"q": q, "pot": pot})
+    by_rep = frame.groupby(rp["rep_id"]).transform("sum")
+    slack = settings.cap_share * by_rep["pot"] - by_rep["q"]
+    return (slack <= rp["product_id"].nunique()).to_numpy()
 
 
 def _tiers(result: QuotaResult) -> list[str]:

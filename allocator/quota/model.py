@@ -21,7 +21,15 @@ import pulp
 from allocator.io.settings import QuotaSettings
 from allocator.quota.phasing import round_groups
 
-__all__ = ["CONSTRAINT_COLUMNS", "QuotaModel", "add_row", "constraint_rows", "read_quotas"]
+__all__ = [
+    "CONSTRAINT_COLUMNS",
+    "HISTORY_COLUMNS",
+    "QuotaModel",
+    "add_row",
+    "constraint_rows",
+    "history_table",
+    "read_quotas",
+]
 
 #: columns of ``QuotaResult.constraints``; ``lp`` says whose objective the dual moves: ``quota``
 #: (stage 1: the largest fairness deviation, plus commitments) or ``expense`` (expected margin)
@@ -45,6 +53,10 @@ class QuotaModel:
     labels: dict[str, str] = dataclasses.field(default_factory=dict)
     stage1: pulp.LpAffineExpression = dataclasses.field(default_factory=pulp.LpAffineExpression)
     slacks: dict[str, tuple[pulp.LpVariable, pulp.LpVariable]] = dataclasses.field(
+        default_factory=dict
+    )
+    #: soft history rows: documented name -> (pair row, "floor"/"ceiling", bound, slack variable)
+    history: dict[str, tuple[int, str, float, pulp.LpVariable]] = dataclasses.field(
         default_factory=dict
     )
 
@@ -118,15 +130,25 @@ class QuotaModel:
                 self._row(f"cap[{r}]", terms, _LE, cap_share * group["potential"].sum())
 
     def _history(self, el: pd.DataFrame, keys: list[str], settings: QuotaSettings) -> None:
-        """(7) ``hist_floor/hist_ceiling[r,p]`` around last year's actual (pairs that sold)."""
+        """(7) soft ``hist_floor/hist_ceiling[r,p]`` around last year's actual (pairs that sold).
+
+        Each row has its own slack (shortfall below the floor, excess above the ceiling); the
+        first stage minimises their sum, so they hold whenever the other rows allow.
+        """
         low, high = settings.history.min_growth, settings.history.max_growth
         for i, key, actual in zip(el.index, keys, el["actual"], strict=True):
             if actual <= 0:
                 continue
             if low is not None:
-                self._row(f"hist_floor[{key}]", [(self.q[i], 1.0)], _GE, (1 + low) * actual)
+                bound = (1 + low) * actual
+                s = pulp.LpVariable(f"h_lo_{i}", lowBound=0)
+                self._row(f"hist_floor[{key}]", [(self.q[i], 1.0), (s, 1.0)], _GE, bound)
+                self.history[f"hist_floor[{key}]"] = (i, "floor", bound, s)
             if high is not None:
-                self._row(f"hist_ceiling[{key}]", [(self.q[i], 1.0)], _LE, (1 + high) * actual)
+                bound = (1 + high) * actual
+                s = pulp.LpVariable(f"h_hi_{i}", lowBound=0)
+                self._row(f"hist_ceiling[{key}]", [(self.q[i], 1.0), (s, -1.0)], _LE, bound)
+                self.history[f"hist_ceiling[{key}]"] = (i, "ceiling", bound, s)
 
     def _commitments(self, el: pd.DataFrame, keys: list[str], weight: float) -> None:
         """(8) ``commit_hi/lo[r,p]``: u >= |q - c|; stage 1 adds weight x u / f."""
@@ -162,6 +184,47 @@ def read_quotas(model: QuotaModel, pairs: pd.DataFrame, totals: pd.Series) -> pd
         out["ratio"] = np.where(out["potential"] > 0, quota / out["potential"], np.nan)
         out["deviation"] = np.where(out["fair"] > 0, (quota - out["fair"]) / out["fair"], np.nan)
     return out
+
+
+HISTORY_COLUMNS = [
+    "rep_id",
+    "product_id",
+    "bound",
+    "last_year",
+    "limit",
+    "quota",
+    "shortfall",
+    "excess",
+    "binds",
+]
+
+
+def history_table(
+    model: QuotaModel, pairs: pd.DataFrame, rep_product: pd.DataFrame
+) -> pd.DataFrame:
+    """``quota_history.csv``: every soft history row with the quota and how far it gave way.
+
+    ``shortfall`` (below a floor) and ``excess`` (above a ceiling) are the LP slacks in whole
+    units; ``binds`` is true when the quota sits on the bound or had to give way.
+    """
+    rows = []
+    for i, kind, bound, slack in model.history.values():
+        gave = round(max(slack.varValue or 0.0, 0.0))
+        quota = int(rep_product.at[i, "quota"])
+        rows.append(
+            (
+                pairs.at[i, "rep_id"],
+                pairs.at[i, "product_id"],
+                kind,
+                float(pairs.at[i, "actual"]),
+                bound,
+                quota,
+                gave if kind == "floor" else 0,
+                gave if kind == "ceiling" else 0,
+                gave > 0 or abs(quota - bound) <= 1.0,
+            )
+        )
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
 
 
 # ---------------------------------------------------------------- shared helpers

@@ -30,6 +30,16 @@ class QuotaResult:
     expenses: pd.DataFrame | None
     constraints: pd.DataFrame
     report: SolveReport
+    #: the soft history floors and ceilings (``quota_history.csv``); None without quota.history
+    history: pd.DataFrame | None = None
+
+    @property
+    def history_relaxed(self) -> pd.DataFrame:
+        """The history rows that had to give way (shortfall or excess above zero)."""
+        if self.history is None:
+            return pd.DataFrame()
+        h = self.history
+        return h[(h["shortfall"] > 0) | (h["excess"] > 0)]
 
     @property
     def largest_deviation(self) -> float:

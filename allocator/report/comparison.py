@@ -18,6 +18,7 @@ import pandas as pd
 
 from allocator.exceptions import InputError
 from allocator.io.files import read_output_csv
+from allocator.io.folder import MANIFEST, Claim, Owner, claim, read_manifest
 from allocator.report.metrics import plan_metrics
 from allocator.report.plan_report import Bullets, Section, Table, Text, write_document
 
@@ -93,7 +94,14 @@ def _read_json(path: Path) -> dict[str, Any]:
 def _read_folder(folder: Path) -> Snapshot:
     if not folder.is_dir():
         raise InputError([f"{folder}: no such output folder"])
-    manifest = _read_json(folder / "manifest.json").get("scenario", {})
+    record = read_manifest(folder, required=False)
+    if record is None:
+        record = _read_json(folder / MANIFEST)  # absent: says so, naming the file
+    if record.get("status") == "infeasible":
+        raise InputError(
+            [f"{folder}: holds no plan (its scenario was infeasible: see report.html)"]
+        )
+    manifest = record.get("scenario", {})
     metrics = _read_json(folder / "metrics.json")
     assignments = read_output_csv(folder / "assignments.csv", ["account_id", "rep_id"])
     reps = read_output_csv(folder / "reps.csv", ["rep_id"])
@@ -292,8 +300,24 @@ def _settings(snaps: list[Snapshot], labels: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["key", *labels])
 
 
-def write_comparison(comparison: Comparison, outdir: str | Path) -> list[Path]:
-    """Write ``comparison.html`` and ``comparison.md`` into ``outdir`` (atomically)."""
+def write_comparison(
+    comparison: Comparison, outdir: str | Path | Claim, *, force: bool = False
+) -> list[Path]:
+    """Write ``comparison.html``, ``comparison.md`` and a manifest into ``outdir``.
+
+    ``outdir`` is a folder or a :class:`~allocator.io.folder.Claim` taken before solving; a
+    folder of another kind (a plan), with edited files or files allocator did not write is
+    refused unless ``force``.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be used or written.
+    """
+    if not isinstance(outdir, Claim):
+        with claim(outdir, Owner("comparison", None, "comparison"), force=force) as folder:
+            return write_comparison(comparison, folder)
     title = f"Comparison: {' vs '.join(comparison.names)}"
     subtitle = f"{len(comparison.names)} plans; the first is the baseline"
-    return write_document(outdir, "comparison", title, comparison.sections(), subtitle=subtitle)
+    written = write_document(outdir, "comparison", title, comparison.sections(), subtitle=subtitle)
+    return [*written, outdir.commit({"plans": list(comparison.names)})]

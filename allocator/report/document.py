@@ -14,13 +14,12 @@ import html
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from string import Template
 
 import pandas as pd
 
-from allocator.io.files import atomic_write
+from allocator.io.folder import Claim, Owner, claim
 
 __all__ = [
     "Block",
@@ -215,22 +214,36 @@ def render_markdown(title: str, subtitle: str, sections: Sequence[Section], *, s
 
 
 def write_document(
-    outdir: str | Path, stem: str, title: str, sections: Sequence[Section], *, subtitle: str = ""
+    outdir: str | Path | Claim,
+    stem: str,
+    title: str,
+    sections: Sequence[Section],
+    *,
+    subtitle: str = "",
 ) -> list[Path]:
-    """Write ``<stem>.html``, ``<stem>.md`` and the Markdown's PNG files atomically."""
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for image in (b for s in sections for b in s.blocks if isinstance(b, Image)):
-        path = outdir / f"{stem}_{image.name}.png"
-        atomic_write(path, partial(Path.write_bytes, data=image.data))
-        written.append(path)
+    """Write ``<stem>.html``, ``<stem>.md`` and the Markdown's PNG files.
+
+    Into a :class:`~allocator.io.folder.Claim`, the files are staged (its owner commits them);
+    into a folder path, the folder is claimed for a result of kind ``stem`` and committed.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be used or written (:func:`allocator.io.folder.claim`).
+    """
+    if not isinstance(outdir, Claim):
+        with claim(outdir, Owner(stem, None, title)) as folder:
+            written = write_document(folder, stem, title, sections, subtitle=subtitle)
+            folder.commit()
+            return written
+    written = [
+        outdir.write_bytes(f"{stem}_{image.name}.png", image.data)
+        for image in (b for s in sections for b in s.blocks if isinstance(b, Image))
+    ]
     for suffix, text in (
         ("md", render_markdown(title, subtitle, sections, stem=stem)),
         ("html", render_html(title, subtitle, sections)),
     ):
-        path = outdir / f"{stem}.{suffix}"
-        atomic_write(path, partial(Path.write_text, data=text, encoding="utf-8"))
-        written.append(path)
+        written.append(outdir.write_text(f"{stem}.{suffix}", text))
     log.info("report: wrote %s", ", ".join(p.name for p in written))
     return written

@@ -1,8 +1,10 @@
-"""Writing a plan to its output folder: atomic files, a manifest that makes results traceable.
+"""Writing a plan to its output folder: staged files, a manifest that makes results traceable.
 
-Every file is written under a temporary name in the same folder and renamed into place, so a
-crash never leaves half a file. A folder that already holds another scenario's results is not
-overwritten unless ``force`` is given: nothing a user made is replaced silently.
+The folder is claimed, checked and locked by :mod:`allocator.io.folder` (ideally before the
+solve: the CLI passes its :class:`~allocator.io.folder.Claim`); every file is staged under a
+temporary name and all are put in place together with ``manifest.json`` last, so a failure
+leaves the folder as it was. A folder that holds another scenario's results, hand edits or files
+allocator did not write is not overwritten unless ``force`` is given.
 """
 
 from __future__ import annotations
@@ -17,13 +19,20 @@ from typing import Any
 
 import pandas as pd
 
-from allocator.exceptions import ScenarioError
-from allocator.io.files import atomic_write, sha256
+from allocator.io.files import sha256
+from allocator.io.folder import MANIFEST, Claim, Owner, claim
+from allocator.io.scenario import Scenario
 from allocator.plan import Plan
 
-__all__ = ["plan_tables", "write_plan"]
-
-MANIFEST = "manifest.json"
+__all__ = [
+    "MANIFEST",
+    "input_paths",
+    "plan_owner",
+    "plan_tables",
+    "scenario_owner",
+    "scenario_record",
+    "write_plan",
+]
 
 
 def plan_tables(plan: Plan) -> dict[str, pd.DataFrame]:
@@ -52,6 +61,8 @@ def plan_tables(plan: Plan) -> dict[str, pd.DataFrame]:
             out["reconciliation"] = q.reconciliation
         if q.expenses is not None:
             out["expenses"] = q.expenses
+        if q.history is not None:
+            out["quota_history"] = q.history
     return out
 
 
@@ -76,38 +87,59 @@ def owners_frame(plan: Plan) -> pd.DataFrame:
 
 
 def write_plan(
-    plan: Plan, outdir: str | Path, *, force: bool = False, report: bool = True
+    plan: Plan, outdir: str | Path | Claim, *, force: bool = False, report: bool = True
 ) -> list[Path]:
     """Write every table, the report, ``metrics.json`` and ``manifest.json`` into ``outdir``.
 
-    The manifest comes last and lists every other file with its SHA-256.
+    ``outdir`` is a folder (checked, locked and written by :func:`allocator.io.folder.claim`)
+    or a :class:`~allocator.io.folder.Claim` taken before solving. Files are staged and put in
+    place together; the manifest comes last and lists every other file with its SHA-256.
 
     Raises
     ------
-    ScenarioError
-        When ``outdir`` holds results of a different scenario (or files not made by us) and
-        ``force`` is false.
+    OutputError
+        ``outdir`` holds another scenario's results, edited files or files allocator did not
+        write (without ``force``), is a file, or the OS refused (read-only, disk full): the
+        folder then holds what it held before.
     """
-    outdir = Path(outdir)
-    _guard(outdir, plan, force=force)
-    outdir.mkdir(parents=True, exist_ok=True)
+    if not isinstance(outdir, Claim):
+        with claim(outdir, plan_owner(plan), force=force, inputs=input_paths(plan.scenario)) as c:
+            return write_plan(plan, c, report=report)
+    folder = outdir
     written: list[Path] = []
-    for stem, frame in plan_tables(plan).items():
-        written += _write_frame(frame, outdir, stem, plan.scenario.output.formats)
+    tables = plan_tables(plan)
+    for stem, frame in tables.items():
+        written += _write_frame(frame, folder, stem, plan.scenario.output.formats)
     if "xlsx" in plan.scenario.output.formats:
-        written.append(_write_workbook(plan_tables(plan), outdir / "plan.xlsx"))
+        written.append(_write_workbook(tables, folder))
     if report:
         from allocator.report.plan_report import (
             write_report,  # the report imports plotting: only on demand
         )
 
-        written += write_report(plan, outdir)
-    metrics = outdir / "metrics.json"
-    atomic_write(metrics, lambda p: p.write_text(_json(plan_metrics_json(plan))))
-    written.append(metrics)
-    manifest = outdir / MANIFEST
-    atomic_write(manifest, lambda p: p.write_text(_json(_manifest(plan, written))))
-    return [*written, manifest]
+        written += write_report(plan, folder)
+    written.append(folder.write_text("metrics.json", _json(plan_metrics_json(plan))))
+    record = scenario_record(plan.scenario, plan.tables.sources)
+    record["status"] = plan.status
+    if plan.failed is not None:
+        record["failed_stage"] = plan.failed.stage
+    return [*written, folder.commit(record)]
+
+
+def plan_owner(plan: Plan) -> Owner:
+    """The owner of a plan's folder: its scenario (by hash)."""
+    return scenario_owner(plan.scenario)
+
+
+def scenario_owner(scenario: Scenario) -> Owner:
+    """The owner of the folder of ``scenario``'s result (a plan, or its diagnosis)."""
+    return Owner("plan", scenario.hash(), scenario.name)
+
+
+def input_paths(scenario: Scenario) -> list[Path]:
+    """The scenario's input files: an output folder must never be their folder."""
+    paths = [v for v in scenario.data.model_dump().values() if isinstance(v, str)]
+    return [Path(p) for p in paths if "://" not in p]
 
 
 def plan_metrics_json(plan: Plan) -> dict[str, Any]:
@@ -117,25 +149,8 @@ def plan_metrics_json(plan: Plan) -> dict[str, Any]:
     return {**plan.metrics(), **plan_metrics(plan)}
 
 
-def _guard(outdir: Path, plan: Plan, *, force: bool) -> None:
-    if force or not outdir.exists() or not any(outdir.iterdir()):
-        return
-    manifest = outdir / MANIFEST
-    if not manifest.exists():
-        raise ScenarioError(
-            f"{outdir}: output folder is not empty and holds no {MANIFEST}: refusing to write "
-            "into it (use --force or another --out)"
-        )
-    previous = json.loads(manifest.read_text()).get("scenario", {})
-    if previous.get("hash") != plan.scenario.hash() and previous.get("name") != plan.scenario.name:
-        raise ScenarioError(
-            f"{outdir}: holds results of scenario '{previous.get('name')}': refusing to overwrite "
-            "them (use --force or another --out)"
-        )
-
-
 def _write_frame(
-    frame: pd.DataFrame, outdir: Path, stem: str, formats: tuple[str, ...]
+    frame: pd.DataFrame, folder: Claim, stem: str, formats: tuple[str, ...]
 ) -> list[Path]:
     writers: dict[str, Callable[[Path], Any]] = {
         "csv": lambda p: frame.to_csv(p, index=False, encoding="utf-8", lineterminator="\n"),
@@ -144,23 +159,16 @@ def _write_frame(
             p, orient="records", indent=1, force_ascii=False, date_format="iso"
         ),
     }
-    paths = []
-    for fmt in formats:
-        if fmt in writers:
-            path = outdir / f"{stem}.{fmt}"
-            atomic_write(path, writers[fmt])
-            paths.append(path)
-    return paths
+    return [folder.write(f"{stem}.{fmt}", writers[fmt]) for fmt in formats if fmt in writers]
 
 
-def _write_workbook(tables: Mapping[str, pd.DataFrame], path: Path) -> Path:
+def _write_workbook(tables: Mapping[str, pd.DataFrame], folder: Claim) -> Path:
     def write(tmp: Path) -> None:
         with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
             for stem, frame in tables.items():
                 frame.to_excel(xl, sheet_name=stem[:31], index=False)
 
-    atomic_write(path, write)
-    return path
+    return folder.write("plan.xlsx", write)
 
 
 def _json(data: Any) -> str:
@@ -173,7 +181,8 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _manifest(plan: Plan, written: list[Path]) -> dict[str, Any]:
+def scenario_record(scenario: Scenario, sources: Mapping[str, str]) -> dict[str, Any]:
+    """The manifest's account of a result: scenario, input hashes, solver, versions."""
     versions: dict[str, str | None] = {}
     for dist in (
         "allocator",
@@ -189,20 +198,20 @@ def _manifest(plan: Plan, written: list[Path]) -> dict[str, Any]:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             versions[dist] = None
-    inputs = {
-        name: {"path": path, "sha256": sha256(Path(path))}
-        for name, path in plan.tables.sources.items()
-    }
+    inputs = {}
+    for name, path in sources.items():
+        try:
+            inputs[name] = {"path": path, "sha256": sha256(Path(path))}
+        except OSError:  # a database table, or a file gone since it was read
+            inputs[name] = {"path": path, "sha256": None}
     return {
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "scenario": {
-            "name": plan.scenario.name,
-            "hash": plan.scenario.hash(),
-            "settings": plan.scenario.model_dump(mode="json"),
+            "name": scenario.name,
+            "hash": scenario.hash(),
+            "settings": scenario.model_dump(mode="json"),
         },
         "inputs": inputs,
-        "files": {p.name: sha256(p) for p in written},
-        "solver": plan.scenario.solver.model_dump(mode="json"),
+        "solver": scenario.solver.model_dump(mode="json"),
         "versions": versions,
         "python": platform.python_version(),
     }

@@ -11,6 +11,7 @@ reports reuse the same document rendering.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +19,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from allocator.exceptions import InfeasibleError
+from allocator.io.folder import Claim, claim
 from allocator.report.document import Block, Bullets, Image, Section, Table, Text, write_document
 from allocator.report.explain import conflicting_constraints, explain_accounts, explain_constraints
 from allocator.report.metrics import plan_metrics
+from allocator.report.output import input_paths, plan_owner, scenario_owner, scenario_record
 from allocator.report.plots import (
     fairness_figures,
     png,
@@ -49,8 +52,22 @@ __all__ = [
 # ---------------------------------------------------------------- the plan report
 
 
-def write_report(plan: Plan, outdir: str | Path) -> list[Path]:
-    """Write ``report.html`` and ``report.md`` (+ its PNG figures) for ``plan`` into ``outdir``."""
+def write_report(plan: Plan, outdir: str | Path | Claim) -> list[Path]:
+    """Write ``report.html`` and ``report.md`` (+ its PNG figures) for ``plan`` into ``outdir``.
+
+    Staged into a :class:`~allocator.io.folder.Claim` (committed by its owner), or into a
+    folder claimed for the plan's scenario and committed here.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be used or written (:func:`allocator.io.folder.claim`).
+    """
+    if not isinstance(outdir, Claim):
+        with claim(outdir, plan_owner(plan), inputs=input_paths(plan.scenario)) as folder:
+            written = write_report(plan, folder)
+            folder.commit({**scenario_record(plan.scenario, {}), "status": plan.status})
+            return written
     title = f"Plan report: {plan.scenario.name}"
     subtitle = plan.scenario.description or f"scenario hash {plan.scenario.hash()[:12]}"
     return write_document(outdir, "report", title, plan_sections(plan), subtitle=subtitle)
@@ -61,6 +78,8 @@ def plan_sections(plan: Plan) -> list[Section]:
     metrics = plan_metrics(plan)
     reps = plan.reps_frame()
     sections = [_summary(plan, metrics)]
+    if plan.failed is not None:
+        sections.append(_failed(plan))
     if plan.target is not None:
         sections.append(_target(plan))
     sections += [_reps(plan, reps), _fairness(plan, metrics, reps), _map(plan)]
@@ -70,8 +89,48 @@ def plan_sections(plan: Plan) -> list[Section]:
     if plan.assignment is not None:
         sections.append(_moved(plan))
     if plan.quotas is not None:
+        history = _history(plan)
+        if history is not None:
+            sections.append(history)
         sections.append(_phasing(plan))
     return sections
+
+
+def _failed(plan: Plan) -> Section:
+    """What failed after the territory solved, with its diagnosis."""
+    failed = plan.failed
+    assert failed is not None
+    error = failed.error
+    head = str(error).splitlines()[0] if str(error) else type(error).__name__
+    lines = getattr(error, "diagnosis", ()) or ()
+    text = (
+        f"The territory solved and is complete (assignments.csv, owners.csv, reps.csv), but the "
+        f"{failed.stage} stage failed, so this plan has no quotas: {head}"
+    )
+    blocks: list[Block] = [Text(text)]
+    if lines:
+        blocks.append(Bullets(tuple(lines)))
+    return Section(f"The {failed.stage} stage failed", tuple(blocks))
+
+
+def _history(plan: Plan) -> Section | None:
+    """Every rep-product whose history floor or ceiling binds or had to give way."""
+    quotas = plan.quotas
+    assert quotas is not None
+    table = quotas.history
+    if table is None or not len(table):
+        return None
+    shown = table[table["binds"] | (table["shortfall"] > 0) | (table["excess"] > 0)]
+    relaxed = int(((shown["shortfall"] > 0) | (shown["excess"] > 0)).sum())
+    text = (
+        "History floors and ceilings (quota.history) are soft rows: the quota LP first meets as "
+        "many of them as the fairness band, the caps and the product targets allow, then "
+        f"balances. {relaxed} of {len(table):,} had to give way (shortfall or excess below); "
+        "the others listed bind exactly. See quota_history.csv and models/quota.md."
+    )
+    if not len(shown):
+        return Section("History floors and ceilings", (Text("No history bound binds."),))
+    return Section("History floors and ceilings", (Text(text), Table(shown)))
 
 
 def _num(value: Any, spec: str = ",.2f") -> str:
@@ -233,12 +292,27 @@ def _phasing(plan: Plan) -> Section:
 # ---------------------------------------------------------------- infeasible
 
 
-def infeasible_report(scenario: Scenario, error: InfeasibleError, outdir: str | Path) -> list[Path]:
-    """Write ``report.html``/``report.md`` for a scenario that has no feasible plan.
+def infeasible_report(
+    scenario: Scenario, error: InfeasibleError, outdir: str | Path | Claim, *, force: bool = False
+) -> list[Path]:
+    """Write ``report.html``/``report.md``, ``metrics.json`` and the manifest of a scenario that
+    has no feasible plan.
 
     The report shows the error, each diagnosis line (``error.diagnosis``) and the constraints
-    the diagnosis names, so a planner sees which settings to relax.
+    the diagnosis names, so a planner sees which settings to relax. The folder is claimed for
+    the scenario like a plan's (:func:`allocator.io.folder.claim`): it never lands among the
+    inputs nor over another scenario's plan; the next run of a scenario of the same name (the
+    fixed YAML) may replace it.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be used or written.
     """
+    if not isinstance(outdir, Claim):
+        owner, inputs = scenario_owner(scenario), input_paths(scenario)
+        with claim(outdir, owner, force=force, inputs=inputs) as folder:
+            return infeasible_report(scenario, error, folder)
     message = str(error).splitlines()[0] if str(error) else "infeasible"
     conflicts = conflicting_constraints(error)
     blocks: list[Block] = [
@@ -259,4 +333,9 @@ def infeasible_report(scenario: Scenario, error: InfeasibleError, outdir: str | 
             )
         )
     title = f"Infeasible: {scenario.name}"
-    return write_document(outdir, "report", title, sections, subtitle=scenario.description)
+    written = write_document(outdir, "report", title, sections, subtitle=scenario.description)
+    metrics = {"status": "infeasible", "message": message, "diagnosis": list(error.diagnosis)}
+    written.append(outdir.write_text("metrics.json", json.dumps(metrics, indent=2) + "\n"))
+    sources = {k: v for k, v in scenario.data.model_dump().items() if isinstance(v, str)}
+    record = {**scenario_record(scenario, sources), "status": "infeasible"}
+    return [*written, outdir.commit(record)]

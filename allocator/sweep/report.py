@@ -12,14 +12,14 @@ import base64
 import html
 import io
 import math
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from allocator.io.folder import Claim, Owner, claim
 from allocator.io.scenario import Scenario
 from allocator.sweep.grid import Variant
 
@@ -234,19 +234,21 @@ def with_front(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(non_dominated=front.astype(bool))
 
 
-def write_sweep_report(frame: pd.DataFrame, out: Path, *, title: str) -> list[Path]:
-    """Write ``sweep.csv`` and ``sweep.html`` into ``out`` (each atomically)."""
-    csv, page = out / "sweep.csv", out / "sweep.html"
-    _atomic(csv, lambda p: frame.to_csv(p, index=False, lineterminator="\n"))
-    _atomic(page, lambda p: p.write_text(sweep_html(frame, title=title), encoding="utf-8"))
-    return [csv, page]
+def write_sweep_report(frame: pd.DataFrame, out: Path | Claim, *, title: str) -> list[Path]:
+    """Write ``sweep.csv``, ``sweep.html`` and the folder's manifest into ``out``.
 
+    ``out`` is the sweep's :class:`~allocator.io.folder.Claim`, or a folder claimed here.
 
-def _atomic(path: Path, write: Callable[[Path], Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")  # not mkstemp: keep umask permissions
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    Raises
+    ------
+    OutputError
+        The folder cannot be used or written.
+    """
+    if not isinstance(out, Claim):
+        with claim(out, Owner("sweep", None, title)) as folder:
+            return write_sweep_report(frame, folder, title=title)
+    written = [
+        out.write("sweep.csv", lambda p: frame.to_csv(p, index=False, lineterminator="\n")),
+        out.write("sweep.html", lambda p: p.write_text(sweep_html(frame, title=title), "utf-8")),
+    ]
+    return [*written, out.commit({"variants": len(frame)})]

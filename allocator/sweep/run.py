@@ -37,11 +37,11 @@ from allocator.sweep.runner import (
     dask_slots,
     finished_row,
     prepare_out,
-    release_out,
     remove_stale,
     run_dask,
     run_pool,
     run_serial,
+    sweep_owner,
 )
 
 __all__ = [
@@ -81,6 +81,8 @@ def solve_into(scenario: Scenario, solver: SolverSettings, folder: Path) -> dict
 
     plan = solve_scenario(scenario, solver=solver)
     write_plan(plan, folder)
+    if plan.failed is not None:  # the territory is written; the variant counts as failed
+        raise plan.failed.error
     metrics = plan.metrics()
     row: dict[str, Any] = {"status": plan.status}
     row.update({k: metrics.get(k) for k in ("objective", "bound", "gap", "solve_seconds")})
@@ -125,6 +127,7 @@ def sweep(
     workers: int | None = None,
     client: Any = None,
     progress: bool = True,
+    force: bool = False,
 ) -> pd.DataFrame:
     """Solve every variant of a sweep and return the table of ``sweep.csv``.
 
@@ -164,7 +167,9 @@ def sweep(
         grid, variants = split_sweep_block(base.sweep, source=base.name)
     items = expand_sweep(base, grid, variants, source=base.name)
     outdir = Path(out) if out is not None else default_out(base)
-    return run_variants(base, items, outdir, workers=workers, client=client, progress=progress)
+    return run_variants(
+        base, items, outdir, workers=workers, client=client, progress=progress, force=force
+    )
 
 
 def run_variants(
@@ -175,6 +180,7 @@ def run_variants(
     workers: int | None = None,
     client: Any = None,
     progress: bool = True,
+    force: bool = False,
 ) -> pd.DataFrame:
     """Solve the variants not already finished in ``out`` and write ``sweep.csv``/``sweep.html``.
 
@@ -189,7 +195,7 @@ def run_variants(
     if workers is not None and workers < 1:
         raise ScenarioError(f"workers: expected a number >= 1, got {workers}")
     check_inputs([v.scenario for v in items])
-    prepare_out(out, [v.id for v in items])
+    folder = prepare_out(out, [v.id for v in items], sweep_owner(base), force=force)
     rows: dict[str, dict[str, Any]] = {}
     try:
         for v in items:
@@ -205,8 +211,10 @@ def run_variants(
         remove_stale(out)  # every task has ended: what a killed worker left is garbage
     finally:
         frame = results_frame(base, items, rows)
-        write_sweep_report(frame, out, title=f"Sweep {base.name}")
-        release_out(out)
+        try:
+            write_sweep_report(frame, folder, title=f"Sweep {base.name}")
+        finally:
+            folder.release()
     return frame
 
 

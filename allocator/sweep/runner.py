@@ -14,6 +14,7 @@ now and then while it waits, so the caller can refresh its progress line.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -31,7 +32,8 @@ from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any
 
-from allocator.exceptions import InfeasibleError, ScenarioError
+from allocator.exceptions import InfeasibleError, OutputError
+from allocator.io.folder import Claim, Owner, claim, is_temporary
 from allocator.io.scenario import Scenario
 from allocator.io.settings import SolverSettings
 
@@ -40,12 +42,12 @@ __all__ = [
     "Task",
     "finished_row",
     "prepare_out",
-    "release_out",
     "remove_stale",
     "run_dask",
     "run_pool",
     "run_serial",
     "run_task",
+    "sweep_owner",
 ]
 
 log = logging.getLogger("allocator")
@@ -56,7 +58,7 @@ Event = tuple[str, dict[str, Any]] | None
 
 ROW_FILE = "variant.json"
 MANIFEST = "manifest.json"
-LOCK = ".sweep.lock"
+LEGACY_LOCK = ".sweep.lock"  # the pid file of earlier versions
 TICK = 0.5  # seconds between progress refreshes while waiting
 MAX_ATTEMPTS = 2  # a variant whose worker process died is tried once more
 _STALE = re.compile(r"^\..+\.(tmp|old)-\d+$")
@@ -169,26 +171,52 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 # ---------------------------------------------------------------- the output folder
 
 
-def prepare_out(out: Path, variant_ids: Sequence[str]) -> None:
-    """Create ``out``, take its lock, remove stale temporary folders, refuse foreign folders.
+def sweep_owner(base: Scenario) -> Owner:
+    """The owner of a sweep's folder: its base scenario without the ``sweep`` and ``solver``
+    blocks (so widening the grid or the time limit resumes, and another base is refused)."""
+    settings = base.model_dump(mode="json")
+    kept = {k: v for k, v in settings.items() if k not in ("sweep", "solver")}
+    text = json.dumps(kept, sort_keys=True, default=str)
+    return Owner("sweep", hashlib.sha256(text.encode()).hexdigest(), base.name)
+
+
+def prepare_out(
+    out: Path, variant_ids: Sequence[str], owner: Owner, *, force: bool = False
+) -> Claim:
+    """Claim ``out`` (checked, locked, cleaned: :func:`allocator.io.folder.claim`) and refuse
+    foreign variant folders; the caller releases the claim.
+
+    A folder of an earlier version of allocator (``sweep.csv`` and variant folders without a
+    manifest) is taken as a sweep's.
 
     Raises
     ------
-    ScenarioError
-        When another running sweep holds the folder, or a variant's folder exists but was not
-        written by a sweep (it would be replaced).
+    OutputError
+        When another run holds the folder, it holds another sweep's or scenario's results or
+        files allocator did not write (without ``force``), or a variant's folder exists but
+        was not written by a sweep (it would be replaced).
     """
-    out.mkdir(parents=True, exist_ok=True)
-    _lock(out)
-    remove_stale(out)
+    claimed = claim(out, owner, force=force or _legacy(out))
     for ident in variant_ids:
         folder = out / ident
         if folder.is_dir() and any(folder.iterdir()) and not (folder / ROW_FILE).exists():
-            release_out(out)
-            raise ScenarioError(
+            claimed.release()
+            raise OutputError(
                 f"{folder}: exists and was not written by a sweep: refusing to replace it "
                 "(move it away or use another --out)"
             )
+    return claimed
+
+
+def _legacy(out: Path) -> bool:
+    """``out`` is a sweep folder of an earlier version: sweep files and variant folders only."""
+    if not out.is_dir() or (out / MANIFEST).exists():
+        return False
+    names = os.listdir(out)
+    known = {"sweep.csv", "sweep.html", LEGACY_LOCK}
+    return bool(names) and all(
+        n in known or is_temporary(n) or (out / n / ROW_FILE).is_file() for n in names
+    )
 
 
 def remove_stale(out: Path) -> None:
@@ -197,41 +225,6 @@ def remove_stale(out: Path) -> None:
         if entry.is_dir() and _STALE.match(entry.name):
             log.info("removing the unfinished folder %s", entry)
             shutil.rmtree(entry, ignore_errors=True)
-
-
-def _lock(out: Path) -> None:
-    path = out / LOCK
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            owner = path.read_text().strip() if path.exists() else ""
-            if owner.isdigit() and _alive(int(owner)):
-                raise ScenarioError(
-                    f"{out}: another sweep (process {owner}) is writing into this folder"
-                ) from None
-            path.unlink(missing_ok=True)  # left by a sweep that was killed
-            continue
-        with os.fdopen(fd, "w") as fh:
-            fh.write(str(os.getpid()))
-        return
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # our own stale lock (e.g. a notebook that was interrupted)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def release_out(out: Path) -> None:
-    """Remove the lock taken by :func:`prepare_out`."""
-    (out / LOCK).unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- backends

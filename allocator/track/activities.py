@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.exceptions import ScenarioError
-from allocator.io.files import atomic_write
+from allocator.io.folder import Claim, Owner, claim
 from allocator.io.settings import ActivitySettings, FunnelSettings
 from allocator.io.tables import Tables
 from allocator.track.attainment import TrackedPlan
@@ -168,14 +168,24 @@ def _csv(frame: pd.DataFrame, path: Path) -> None:
     frame.to_csv(path, index=False, lineterminator="\n")
 
 
-def write_activities(plan: ActivityPlan, outdir: str | Path) -> list[Path]:
-    """Write ``activities.csv`` and ``activities_reps.csv`` into ``outdir`` (atomically)."""
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for stem, frame in (("activities", plan.activities), ("activities_reps", plan.reps)):
-        path = outdir / f"{stem}.csv"
-        atomic_write(path, partial(_csv, frame))
-        written.append(path)
+def write_activities(plan: ActivityPlan, outdir: str | Path | Claim) -> list[Path]:
+    """Write ``activities.csv``, ``activities_reps.csv`` and the folder's manifest.
+
+    ``outdir`` is a folder (claimed here, see :func:`allocator.io.folder.claim`) or a
+    :class:`~allocator.io.folder.Claim` taken before solving.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be used or written.
+    """
+    if not isinstance(outdir, Claim):
+        with claim(outdir, Owner("activities", None, "activities")) as folder:
+            return write_activities(plan, folder)
+    written = [
+        outdir.write(f"{stem}.csv", partial(_csv, frame))
+        for stem, frame in (("activities", plan.activities), ("activities_reps", plan.reps))
+    ]
+    written.append(outdir.commit())
     log.info("activities: wrote %s", ", ".join(p.name for p in written))
     return written

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
+    from allocator.io.folder import Claim
     from allocator.report.document import Section
     from allocator.track.attainment import Attainment, Rephased
     from allocator.track.rebalance import Rebalance
@@ -26,42 +27,75 @@ __all__ = ["burnup_figure", "track_sections", "write_csv", "write_rebalance", "w
 _PANEL_COLUMNS = 4
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """Write ``frame`` to ``path`` atomically, datetime columns as ``YYYY-MM-DD``."""
-    from allocator.io.files import atomic_write
+def write_csv(frame: pd.DataFrame, path: Path | Claim, name: str | None = None) -> Path:
+    """Write ``frame`` as CSV, datetime columns as ``YYYY-MM-DD``.
+
+    Staged as ``name`` into a :class:`~allocator.io.folder.Claim` (its owner commits it), or
+    written to the file ``path`` through a claim of its folder.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be used or written.
+    """
+    from allocator.io.folder import Claim, Owner, claim
 
     out = frame.copy()
     for column in out.columns:
         if str(out[column].dtype).startswith("datetime64"):
             out[column] = out[column].dt.strftime("%Y-%m-%d")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda p: out.to_csv(p, index=False, lineterminator="\n"))
-    return path
+
+    def write(p: Path) -> None:
+        out.to_csv(p, index=False, lineterminator="\n")
+
+    if isinstance(path, Claim):
+        return path.write(name or "table.csv", write)
+    with claim(path.parent, Owner("table", None, path.name)) as folder:
+        written = folder.write(path.name, write)
+        folder.commit()
+        return written
+
+
+def _claimed(outdir: str | Path | Claim, kind: str, title: str) -> tuple[Claim, Claim | None]:
+    """``outdir`` as a claim, and the claim to commit and release here (None: the caller's)."""
+    from allocator.io.folder import Claim, Owner, claim
+
+    if isinstance(outdir, Claim):
+        return outdir, None
+    folder = claim(outdir, Owner(kind, None, title))
+    return folder, folder
 
 
 def write_track(
-    outdir: str | Path, attainment: Attainment, rephased: Rephased | None, *, title: str
+    outdir: str | Path | Claim, attainment: Attainment, rephased: Rephased | None, *, title: str
 ) -> list[Path]:
     """Write attainment.csv, attainment_reps.csv, burnup.csv, the re-phased tables (rephase.csv,
-    rephased_days.csv, rephased_months.csv) and track.html / track.md with the burn-up chart."""
+    rephased_days.csv, rephased_months.csv), track.html / track.md with the burn-up chart and
+    the folder's manifest (see :func:`allocator.io.folder.claim`; ``OutputError`` when the
+    folder cannot be used)."""
     from allocator.report.document import write_document
 
-    outdir = Path(outdir)
-    tables = {
-        "attainment": attainment.rep_product,
-        "attainment_reps": attainment.reps,
-        "burnup": attainment.burnup,
-    }
-    if rephased is not None:
-        tables |= {
-            "rephase": rephased.pairs,
-            "rephased_days": rephased.days,
-            "rephased_months": rephased.months,
+    folder, own = _claimed(outdir, "track", title)
+    try:
+        tables = {
+            "attainment": attainment.rep_product,
+            "attainment_reps": attainment.reps,
+            "burnup": attainment.burnup,
         }
-    written = [write_csv(frame, outdir / f"{stem}.csv") for stem, frame in tables.items()]
-    subtitle = f"as of {attainment.as_of:%Y-%m-%d}"
-    sections = track_sections(attainment, rephased)
-    return written + write_document(outdir, "track", title, sections, subtitle=subtitle)
+        if rephased is not None:
+            tables |= {
+                "rephase": rephased.pairs,
+                "rephased_days": rephased.days,
+                "rephased_months": rephased.months,
+            }
+        written = [write_csv(frame, folder, f"{stem}.csv") for stem, frame in tables.items()]
+        subtitle = f"as of {attainment.as_of:%Y-%m-%d}"
+        sections = track_sections(attainment, rephased)
+        written += write_document(folder, "track", title, sections, subtitle=subtitle)
+        return [*written, folder.commit({"as_of": f"{attainment.as_of:%Y-%m-%d}"})]
+    finally:
+        if own is not None:
+            own.release()
 
 
 def track_sections(attainment: Attainment, rephased: Rephased | None) -> list[Section]:
@@ -156,27 +190,33 @@ def _short(value: float, _: object) -> str:
     return f"{value / 1e3:.0f}k" if abs(value) >= 1e3 else f"{value:.0f}"
 
 
-def write_rebalance(result: Rebalance, outdir: str | Path, *, title: str) -> list[Path]:
+def write_rebalance(result: Rebalance, outdir: str | Path | Claim, *, title: str) -> list[Path]:
     """Write rebalance.csv (moves), rebalance_reps.csv, rebalance_assignments.csv,
-    rebalance_quotas.csv (when quotas were allocated) and rebalance.html / .md."""
+    rebalance_quotas.csv (when quotas were allocated), rebalance.html / .md and the folder's
+    manifest (``OutputError`` when the folder cannot be used)."""
     from allocator.report.document import Image, Section, Table, Text, write_document
     from allocator.report.plots import png, territory_map
 
-    outdir = Path(outdir)
-    tables = {
-        "rebalance": result.moves,
-        "rebalance_reps": result.reps,
-        "rebalance_assignments": result.assignment.assignments,
-    }
-    if result.quotas is not None:
-        tables["rebalance_quotas"] = result.quotas.quotas
-    written = [write_csv(frame, outdir / f"{stem}.csv") for stem, frame in tables.items()]
-    moves = result.moves
-    reps = result.tables.active_reps
-    figure = territory_map(result.tables.active_accounts, result.owners, reps)
-    sections = [
-        Section("Summary", (Text(result.summary().splitlines()[0]), Table(result.reps))),
-        Section("Moves", (Table(moves),) if len(moves) else (Text("No account moves."),)),
-        Section("Territory after", (Image("map", "Accounts by their new rep", png(figure)),)),
-    ]
-    return written + write_document(outdir, "rebalance", title, sections)
+    folder, own = _claimed(outdir, "rebalance", title)
+    try:
+        tables = {
+            "rebalance": result.moves,
+            "rebalance_reps": result.reps,
+            "rebalance_assignments": result.assignment.assignments,
+        }
+        if result.quotas is not None:
+            tables["rebalance_quotas"] = result.quotas.quotas
+        written = [write_csv(frame, folder, f"{stem}.csv") for stem, frame in tables.items()]
+        moves = result.moves
+        reps = result.tables.active_reps
+        figure = territory_map(result.tables.active_accounts, result.owners, reps)
+        sections = [
+            Section("Summary", (Text(result.summary().splitlines()[0]), Table(result.reps))),
+            Section("Moves", (Table(moves),) if len(moves) else (Text("No account moves."),)),
+            Section("Territory after", (Image("map", "Accounts by their new rep", png(figure)),)),
+        ]
+        written += write_document(folder, "rebalance", title, sections)
+        return [*written, folder.commit()]
+    finally:
+        if own is not None:
+            own.release()

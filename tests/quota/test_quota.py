@@ -8,6 +8,7 @@ the numbers they assert.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
@@ -236,9 +237,50 @@ def test_history_floor_lifts_a_rep_and_the_band_limits_it() -> None:
     result = allocate_quotas(tables, owners_of(tables), target, settings, HIGHS)
     assert quotas(result) == {("R1", "P1"): 60, ("R2", "P1"): 140}
     assert result.report.objective == pytest.approx(0.2, abs=1e-7)
+    assert result.history is not None and result.history_relaxed.empty
+    floors = result.history.set_index(["rep_id", "product_id"])
+    assert bool(floors.loc[("R1", "P1"), "binds"]) and not bool(floors.loc[("R2", "P1"), "binds"])
+
+
+def test_a_history_floor_the_band_cannot_reach_gives_way_and_is_reported() -> None:
+    """Soft floors (models/quota.md): with a 15% band R1 may have at most 57.5 of a floor of 60.
+
+    The quota LP does not fail: R1 gets the band's top, 57 or 58 after rounding, and the
+    history table reports the shortfall; R2's floor (6 x 100 x 2/12 = 100) holds.
+    """
+    history = [("R1", "P1", "2026-06", 60.0), ("R2", "P1", "2026-06", 100.0)]
+    tables = org({"R1": {"P1": 100}, "R2": {"P1": 300}}, history=history)
+    target = make_target({"P1": [100, 100]})
     tight = QuotaSettings.model_validate({"history": {"min_growth": 5.0}})  # band 15%: <= 57.5
-    with pytest.raises(InfeasibleError, match=r"fairness/history\[R1,P1\]: needs at least 60"):
-        allocate_quotas(tables, owners_of(tables), target, tight, HIGHS)
+    result = allocate_quotas(tables, owners_of(tables), target, tight, HIGHS)
+    got = quotas(result)
+    assert got[("R1", "P1")] in (57, 58) and sum(got.values()) == 200
+    relaxed = result.history_relaxed.set_index(["rep_id", "product_id"])
+    assert list(relaxed.index) == [("R1", "P1")]
+    assert relaxed.loc[("R1", "P1"), "shortfall"] in (2, 3)  # 60 - 57.5, in whole units
+    assert relaxed.loc[("R1", "P1"), "limit"] == pytest.approx(60)
+
+
+def test_the_checker_catches_an_unreported_or_needless_give_way() -> None:
+    """The checker recomputes the floors from the inputs: a shortfall must be reported, and
+    only where the hard rows leave no room (models/quota.md)."""
+    history = [("R1", "P1", "2026-06", 60.0), ("R2", "P1", "2026-06", 100.0)]
+    tables = org({"R1": {"P1": 100}, "R2": {"P1": 300}}, history=history)
+    target = make_target({"P1": [100, 100]})
+    tight = QuotaSettings.model_validate({"history": {"min_growth": 5.0}})
+    result = allocate_quotas(tables, owners_of(tables), target, tight, HIGHS)
+    assert check_quotas(tables, owners_of(tables), target, tight, result).ok
+    assert result.history is not None
+    hidden = dataclasses.replace(result, history=result.history.assign(shortfall=0))
+    found = check_quotas(tables, owners_of(tables), target, tight, hidden).violations
+    assert "quota below the history floor: R1,P1" in found
+    # with a 50% band R1 could have met its floor of 60 by taking from R2 (above its own floor)
+    wide = QuotaSettings.model_validate({"fairness": {"band": 0.5}, "history": {"min_growth": 5.0}})
+    rp = result.rep_product.copy()
+    rp["quota"] = [55, 145]
+    needless = dataclasses.replace(result, rep_product=rp)
+    found = check_quotas(tables, owners_of(tables), target, wide, needless).violations
+    assert "history floor given way with room to meet it: R1,P1" in found
 
 
 # ---------------------------------------------------------------- reconciliation

@@ -116,7 +116,7 @@ def test_bad_sources(tmp_path: Path, make: object, match: str) -> None:
 
 def test_write_comparison(tmp_path: Path) -> None:
     paths = write_comparison(compare([hand_plan(), plan_b()]), tmp_path)
-    assert sorted(p.name for p in paths) == ["comparison.html", "comparison.md"]
+    assert sorted(p.name for p in paths) == ["comparison.html", "comparison.md", "manifest.json"]
     md = (tmp_path / "comparison.md").read_text(encoding="utf-8")
     assert "# Comparison: hand vs tight" in md
     assert "| A2 | R2 | R1 |" in md and "| A4 | R1 | R3 |" in md

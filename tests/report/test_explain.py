@@ -158,6 +158,7 @@ def hand_quotas() -> SimpleNamespace:
         report=report,
         reconciliation=None,
         expenses=None,
+        history=None,
         summary=lambda: "quota: optimal",
     )
 

@@ -48,7 +48,8 @@ def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_report_files(report_dir: Path) -> None:
     names = sorted(p.name for p in report_dir.iterdir())
-    assert names == sorted(["report.html", "report.md", *(f"report_{f}.png" for f in FIGURES)])
+    figures = [f"report_{f}.png" for f in FIGURES]
+    assert names == sorted(["manifest.json", "report.html", "report.md", *figures])
     for figure in FIGURES:
         assert (report_dir / f"report_{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(report_dir.glob(".*")), "no temporary file is left behind"
@@ -139,7 +140,12 @@ def test_infeasible_report(tmp_path: Path) -> None:
         ],
     )
     paths = infeasible_report(hand_scenario(), error, tmp_path)
-    assert sorted(p.name for p in paths) == ["report.html", "report.md"]
+    assert sorted(p.name for p in paths) == [
+        "manifest.json",
+        "metrics.json",
+        "report.html",
+        "report.md",
+    ]
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "# Infeasible: hand" in md
     assert "- capacity[R1] needs +12.5 hours (limit 35)" in md

@@ -22,7 +22,13 @@ import pytest
 
 import allocator.sweep.run as sweep_module
 from allocator.cli.sweep import add_sweep_parser, cmd_sweep
-from allocator.exceptions import AllocatorError, InfeasibleError, ScenarioError, SolverError
+from allocator.exceptions import (
+    AllocatorError,
+    InfeasibleError,
+    OutputError,
+    ScenarioError,
+    SolverError,
+)
 from allocator.io.scenario import Scenario, load_scenario, scenario_from_dict
 from allocator.io.settings import SolverSettings
 from allocator.sweep.grid import expand_sweep, split_sweep_block
@@ -301,7 +307,7 @@ def test_a_folder_not_written_by_a_sweep_is_not_replaced(
     mine = tmp_path / "max_moved_share=0.1__tolerance=0.05"
     mine.mkdir()
     (mine / "notes.txt").write_text("mine")
-    with pytest.raises(ScenarioError, match="was not written by a sweep"):
+    with pytest.raises(OutputError, match=r"max_moved_share=0.1__tolerance=0.05\b"):
         sweep(base, GRID, out=tmp_path, workers=1, progress=False)
     assert (mine / "notes.txt").read_text() == "mine" and fake == []
 
