@@ -225,8 +225,9 @@ def _check_outliers(raw: Raw, frame: pd.DataFrame, problems: Problems) -> None:
                 raw,
                 pos,
                 column,
-                f"a number at most {limit:.3g} (the column's median is {median:,.6g}); a value this far from the others is a typo or a unit error, "
-                "and it makes the solver's arithmetic fail: fix the data, not the settings",
+                f"a number at most {limit:.3g} (the column's median is {median:,.6g}); a value "
+                "this far from the others is a typo or a unit error, and it makes the solver's "
+                "arithmetic fail: fix the data, not the settings",
             )
 
 

@@ -29,7 +29,11 @@ log = logging.getLogger("allocator")
 
 
 def solve_assignment(
-    tables: Tables, settings: AssignmentSettings, solver: SolverSettings | None = None
+    tables: Tables,
+    settings: AssignmentSettings,
+    solver: SolverSettings | None = None,
+    *,
+    deadline: float | None = None,
 ) -> AssignmentResult:
     """Assign every active account to one active rep, optimally under ``settings``.
 
@@ -41,6 +45,9 @@ def solve_assignment(
         The scenario's ``assignment:`` block.
     solver
         Backend, time limit, gap and threads; defaults when None.
+    deadline
+        Absolute ``time.monotonic()`` by which the run must end (None: ``solver.time_limit``
+        from now); contiguity honours it for the whole run.
 
     Raises
     ------
@@ -66,9 +73,11 @@ def solve_assignment(
         within=within_km(territory, candidates.max_km),
     )
     if settings.objective.mode == "lexicographic":
-        solution = solve_lexicographic(problem, settings.objective, options, solver)
+        solution = solve_lexicographic(
+            problem, settings.objective, options, solver, deadline=deadline
+        )
     else:
-        solution = solve_arcs(problem, options, solver)
+        solution = solve_arcs(problem, options, solver, deadline=deadline)
     result = make_result(territory, problem, settings, solution)
     verify_assignment(tables, settings, result)
     if result.report.status is Status.TIME_LIMIT:
