@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from dataclasses import replace
 
 from allocator.exceptions import CheckError, TimeLimitWarning
 from allocator.io.settings import AssignmentSettings, SolverSettings
@@ -18,7 +19,7 @@ from allocator.io.tables import Tables
 from allocator.solver import Status
 from allocator.territory.build import build_territory, territory_problem, within_km
 from allocator.territory.check import check_assignment
-from allocator.territory.diagnose import precheck
+from allocator.territory.diagnose import precheck, relaxations
 from allocator.territory.lexicographic import solve_lexicographic
 from allocator.territory.result import AssignmentResult, make_result
 from allocator.territory.solve_arcs import CoreOptions, solve_arcs
@@ -66,6 +67,7 @@ def solve_assignment(
     territory = build_territory(tables, settings)
     precheck(territory, settings)
     problem = territory_problem(tables, settings, territory)
+    problem = replace(problem, relax=relaxations(settings, territory, problem))
     candidates = settings.constraints.candidates
     options = CoreOptions(
         nearest=candidates.nearest,

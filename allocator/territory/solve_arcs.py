@@ -381,7 +381,7 @@ def _raise_infeasible(
 ) -> NoReturn:
     diagnosis = elastic_diagnosis(problem, arcs, solver, deadline=deadline)
     raise InfeasibleError(
-        f"{problem.name}: no assignment satisfies every hard constraint; the elastic re-solve "
-        "found:",
+        f"{problem.name}: no assignment satisfies every hard constraint (proven); what would "
+        "make one possible:",
         diagnosis=diagnosis,
     )

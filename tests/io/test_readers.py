@@ -252,3 +252,17 @@ def test_short_history_says_which_years_were_used() -> None:
     assert "fewer than the 3 years before 2027-01" in found[0]
     assert "years used: 2025, 2026" in found[0]
     assert "2027-01, 2027-02, 2027-03, ... (12 months)" in found[0]
+
+
+def test_an_outlier_potential_is_called_a_data_fault_not_a_time_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A potential of 1e18 once made the solver fail with "raise solver.time_limit"."""
+    case = Path(__file__).parent / "broken" / "accounts_potential_outlier" / "scenario.yaml"
+    out = tmp_path / "out"
+    assert main(["-q", "solve", str(case), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "accounts.csv: row 4: column 'potential': '1e18'" in err
+    assert "fix the data, not the settings" in err
+    assert "time_limit" not in err and "Traceback" not in err
+    assert not out.exists()
