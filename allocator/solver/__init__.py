@@ -54,6 +54,15 @@ __all__ = [
 log = logging.getLogger("allocator")
 
 
+#: Seconds an LP (target mix, quotas, expenses: small and needed for a plan) always gets, even
+#: when the run's budget is spent; the run's overrun is reported in ``metrics.json``.
+LP_FLOOR = 2.0
+
+
+def _is_lp(prob: pulp.LpProblem) -> bool:
+    return not any(v.cat == pulp.LpInteger for v in prob.variables())
+
+
 def solve(
     prob: pulp.LpProblem,
     settings: SolverSettings | None = None,
@@ -83,8 +92,9 @@ def solve(
     Returns
     -------
     SolveReport
-        With the limit given and the overrun measured. When the deadline has already passed
-        nothing is solved: status ``time_limit``, no solution.
+        With the limit given and the overrun measured. When the deadline has already passed a
+        MIP is not solved (status ``time_limit``, no solution); an LP still gets
+        :data:`LP_FLOOR` seconds, so a territory that solved always gets its quotas.
 
     Raises
     ------
@@ -96,6 +106,8 @@ def solve(
     if deadline is None and time_limit is None:
         time_limit = settings.time_limit
     limit = call_limit(deadline, cap=time_limit)
+    if limit < LP_FLOOR and _is_lp(prob):
+        limit = LP_FLOOR if time_limit is None else min(LP_FLOOR, max(time_limit, 0.1))
     if limit <= 0:
         log.info("%s: not solved, the run's time budget is spent", prob.name)
         return spent_report(settings.name)
