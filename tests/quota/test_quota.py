@@ -237,8 +237,17 @@ def test_history_floor_lifts_a_rep_and_the_band_limits_it() -> None:
     assert quotas(result) == {("R1", "P1"): 60, ("R2", "P1"): 140}
     assert result.report.objective == pytest.approx(0.2, abs=1e-7)
     tight = QuotaSettings.model_validate({"history": {"min_growth": 5.0}})  # band 15%: <= 57.5
-    with pytest.raises(InfeasibleError, match=r"fairness/history\[R1,P1\]: needs at least 60"):
+    with pytest.raises(InfeasibleError, match=r"fairness/history\[R1,P1\]: .*at least 60") as info:
         allocate_quotas(tables, owners_of(tables), target, tight, HIGHS)
+    text = "\n".join(info.value.diagnosis)
+    # computed: band >= 60 / 50 - 1 = 0.2; or min_growth <= 1.15 x 50 / 10 - 1 = 4.75
+    assert "`quota.fairness.band` >= 0.2 (now 0.15) is the least change" in text
+    assert "`quota.history.min_growth` <= 4.75 (now 5) is the least change" in text
+    assert "needs -" not in text
+    for change in ({"fairness": {"band": 0.2}}, {"history": {"min_growth": 4.75}}):
+        allocate_quotas(
+            tables, owners_of(tables), target, QuotaSettings.model_validate(change), HIGHS
+        )
 
 
 # ---------------------------------------------------------------- reconciliation
@@ -317,8 +326,16 @@ def test_caps_coupling_products_get_an_elastic_diagnosis() -> None:
         float(line.split(" of ")[1].replace(",", ""))
         - float(line.split("only ")[1].split(" of")[0].replace(",", ""))
         for line in info.value.diagnosis
+        if "allow only" in line
     )
     assert short == pytest.approx(10)
+    # the least cap that works is 550 / 600 = 0.91667, computed, and shown rounded up
+    assert "`quota.cap_share` >= 0.917 (now 0.9) is the least change" in "\n".join(
+        info.value.diagnosis
+    )
+    allocate_quotas(tables, owners_of(tables), target, QuotaSettings(cap_share=0.917), HIGHS)
+    with pytest.raises(InfeasibleError):
+        allocate_quotas(tables, owners_of(tables), target, QuotaSettings(cap_share=0.916), HIGHS)
 
 
 def test_month_without_working_day() -> None:
