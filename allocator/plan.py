@@ -152,7 +152,7 @@ def time_budget(plan: Plan) -> dict[str, Any]:
         "limit_s": limit,
         "used_s": round(plan.seconds, 3),
         "over_s": round(max(0.0, plan.seconds - limit), 3),
-        "solver_calls": OVERRUNS.snapshot(),
+        "solver_calls_in_process": OVERRUNS.snapshot(),
     }
 
 

@@ -135,4 +135,4 @@ def test_every_solver_call_of_a_run_fits_in_its_deadline(
         assert limit <= allowed + 1e-9
     budget = plan.metrics()["time_budget"]
     assert budget["limit_s"] == 40 and budget["used_s"] == round(plan.seconds, 3)
-    assert set(budget["solver_calls"]) == {"calls", "overran", "worst_s", "total_s"}
+    assert set(budget["solver_calls_in_process"]) == {"calls", "overran", "worst_s", "total_s"}
