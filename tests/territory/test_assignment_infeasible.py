@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
 from allocator.demo.examples import TWO_REPS, company, example
-from allocator.exceptions import InfeasibleError, InputError, ScenarioError
+from allocator.exceptions import (
+    InfeasibleError,
+    InputError,
+    NoSolutionInTimeError,
+    ScenarioError,
+)
 from allocator.io.settings import AssignmentSettings
 from allocator.io.tables import Tables
 from allocator.territory.assignment import solve_assignment
@@ -147,3 +153,23 @@ def test_no_active_rep_is_an_input_error() -> None:
     tables = company([rep | {"active": False} for rep in TWO_REPS], accounts(10))
     with pytest.raises(InputError, match="reps: no active row"):
         solve_assignment(tables, settings(capacity={}), SOLVER)
+
+
+def test_out_of_time_is_never_called_infeasible(
+    monkeypatch: pytest.MonkeyPatch, small_company: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A MIP that stops at the deadline with no plan (and no warm start to keep) is exit 4,
+    'not a proof', never exit 1 with a diagnosis."""
+    import allocator.territory.solve_arcs as loop
+    from allocator.cli import main
+    from allocator.solver import spent_report
+
+    monkeypatch.setattr(loop, "solve", lambda *a, **k: spent_report("highs"))
+    monkeypatch.setattr(loop, "neighbourhood_search", lambda *a, **k: None)
+    monkeypatch.setattr(loop, "round_lp", lambda *a, **k: None)
+    tables = company(TWO_REPS, accounts(10, 10, 10))
+    with pytest.raises(NoSolutionInTimeError, match="not a proof that none exists"):
+        solve_assignment(tables, settings(capacity={}), SOLVER)
+    assert main(["-q", "solve", str(small_company), "--out", str(small_company.parent / "o")]) == 4
+    err = capsys.readouterr().err
+    assert "infeasible" not in err and "no plan found within the run's time budget" in err
