@@ -173,3 +173,22 @@ def test_out_of_time_is_never_called_infeasible(
     assert main(["-q", "solve", str(small_company), "--out", str(small_company.parent / "o")]) == 4
     err = capsys.readouterr().err
     assert "infeasible" not in err and "no plan found within the run's time budget" in err
+
+
+def test_the_cli_names_the_key_and_leaves_the_inputs_alone(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from allocator.cli import main
+    from allocator.demo import write_company
+    from allocator.io.files import sha256
+
+    rules = {"assignment": {"constraints": {"balance": {"tolerance": 0.1}}}}
+    scenario = write_company(
+        company(TWO_REPS, accounts(10, 10, 10)), tmp_path, scenario_name="tight", settings=rules
+    )
+    before = {p.name: sha256(p) for p in tmp_path.iterdir()}
+    assert main(["-q", "solve", str(scenario), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "`assignment.constraints.balance.tolerance` >= 0.334 (now 0.1)" in err
+    assert "balance_lo" not in err and "needs -" not in err and "time_limit" not in err
+    assert {p.name: sha256(p) for p in tmp_path.iterdir() if p.is_file()} == before
