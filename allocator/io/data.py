@@ -247,13 +247,13 @@ def _check_references(
         raw, source = raws[ref.table], raws[ref.target].where
         column = frame[ref.column]
         if not ref.many:
-            unknown = _positions(~column.isin(valid) & (column != ""))
-            padded = _zero_padded(column, unknown, valid)
+            missing = _positions(~column.isin(valid) & (column != ""))
+            padded = _zero_padded(column, missing, valid)
             if padded:
                 problems.add(
                     _padding_line(raw, ref.column, padded, f"{ref.target_column}s of {source}")
                 )
-            for pos in unknown:
+            for pos in missing:
                 if pos not in padded:
                     problems.cell(
                         raw, pos, ref.column, f"one of the {ref.target_column}s of {source}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import io
+import itertools
 import json
 import logging
 import os
@@ -411,7 +412,7 @@ def test_progress_with_a_budget_starts_from_it_and_does_not_jump() -> None:
         now[0] = 5.0 + 25.0 * (k - 1)
         bar.update({"status": "optimal"}, variant_id=str(k))
         estimates.append(bar.seconds_left())
-    steps = [a - b for a, b in zip(estimates, estimates[1:], strict=False)]
+    steps = [a - b for a, b in itertools.pairwise(estimates)]
     assert all(step >= 0 for step in steps)  # never rises while the pace holds
     assert estimates[-1] == 0
 
