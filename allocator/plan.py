@@ -6,8 +6,10 @@ function of the tables and its settings block; the :class:`Plan` only gathers th
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +22,13 @@ from allocator.io.settings import QuotaSettings, SolverSettings
 from allocator.io.tables import Tables
 from allocator.quota.allocate import QuotaResult, allocate_quotas
 from allocator.quota.target import TargetResult, set_target
+from allocator.solver.deadline import (
+    OVERRUNS,
+    current_deadline,
+    deadline_after,
+    run_deadline,
+    time_left,
+)
 from allocator.territory.assignment import AssignmentResult, solve_assignment
 
 __all__ = [
@@ -95,6 +104,7 @@ class Plan:
     def metrics(self) -> dict[str, Any]:
         """The numbers of ``metrics.json``: status, objective, bound, gap, seconds per stage."""
         out: dict[str, Any] = {"status": self.status, "seconds": round(self.seconds, 3)}
+        out["time_budget"] = time_budget(self)
         if self.assignment is not None:
             rep = self.assignment.report
             out.update(
@@ -132,6 +142,48 @@ class Plan:
         return "\n".join(lines)
 
 
+#: Share of the run's time budget kept back from the territory for the target and quota LPs.
+LATER_STAGES_SHARE = 0.15
+
+
+def _within_budget(solve: Callable[..., Plan]) -> Callable[..., Plan]:
+    """Run ``solve`` under one deadline: ``solver.time_limit`` bounds the whole run.
+
+    Every stage draws from it (:func:`allocator.solver.deadline.run_deadline`); a run inside
+    another (a sweep variant, a notebook cell with its own deadline) keeps the earlier deadline.
+    """
+
+    @functools.wraps(solve)
+    def run(scenario: Scenario, **kwargs: Any) -> Plan:
+        limit = (kwargs.get("solver") or scenario.solver).time_limit
+        with run_deadline(deadline_after(limit)):
+            return solve(scenario, **kwargs)
+
+    return run
+
+
+def territory_deadline(scenario: Scenario) -> float | None:
+    """The territory's share of the run's deadline: all of it, less ``LATER_STAGES_SHARE`` of
+    what is left when a target (and quotas) follow, so they are not starved."""
+    deadline = current_deadline()
+    if deadline is None or scenario.target is None:
+        return deadline
+    return deadline - LATER_STAGES_SHARE * time_left(deadline)
+
+
+def time_budget(plan: Plan) -> dict[str, Any]:
+    """``metrics.json``'s ``time_budget``: the limit, the seconds used and by how much the run
+    and the solver calls of this process went past their limits."""
+    limit = plan.scenario.solver.time_limit
+    return {
+        "limit_s": limit,
+        "used_s": round(plan.seconds, 3),
+        "over_s": round(max(0.0, plan.seconds - limit), 3),
+        "solver_calls_in_process": OVERRUNS.snapshot(),
+    }
+
+
+@_within_budget
 def solve_scenario(
     scenario: Scenario, *, tables: Tables | None = None, solver: SolverSettings | None = None
 ) -> Plan:
@@ -154,7 +206,9 @@ def solve_scenario(
     assignment = None
     if scenario.assignment.enabled:
         log.info("assignment: %s", tables.summary())
-        assignment = solve_assignment(tables, scenario.assignment, solver)
+        assignment = solve_assignment(
+            tables, scenario.assignment, solver, deadline=territory_deadline(scenario)
+        )
         owners = assignment.assignments.set_index("account_id")["rep_id"]
     else:
         owners = owners_from_incumbents(tables)

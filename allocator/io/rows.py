@@ -9,7 +9,6 @@ changes (:mod:`allocator.track.changes`) are read this way.
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.exceptions import InputError
+from allocator.io.readers import Unreadable, read_cells
 from allocator.io.tables import blank_cells
 
 __all__ = ["RowProblems", "read_rows"]
@@ -45,22 +45,11 @@ def read_rows(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
     if not path.is_file():
         raise InputError([f"{path}: file not found"])
     try:
-        if suffix == ".csv":
-            frame = pd.read_csv(
-                path, dtype=str, keep_default_na=False, skip_blank_lines=False, encoding="utf-8-sig"
-            )
-        elif suffix == ".xlsx":
-            frame = pd.read_excel(path, sheet_name=0, dtype=object, engine="openpyxl")
-        else:
-            frame = pd.read_parquet(path)
-    except pd.errors.EmptyDataError:
-        raise InputError([f"{path}: the file is empty (expected a header row)"]) from None
-    except UnicodeDecodeError:
-        raise InputError([f"{path}: not UTF-8 text (save the CSV as UTF-8)"]) from None
-    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
-        raise InputError([f"{path}: cannot read it ({str(exc).strip()})"]) from None
+        frame, kind = read_cells(path)
+    except Unreadable as exc:
+        raise InputError([str(exc)]) from None
     frame.columns = pd.Index([str(c).strip() for c in frame.columns], dtype=object)
-    label, offset = ("index {}", 0) if suffix == ".parquet" else ("row {}", 2)
+    label, offset = ("index {}", 0) if kind == "parquet" else ("row {}", 2)
     keep = np.ones(len(frame), bool)
     if len(frame.columns):
         keep = ~frame.apply(blank_cells).all(axis=1).to_numpy()

@@ -140,7 +140,11 @@ def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ScenarioError(f"{shown}:{where} not valid YAML ({problem})") from None
     if raw is None:
-        return {}
+        what = "empty" if not text.strip() else "empty (only comments)"
+        raise ScenarioError(
+            f"{shown}: the scenario file is {what}; expected keys such as name:, data: "
+            "(reps:, accounts:) and assignment: (see docs/scenario.md)"
+        )
     if not isinstance(raw, dict):
         kind = type(raw).__name__
         raise ScenarioError(f"{shown}: expected a mapping of keys at the top, got a {kind}")

@@ -249,7 +249,11 @@ class QuotaSettings(_Block):
 
 
 class SolverSettings(_Block):
-    """``solver:``: backend, limits and threads (``allocator/solver/__init__.py``)."""
+    """``solver:``: backend, limits and threads (``allocator/solver/__init__.py``).
+
+    ``time_limit`` bounds a whole run, every stage and solver call together
+    (:mod:`allocator.solver.deadline`), not each call.
+    """
 
     name: Literal["highs", "cbc"] = "highs"
     time_limit: Annotated[float, Field(gt=0)] = 60.0

@@ -104,6 +104,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "regions": ("region_id",),
     "products": ("product_id",),
     "account_potential": ("account_id", "product_id"),
+    "history": ("account_id", "product_id", "period"),
 }
 
 #: Allowed values of ``products.category``.

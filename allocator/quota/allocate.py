@@ -29,6 +29,7 @@ from allocator.io.settings import QuotaSettings, SolverSettings
 from allocator.io.tables import Tables, parse_ids, potential_by_product
 from allocator.quota.check import check_quotas
 from allocator.quota.expense import allocate_expenses
+from allocator.quota.least_change import quota_least_changes
 from allocator.quota.model import QuotaModel, history_table, read_quotas
 from allocator.quota.phasing import before, phase_quotas
 from allocator.quota.result import QuotaResult
@@ -253,28 +254,33 @@ def _check_bounds(pairs: pd.DataFrame, totals: pd.Series, settings: QuotaSetting
     ):
         name = f"target_total[{p}]: target {total:,}"
         if total > 0 and n == 0:
-            problems.append(f"{name} but no active rep skilled in {p} owns potential of it")
+            problems.append(
+                f"{name} but no active rep skilled in {p} owns potential of it (data: give a rep "
+                f"the skill {p} in the reps table, or potential of {p} to a skilled rep)"
+            )
         elif low > total + 1e-6:
             problems.append(f"{name} is below the sum of the reps' lower bounds {low:,.0f}")
         elif high < total - 1e-6:
             problems.append(f"{name} is above the sum of the reps' upper bounds {high:,.0f}")
     problems += [
-        f"fairness/history[{r.rep_id},{r.product_id}]: needs at least {r.lower:,.0f} (fair quota "
-        f"{r.fair:,.0f}, last year {r.actual:,.0f}) but may have at most {r.upper:,.0f}"
+        f"fairness/history[{r.rep_id},{r.product_id}]: `quota.fairness.band` and "
+        f"`quota.history` ask for at least {r.lower:,.0f} and at most {r.upper:,.0f} (fair quota "
+        f"{r.fair:,.0f}, last year {r.actual:,.0f})"
         for r in el[el["lower"] > el["upper"] + 1e-6].itertuples()
     ]
     if settings.cap_share is not None:
         share = settings.cap_share
         rep = pairs.groupby("rep_id", sort=False)[["lower", "potential"]].sum()
         problems += [
-            f"cap[{r}]: the lower bounds sum to {row.lower:,.0f}, above cap_share {share:g} x "
-            f"potential {row.potential:,.0f} = {share * row.potential:,.0f}"
+            f"cap[{r}]: the lower bounds sum to {row.lower:,.0f}, above `quota.cap_share` "
+            f"{share:g} x potential {row.potential:,.0f} = {share * row.potential:,.0f}"
             for r, row in rep[rep["lower"] > share * rep["potential"] + 1e-6].iterrows()
         ]
     if problems:
         more = [f"... and {len(problems) - 20} more"] if len(problems) > 20 else []
+        least = quota_least_changes(pairs, totals, settings)
         raise InfeasibleError(
-            "quota: the constraints cannot hold together", diagnosis=problems[:20] + more
+            "quota: the constraints cannot hold together", diagnosis=problems[:20] + more + least
         )
 
 
@@ -390,6 +396,7 @@ def _diagnose(
                 lines.append(
                     f"{label}: the bounds need at least {total + extra:,.0f}, above {total:,}"
                 )
+    lines += quota_least_changes(pairs, totals, settings, solver)
     return InfeasibleError(
         "quota: the caps, bands and product targets cannot hold together", diagnosis=lines
     )

@@ -8,13 +8,14 @@ competitor's rate), their weighted sum, and the product-mix LP (share bands, max
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pulp
 
-from allocator.exceptions import InfeasibleError, ScenarioError, SolverError
+from allocator.exceptions import AllocatorWarning, InfeasibleError, ScenarioError, SolverError
 from allocator.io.settings import Band, SolverSettings, TargetSettings
 from allocator.io.tables import DEFAULT_PRODUCT, Tables, potential_by_product
 from allocator.quota.phasing import before, month_periods, parse_month, round_groups, round_to_total
@@ -72,7 +73,9 @@ def set_target(
         The mix bands cannot be met together (the diagnosis names the bands and numbers).
     """
     periods = month_periods(settings.start, settings.months)
-    references = _references(company_sales(tables), periods, settings)
+    sales = company_sales(tables)
+    _warn_about_history(sales, periods, settings.start, tables.sources.get("history", "history"))
+    references = _references(sales, periods, settings)
     monthly = _weighted_target(references, settings)
     total = int(np.rint(monthly.sum()))
     references["target"] = round_to_total(monthly.to_numpy(), total)
@@ -87,6 +90,38 @@ def company_sales(tables: Tables) -> pd.Series:
     if tables.history is None or tables.history.empty:
         return pd.Series(dtype=float)
     return tables.history.groupby("period")["sales"].sum().astype(float)
+
+
+def _warn_about_history(sales: pd.Series, periods: list[str], start: str, where: str) -> None:
+    """Warn when history runs past ``start`` (those months are not used) or covers fewer than
+    the three years the history reference averages, naming the years that were used."""
+    if sales.empty:
+        return
+    first = parse_month(start)
+    late = sorted(p for p in sales.index if p >= str(first))
+    if late:
+        warnings.warn(
+            f"{where}: {len(late)} month(s) of history dated {late[0]}..{late[-1]}, on or after "
+            f"target.start {start}, are not used (history is what was sold before the plan)",
+            AllocatorWarning,
+            stacklevel=3,
+        )
+    seen = {p for p in sales.index if p < str(first)}
+    refs = [_reference_months(pd.Period(t, freq="M"), first, seen) for t in periods]
+    short = [t for t, r in zip(periods, refs, strict=True) if len(r) < 3]
+    if not short:
+        return
+    years = sorted({r.year for found in refs for r in found})
+    used = ", ".join(map(str, years)) if years else "none"
+    months = ", ".join(short[:3]) + (f", ... ({len(short)} months)" if len(short) > 3 else "")
+    earliest = min(seen) if seen else "-"
+    warnings.warn(
+        f"{where}: history from {earliest} covers fewer than the 3 years before {start} that the "
+        f"target's history reference averages (years used: {used}; months with fewer than 3 "
+        f"years: {months})",
+        AllocatorWarning,
+        stacklevel=3,
+    )
 
 
 def _reference_months(month: pd.Period, start: pd.Period, seen: set[str]) -> list[pd.Period]:

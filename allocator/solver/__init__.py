@@ -19,17 +19,48 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 
 import pulp
 
 from allocator.io.settings import SolverSettings
 from allocator.solver.cbc import solve_cbc
+from allocator.solver.deadline import (
+    OVERRUNS,
+    call_limit,
+    current_deadline,
+    deadline_after,
+    run_deadline,
+    time_left,
+)
 from allocator.solver.highs import ArrayColumns, HighsLpSession, solve_highs
-from allocator.solver.report import SolveReport, Status, relative_gap
+from allocator.solver.report import SolveReport, Status, relative_gap, spent_report
 
-__all__ = ["ArrayColumns", "HighsLpSession", "SolveReport", "Status", "relative_gap", "solve"]
+__all__ = [
+    "ArrayColumns",
+    "HighsLpSession",
+    "SolveReport",
+    "Status",
+    "call_limit",
+    "current_deadline",
+    "deadline_after",
+    "relative_gap",
+    "run_deadline",
+    "solve",
+    "spent_report",
+    "time_left",
+]
 
 log = logging.getLogger("allocator")
+
+
+#: Seconds an LP (target mix, quotas, expenses: small and needed for a plan) always gets, even
+#: when the run's budget is spent; the run's overrun is reported in ``metrics.json``.
+LP_FLOOR = 2.0
+
+
+def _is_lp(prob: pulp.LpProblem) -> bool:
+    return not any(v.cat == pulp.LpInteger for v in prob.variables())
 
 
 def solve(
@@ -38,6 +69,7 @@ def solve(
     *,
     warm_start: Mapping[str, float] | None = None,
     time_limit: float | None = None,
+    deadline: float | None = None,
 ) -> SolveReport:
     """Solve ``prob`` with the backend in ``settings``; variable values are left on ``prob``.
 
@@ -50,7 +82,19 @@ def solve(
     warm_start
         Variable name -> value of a feasible solution to start the MIP search from.
     time_limit
-        Overrides ``settings.time_limit`` (used by callers that split a time budget).
+        Seconds for this call (callers that split a budget); at most what ``deadline`` leaves.
+    deadline
+        The run's deadline (absolute ``time.monotonic()``); the call gets what is left minus the
+        measured safety margin (:func:`allocator.solver.deadline.call_limit`). None: the
+        deadline of the run in progress (:func:`allocator.solver.deadline.run_deadline`);
+        outside a run, without ``time_limit``, the call gets ``settings.time_limit``.
+
+    Returns
+    -------
+    SolveReport
+        With the limit given and the overrun measured. When the deadline has already passed a
+        MIP is not solved (status ``time_limit``, no solution); an LP still gets
+        :data:`LP_FLOOR` seconds, so a territory that solved always gets its quotas.
 
     Raises
     ------
@@ -58,13 +102,22 @@ def solve(
         When the backend cannot run at all.
     """
     settings = settings or SolverSettings()
-    limit = settings.time_limit if time_limit is None else max(time_limit, 0.1)
-    start = time.perf_counter()
+    deadline = current_deadline() if deadline is None else deadline
+    if deadline is None and time_limit is None:
+        time_limit = settings.time_limit
+    limit = call_limit(deadline, cap=time_limit)
+    if limit < LP_FLOOR and _is_lp(prob):
+        limit = LP_FLOOR if time_limit is None else min(LP_FLOOR, max(time_limit, 0.1))
+    if limit <= 0:
+        log.info("%s: not solved, the run's time budget is spent", prob.name)
+        return spent_report(settings.name)
+    start = time.monotonic()
     if settings.name == "highs":
         report = solve_highs(prob, settings, warm_start, limit)
     else:
         report = solve_cbc(prob, settings, warm_start, limit)
-    seconds = time.perf_counter() - start
-    report = SolveReport(**{**report.__dict__, "seconds": seconds})
+    seconds = time.monotonic() - start
+    over = OVERRUNS.record(limit, seconds)
+    report = replace(report, seconds=seconds, time_limit=limit, overrun=over)
     log.info("%s: %s", prob.name, report.summary())
     return report

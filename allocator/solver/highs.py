@@ -9,14 +9,15 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import highspy
 import numpy as np
 import pulp
 
 from allocator.io.settings import SolverSettings
-from allocator.solver.report import SolveReport, Status, relative_gap
+from allocator.solver.deadline import OVERRUNS
+from allocator.solver.report import SolveReport, Status, relative_gap, spent_report
 
 __all__ = ["ArrayColumns", "HighsLpSession", "solve_highs"]
 
@@ -144,9 +145,11 @@ class HighsLpSession:
         Returns the report (duals by row name, d(objective)/d(rhs)), the column values and the
         row duals as arrays (empty when there is no solution).
         """
-        began = time.perf_counter()
+        if time_limit <= 0:
+            return spent_report("highs"), np.zeros(0), np.zeros(0)
+        began = time.monotonic()
         h = self.highs
-        h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
+        h.setOptionValue("time_limit", float(time_limit))
         h.run()
         model_status = h.getModelStatus()
         info = h.getInfo()
@@ -168,11 +171,13 @@ class HighsLpSession:
             objective=objective,
             bound=bound,
             gap=relative_gap(objective, bound),
-            seconds=time.perf_counter() - began,
+            seconds=time.monotonic() - began,
             has_solution=has_solution,
             duals=duals,
             message=h.modelStatusToString(model_status),
+            time_limit=time_limit,
         )
+        report = replace(report, overrun=OVERRUNS.record(time_limit, report.seconds))
         log.info("arc LP (%d columns): %s", self.columns, report.summary())
         return report, values, row_dual
 

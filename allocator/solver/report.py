@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["SolveReport", "Status", "relative_gap"]
+__all__ = ["SolveReport", "Status", "relative_gap", "spent_report"]
 
 log = logging.getLogger("allocator")
 
@@ -19,6 +19,7 @@ class Status(StrEnum):
     OPTIMAL = "optimal"  # proven optimal within the configured gap
     FEASIBLE = "feasible"  # a solution, stopped by a limit other than time
     TIME_LIMIT = "time_limit"  # stopped at the time limit (see ``has_solution``)
+    TIME_LIMIT_INFEASIBLE = "time_limit_infeasible"  # out of time; best plan breaks a hard rule
     INFEASIBLE = "infeasible"
     UNBOUNDED = "unbounded"
     ERROR = "error"
@@ -26,7 +27,11 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class SolveReport:
-    """What a solver run produced: status, objective, bound, gap, seconds, duals."""
+    """What a solver run produced: status, objective, bound, gap, seconds, duals.
+
+    ``time_limit`` is the limit the call was given (None: none) and ``overrun`` the seconds it ran
+    beyond it (HiGHS checks its limit between units of work; :mod:`allocator.solver.deadline`).
+    """
 
     status: Status
     solver: str
@@ -37,6 +42,8 @@ class SolveReport:
     has_solution: bool
     duals: Mapping[str, float] = field(default_factory=dict)
     message: str = ""
+    time_limit: float | None = None
+    overrun: float = 0.0
 
     @property
     def is_ok(self) -> bool:
@@ -50,8 +57,10 @@ class SolveReport:
     def summary(self) -> str:
         obj = "-" if self.objective is None else f"{self.objective:,.4f}"
         gap = "-" if self.gap is None else f"{100 * self.gap:.3f}%"
+        over = f" ({self.overrun:.2f} s past its limit)" if self.overrun >= 0.05 else ""
         return (
-            f"{self.status.value} ({self.solver}): objective {obj}, gap {gap}, {self.seconds:.2f} s"
+            f"{self.status.value} ({self.solver}): objective {obj}, gap {gap}, "
+            f"{self.seconds:.2f} s{over}"
         )
 
 
@@ -60,3 +69,18 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     if objective is None or bound is None or not math.isfinite(bound):
         return None
     return abs(objective - bound) / max(1.0, abs(objective))
+
+
+def spent_report(solver: str) -> SolveReport:
+    """The report of a call that was not made because the run's deadline had passed."""
+    return SolveReport(
+        status=Status.TIME_LIMIT,
+        solver=solver,
+        objective=None,
+        bound=None,
+        gap=None,
+        seconds=0.0,
+        has_solution=False,
+        message="the run's time budget is spent",
+        time_limit=0.0,
+    )

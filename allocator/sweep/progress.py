@@ -7,6 +7,7 @@ so a line rewriter is all it takes.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -14,8 +15,11 @@ from typing import Any, TextIO
 
 __all__ = ["FAILED", "Progress", "format_seconds"]
 
+#: Weight of the per-variant budget in the pace, in finished variants.
+PRIOR_VARIANTS = 2
+
 #: Statuses that count as failed.
-FAILED = ("infeasible", "error")
+FAILED = ("infeasible", "time_limit_infeasible", "error")
 
 
 def format_seconds(seconds: float) -> str:
@@ -43,6 +47,8 @@ class Progress:
         Where to write (standard error when None).
     enabled
         False writes nothing.
+    budget
+        Seconds a variant may take (its ``solver.time_limit``); steadies the estimate.
     """
 
     def __init__(
@@ -54,8 +60,10 @@ class Progress:
         stream: TextIO | None = None,
         enabled: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        budget: float | None = None,
     ) -> None:
         self.total, self.slots, self.resumed = total, max(1, slots), resumed
+        self.budget = budget
         self.done, self.failed = resumed, 0
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = enabled
@@ -69,11 +77,25 @@ class Progress:
         return min(self.slots, self.total - self.done)
 
     def seconds_left(self) -> float | None:
-        """Time left at the pace of the variants solved in this run (None before the first)."""
+        """Time left at the pace of the variants solved in this run.
+
+        With a per-variant ``budget`` the pace starts at the budget (a variant never takes much
+        longer: its ``solver.time_limit`` bounds its whole run) and moves towards the measured
+        pace as variants finish, weighted as :data:`PRIOR_VARIANTS` finished variants: one
+        quick first variant does not make the estimate collapse, nor a slow one jump. Without
+        a budget: the measured pace (None before the first variant).
+        """
         solved = self.done - self.resumed
-        if solved <= 0:
+        left = self.total - self.done
+        if solved <= 0 and self.budget is None:
             return None
-        return (self.clock() - self.start) / solved * (self.total - self.done)
+        if solved <= 0:
+            assert self.budget is not None
+            return math.ceil(left / self.slots) * self.budget
+        pace = (self.clock() - self.start) * min(self.slots, self.total - self.resumed) / solved
+        if self.budget is not None:
+            pace = (solved * pace + PRIOR_VARIANTS * self.budget) / (solved + PRIOR_VARIANTS)
+        return pace * left / min(self.slots, self.total - self.resumed)
 
     def line(self) -> str:
         resumed = f" ({self.resumed} resumed)" if self.resumed else ""

@@ -22,6 +22,7 @@ import pandas as pd
 from allocator.io.folder import Claim, Owner, claim
 from allocator.io.scenario import Scenario
 from allocator.sweep.grid import Variant
+from allocator.sweep.progress import FAILED
 
 __all__ = [
     "flatten",
@@ -178,7 +179,7 @@ def _table(frame: pd.DataFrame) -> str:
     rows = []
     for _, row in frame.iterrows():
         css = ' class="front"' if bool(row.get("non_dominated", False)) else ""
-        failed = ' class="failed"' if row.get("status") in ("infeasible", "error") else css
+        failed = ' class="failed"' if row.get("status") in FAILED else css
         cells = "".join(f"<td>{_cell(v)}</td>" for v in row)
         rows.append(f"<tr{failed}>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"

@@ -231,12 +231,14 @@ def _solve_all(
     backend, slots, threads = _backend(len(todo), workers, client)
     hook = solve_into  # looked up now, so a replaced hook (tests) travels with the tasks
     tasks = [Task(v.id, v.scenario, _solver(v.scenario, threads), str(out), hook) for v in todo]
-    bar = Progress(total, slots=slots, resumed=total - len(todo), enabled=progress)
+    budget = max((v.scenario.solver.time_limit for v in todo), default=None)
+    bar = Progress(total, slots=slots, resumed=total - len(todo), enabled=progress, budget=budget)
     log.info(
-        "sweep: %d variants to solve, %d at a time, %d solver thread(s) each",
+        "sweep: %d variants to solve, %d at a time, %d solver thread(s) each, %s s budget each",
         len(tasks),
         slots,
         threads,
+        f"{budget:g}" if budget is not None else "-",
     )
     events = backend(tasks) if tasks else iter(())
     try:

@@ -23,6 +23,7 @@ import shutil
 import time
 import traceback
 import uuid
+import warnings
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -32,7 +33,7 @@ from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any
 
-from allocator.exceptions import InfeasibleError, OutputError
+from allocator.exceptions import InfeasibleError, NoSolutionInTimeError, OutputError, ScenarioError
 from allocator.io.folder import Claim, Owner, claim, is_temporary
 from allocator.io.scenario import Scenario
 from allocator.io.settings import SolverSettings
@@ -106,12 +107,21 @@ def run_task(task: Task) -> dict[str, Any]:
         return error_row(task, f"{type(exc).__name__}: {exc}", start=start)
 
 
+def _one_line(message: Warning | str, *_: object, **__: object) -> None:
+    """A warning of a variant as one log line (the CLI's format), not a source excerpt."""
+    log.warning("warning: %s", message)
+
+
 def _solve_row(task: Task, folder: Path) -> dict[str, Any]:
     try:
-        return dict(task.solve(task.scenario, task.solver, folder))
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line  # workers do not inherit the CLI's display
+            return dict(task.solve(task.scenario, task.solver, folder))
     except InfeasibleError as exc:
         head = str(exc).splitlines()[0] if str(exc) else "infeasible"
         return {"status": "infeasible", "message": head, "diagnosis": "; ".join(exc.diagnosis)}
+    except NoSolutionInTimeError as exc:
+        return {"status": "time_limit_infeasible", "message": str(exc).splitlines()[0]}
     except Exception as exc:
         log.debug("variant %s failed:\n%s", task.variant_id, traceback.format_exc())
         return {"status": "error", "message": f"{type(exc).__name__}: {exc}"}
@@ -151,7 +161,7 @@ def finished_row(out: Path, variant_id: str, scenario: Scenario) -> dict[str, An
     row = _read_json(folder / ROW_FILE)
     if row is None or row.get("hash") != digest:
         return None
-    if row.get("status") == "infeasible":
+    if row.get("status") in ("infeasible", "time_limit_infeasible"):
         return row
     manifest = _read_json(folder / MANIFEST) or {}
     scenario_info = manifest.get("scenario")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from dataclasses import replace
 
 from allocator.exceptions import CheckError, TimeLimitWarning
 from allocator.io.settings import AssignmentSettings, SolverSettings
@@ -18,7 +19,7 @@ from allocator.io.tables import Tables
 from allocator.solver import Status
 from allocator.territory.build import build_territory, territory_problem, within_km
 from allocator.territory.check import check_assignment
-from allocator.territory.diagnose import precheck
+from allocator.territory.diagnose import precheck, relaxations
 from allocator.territory.lexicographic import solve_lexicographic
 from allocator.territory.result import AssignmentResult, make_result
 from allocator.territory.solve_arcs import CoreOptions, solve_arcs
@@ -29,7 +30,11 @@ log = logging.getLogger("allocator")
 
 
 def solve_assignment(
-    tables: Tables, settings: AssignmentSettings, solver: SolverSettings | None = None
+    tables: Tables,
+    settings: AssignmentSettings,
+    solver: SolverSettings | None = None,
+    *,
+    deadline: float | None = None,
 ) -> AssignmentResult:
     """Assign every active account to one active rep, optimally under ``settings``.
 
@@ -41,6 +46,9 @@ def solve_assignment(
         The scenario's ``assignment:`` block.
     solver
         Backend, time limit, gap and threads; defaults when None.
+    deadline
+        Absolute ``time.monotonic()`` by which the run must end (None: ``solver.time_limit``
+        from now); contiguity honours it for the whole run.
 
     Raises
     ------
@@ -59,6 +67,7 @@ def solve_assignment(
     territory = build_territory(tables, settings)
     precheck(territory, settings)
     problem = territory_problem(tables, settings, territory)
+    problem = replace(problem, relax=relaxations(settings, territory, problem))
     candidates = settings.constraints.candidates
     options = CoreOptions(
         nearest=candidates.nearest,
@@ -66,9 +75,11 @@ def solve_assignment(
         within=within_km(territory, candidates.max_km),
     )
     if settings.objective.mode == "lexicographic":
-        solution = solve_lexicographic(problem, settings.objective, options, solver)
+        solution = solve_lexicographic(
+            problem, settings.objective, options, solver, deadline=deadline
+        )
     else:
-        solution = solve_arcs(problem, options, solver)
+        solution = solve_arcs(problem, options, solver, deadline=deadline)
     result = make_result(territory, problem, settings, solution)
     verify_assignment(tables, settings, result)
     if result.report.status is Status.TIME_LIMIT:

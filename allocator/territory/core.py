@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ArcModel",
     "ArcProblem",
+    "Relaxation",
     "RowFamily",
     "activities",
     "build_model",
@@ -71,11 +72,28 @@ class RowFamily:
 
 
 @dataclass(frozen=True)
+class Relaxation:
+    """A setting (a scenario key) that moves the limits of a family's rows.
+
+    Raising the setting from ``value`` by ``t`` moves row ``j``'s limit by ``per_unit[j] * t``
+    outwards (up for ``<=``, down for ``>=``). ``integer`` settings take whole values;
+    ``upper`` is the largest value the setting accepts (None: no bound).
+    """
+
+    setting: str
+    value: float
+    per_unit: FloatArray
+    integer: bool = False
+    upper: float | None = None
+
+
+@dataclass(frozen=True)
 class ArcProblem:
     """Items x reps arc data; ``terms`` are weighted objective terms per arc (they sum to the cost).
 
     The deviation rows' weights enter the objective times ``balance_weight``; ``balance_cap``
-    bounds their weighted sum (row ``goal_balance``, used by the lexicographic mode).
+    bounds their weighted sum (row ``goal_balance``, used by the lexicographic mode). ``relax``
+    maps a family's ``key`` to the setting that moves its limits (for the diagnosis).
     """
 
     items: tuple[str, ...]
@@ -89,6 +107,7 @@ class ArcProblem:
     name: str = "assignment"
     balance_weight: float = 1.0
     balance_cap: float | None = None
+    relax: Mapping[str, Relaxation] = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -16,9 +16,10 @@ import numpy.typing as npt
 
 from allocator.exceptions import InfeasibleError
 from allocator.io.settings import AssignmentSettings, SolverSettings
-from allocator.solver import solve
+from allocator.solver import Status, solve
 from allocator.territory.build import Territory
-from allocator.territory.core import ArcProblem, build_model, slack_scale
+from allocator.territory.core import ArcProblem, Relaxation, build_model, slack_scale
+from allocator.territory.least_change import least_changes, render_changes
 
 __all__ = ["elastic_diagnosis", "fmt", "precheck"]
 
@@ -29,6 +30,12 @@ def fmt(value: float) -> str:
     """A number for a message: thousands separators, at most two decimals (``1,600``, ``12.5``)."""
     text = f"{value:,.2f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+def _up(value: float) -> str:
+    """A least setting for a message, rounded up to 3 decimals so that the value shown works."""
+    text = f"{np.ceil(max(value, 0.0) * 1000 - 1e-6) / 1000:.3f}".rstrip("0").rstrip(".")
+    return text or "0"
 
 
 def _ids(values: Sequence[str], limit: int = 8) -> str:
@@ -56,9 +63,20 @@ def _eligibility_problems(t: Territory) -> list[str]:
     free = ~t.locked
     out = []
     for mask, rule in [
-        (~t.experience_ok.any(axis=1), "experience: no rep has the experience their segment needs"),
-        (~t.skills_ok.any(axis=1), "skills: no rep has all their required skills"),
-        (~(t.experience_ok & t.skills_ok).any(axis=1), "experience and skills: no rep has both"),
+        (
+            ~t.experience_ok.any(axis=1),
+            "no rep has the experience their segment needs: lower "
+            "`assignment.constraints.experience` for their segment or raise a rep's experience",
+        ),
+        (
+            ~t.skills_ok.any(axis=1),
+            "no rep has all their required skills: give a rep the skill (reps skills column) "
+            "or drop it from the accounts' required_skills",
+        ),
+        (
+            ~(t.experience_ok & t.skills_ok).any(axis=1),
+            "no rep has both the experience and the skills they need",
+        ),
     ]:
         hit = mask & free
         if hit.any():
@@ -114,13 +132,17 @@ def _capacity_problems(t: Territory, settings: AssignmentSettings) -> list[str]:
     rule = settings.constraints.capacity
     if rule is None:
         return []
-    limit = (1 + rule.tolerance) * t.reps["capacity"].to_numpy(float)
+    capacity = t.reps["capacity"].to_numpy(float)
+    limit = (1 + rule.tolerance) * capacity
     need = _min_load(t)
     out = []
+    key = "`assignment.constraints.capacity.tolerance`"
     if need.sum() > limit.sum() * (1 + 1e-9):
         out.append(
             f"capacity: the accounts need at least {fmt(need.sum())} hours (each at its cheapest "
-            f"eligible rep) but all reps together have {fmt(limit.sum())} hours"
+            f"eligible rep) but all reps together have {fmt(limit.sum())} hours: {key} >= "
+            f"{_up(need.sum() / capacity.sum() - 1)} at the very least (now {rule.tolerance:g}), "
+            f"or {fmt(need.sum() - limit.sum())} more hours of capacity"
         )
     experience = t.reps["experience"].to_numpy(float)
     needs = settings.constraints.experience or {}
@@ -132,13 +154,20 @@ def _capacity_problems(t: Territory, settings: AssignmentSettings) -> list[str]:
             out.append(
                 f"experience: the accounts of segment(s) {', '.join(segs)} need "
                 f"{fmt(need[mine].sum())} hours but the reps with experience >= {fmt(level)} "
-                f"have {fmt(have)} hours"
+                f"have {fmt(have)} hours: lower `assignment.constraints.experience` of "
+                f"{', '.join(segs)}, or give reps with that experience "
+                f"{fmt(need[mine].sum() - have)} more hours"
             )
     room = np.where(t.eligible, limit[None, :], 0.0).max(axis=1)
     ids = t.accounts["account_id"].to_numpy(str)
     big = need > room * (1 + 1e-9)
     if big.any():
-        out.append(f"capacity: no eligible rep has room for account(s) {_ids(list(ids[big]))}")
+        best = np.where(t.eligible, capacity[None, :], 0.0).max(axis=1)
+        least = float(np.max(need[big] / np.where(best[big] > 0, best[big], np.inf))) - 1
+        out.append(
+            f"capacity: no eligible rep has room for account(s) {_ids(list(ids[big]))}: "
+            f"{key} >= {_up(least)} at the very least (now {rule.tolerance:g})"
+        )
     return out
 
 
@@ -149,7 +178,8 @@ def _count_problems(t: Territory, settings: AssignmentSettings) -> list[str]:
     if cons.max_accounts is not None and n_acc > cons.max_accounts.limit * m:
         out.append(
             f"max_accounts: {fmt(n_acc)} accounts but {m} reps x {cons.max_accounts.limit} "
-            f"allow {fmt(cons.max_accounts.limit * m)}"
+            f"allow {fmt(cons.max_accounts.limit * m)}: `assignment.constraints.max_accounts."
+            f"limit` >= {-(-n_acc // m)} at the very least (now {cons.max_accounts.limit})"
         )
     rule = cons.continuity
     if rule is not None and rule.max_moved_share is not None:
@@ -168,20 +198,86 @@ def _count_problems(t: Territory, settings: AssignmentSettings) -> list[str]:
             out.append(
                 f"max_moved: {int(forced.sum())} account(s) must move (incumbent inactive or "
                 f"ineligible), {fmt(weight[forced].sum())} {rule.measure}, above the "
-                f"{fmt(allowed)} allowed"
+                f"{fmt(allowed)} allowed: `assignment.constraints.continuity.max_moved_share` >= "
+                f"{_up(weight[forced].sum() / weight.sum())} at the very least "
+                f"(now {rule.max_moved_share:g})"
             )
     return out
 
 
+#: Seconds the diagnosis of a proven-infeasible model may use when the run's budget is spent.
+DIAGNOSIS_FLOOR = 5.0
+
+
+def relaxations(settings: AssignmentSettings, t: Territory, problem: ArcProblem) -> dict:
+    """Family key -> the scenario setting that moves its limits (:class:`Relaxation`).
+
+    Capacity: a unit of tolerance adds the rep's capacity; balance: a unit of tolerance moves
+    both limits by the fair share (half the distance between them over the tolerance);
+    max_accounts: one account per unit; max_moved: the whole (potential or accounts) per unit.
+    """
+    cons, out = settings.constraints, {}
+    key = "assignment.constraints"
+    for family in problem.families:
+        if family.doc == "capacity" and cons.capacity is not None:
+            capacity = t.reps["capacity"].to_numpy(float)
+            out[family.key] = Relaxation(
+                f"{key}.capacity.tolerance", cons.capacity.tolerance, capacity
+            )
+        elif family.doc in ("balance_lo", "balance_hi") and cons.balance is not None:
+            tol = cons.balance.tolerance
+            pair = family.key.replace("_lo_", "_hi_") if "_lo_" in family.key else family.key
+            hi = next(f for f in problem.families if f.key == pair)
+            lo = next(f for f in problem.families if f.key == pair.replace("_hi_", "_lo_"))
+            fair = (hi.rhs - lo.rhs) / (2 * tol)
+            out[family.key] = Relaxation(f"{key}.balance.tolerance", tol, fair, upper=1.0)
+        elif family.doc == "max_accounts" and cons.max_accounts is not None:
+            limit = float(cons.max_accounts.limit)
+            ones = np.ones(len(family.rhs))
+            out[family.key] = Relaxation(f"{key}.max_accounts.limit", limit, ones, integer=True)
+        elif family.doc == "max_moved" and cons.continuity is not None:
+            share = cons.continuity.max_moved_share or 0.0
+            if share > 0:
+                whole = family.rhs / share
+                setting = f"{key}.continuity.max_moved_share"
+                out[family.key] = Relaxation(setting, share, whole, upper=1.0)
+    return out
+
+
 def elastic_diagnosis(
-    problem: ArcProblem, arcs: npt.NDArray[np.int64], solver: SolverSettings, *, deadline: float
+    problem: ArcProblem,
+    arcs: npt.NDArray[np.int64],
+    solver: SolverSettings,
+    *,
+    deadline: float | None,
 ) -> list[str]:
-    """Minimise the relative slack of the soft rows; one line per row that needs slack."""
+    """The diagnosis of a proven-infeasible model, in the scenario's keys where it has them.
+
+    With ``problem.relax`` (the territory model): for each setting, the least value that makes a
+    plan possible (:mod:`allocator.territory.least_change`). Without it (the GAP benchmark):
+    the rows that need slack in the elastic re-solve and how much more or less they need.
+    The diagnosis may use :data:`DIAGNOSIS_FLOOR` seconds past a spent ``deadline``.
+    """
+    floor = time.monotonic() + DIAGNOSIS_FLOOR
+    deadline = floor if deadline is None else max(deadline, floor)
+    if problem.relax:
+        singles, joint = least_changes(problem, problem.all_arcs, solver, deadline=deadline)
+        return render_changes(singles, joint, contiguity=problem.contiguity is not None)
+    return _row_slacks(problem, arcs, solver, deadline)
+
+
+def _row_slacks(
+    problem: ArcProblem, arcs: npt.NDArray[np.int64], solver: SolverSettings, deadline: float
+) -> list[str]:
     model = build_model(problem, arcs, integer=True, elastic=True)
-    budget = max(deadline - time.perf_counter(), 10.0)
-    report = solve(model.prob, solver, time_limit=budget)
+    report = solve(model.prob, solver, deadline=deadline)
     if not report.has_solution:
-        return ["no assignment exists even with every soft constraint relaxed (eligibility, locks)"]
+        if report.status is Status.TIME_LIMIT:
+            return ["time ran out before the elastic re-solve found how far the rows are apart"]
+        return [
+            "no assignment exists even with every soft row relaxed: the conflict lies in "
+            "eligibility or locks"
+        ]
     out = []
     for name, var in model.slack.items():
         family, j = model.rows[name]
@@ -190,15 +286,11 @@ def elastic_diagnosis(
             continue
         rhs = float(family.rhs[j])
         amount = value * slack_scale(rhs)
-        sign = "-" if family.sense == ">=" else "+"
+        way = "more" if family.sense == "<=" else "less"
         out.append(
-            f"{family.doc_name(j)} needs {sign}{fmt(amount)} {family.unit} (limit {fmt(rhs)})"
+            f"{family.doc_name(j)} needs a limit {fmt(amount)} {family.unit} {way} "
+            f"(limit {fmt(rhs)})"
         )
     if not out:
-        if problem.contiguity is not None:
-            return [
-                "every capacity, balance and count limit can be met, but not with connected "
-                "territories (contiguity)"
-            ]
-        return ["no soft constraint needs slack: the conflict lies in eligibility or locks"]
+        return ["no soft row needs slack: the conflict lies in eligibility, locks or contiguity"]
     return out

@@ -10,12 +10,14 @@ stage by stage; the previous stage's solution is feasible for the next one and i
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 
 import numpy as np
 
 from allocator.exceptions import SolverError
 from allocator.io.settings import ObjectiveWeights, SolverSettings
+from allocator.solver.deadline import resolve_deadline, time_left
 from allocator.territory.core import ArcProblem, RowFamily
 from allocator.territory.solve_arcs import ArcSolution, CoreOptions, solve_arcs
 
@@ -25,12 +27,19 @@ log = logging.getLogger("allocator")
 
 
 def solve_lexicographic(
-    problem: ArcProblem, weights: ObjectiveWeights, options: CoreOptions, solver: SolverSettings
+    problem: ArcProblem,
+    weights: ObjectiveWeights,
+    options: CoreOptions,
+    solver: SolverSettings,
+    *,
+    deadline: float | None = None,
 ) -> ArcSolution:
     """Optimise ``weights.order`` goal by goal; return the last stage's solution.
 
     ``problem`` must carry unweighted goals: ``terms`` travel and disruption with weight 1 and
     deviation rows with weight ``100 / fair share`` (``territory_problem`` does so in this mode).
+    ``deadline`` (absolute ``time.monotonic()``; None: ``solver.time_limit`` from now) bounds all
+    the stages together.
 
     Raises
     ------
@@ -39,10 +48,14 @@ def solve_lexicographic(
     """
     caps: dict[str, float] = {}
     solution: ArcSolution | None = None
-    for goal in weights.order:
+    deadline = resolve_deadline(deadline, solver.time_limit)
+    for k, goal in enumerate(weights.order):
         stage = _stage(problem, goal, caps)
         start = solution.assign if solution is not None else None
-        solution = solve_arcs(stage, options, solver, start=start)
+        # each stage gets an equal share of what is left; the last one gets all of it
+        share = time_left(deadline) / (len(weights.order) - k)
+        ends = min(deadline, time.monotonic() + share)
+        solution = solve_arcs(stage, options, solver, start=start, deadline=ends)
         value = solution.report.objective
         if value is None:
             raise SolverError(f"lexicographic stage {goal}: no objective value")

@@ -10,7 +10,6 @@ solution better than a known incumbent.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -19,6 +18,7 @@ import numpy.typing as npt
 from allocator.exceptions import SolverError
 from allocator.io.settings import SolverSettings
 from allocator.solver import SolveReport, Status, solve
+from allocator.solver.deadline import call_limit
 from allocator.territory.arc_lp import ArcLp
 from allocator.territory.core import ArcProblem, build_model, reduced_costs
 
@@ -117,7 +117,7 @@ def _price_highs(
     last: Pricing | None = None  # the last finished phase-2 round, as an early-stopped answer
     while True:
         rounds += 1
-        report, values = lp.run(deadline - time.perf_counter())
+        report, values = lp.run(call_limit(deadline))
         arcs = lp.arcs
         if report.status is Status.INFEASIBLE and phase == 2 and price:
             phase, lp = 1, ArcLp(problem, arcs, solver, elastic=True)
@@ -204,7 +204,7 @@ def _price_pulp(
     while True:
         rounds += 1
         model = build_model(problem, arcs, integer=False, elastic=phase == 1)
-        report = solve(model.prob, solver, time_limit=deadline - time.perf_counter())
+        report = solve(model.prob, solver, deadline=deadline)
         if report.status is Status.INFEASIBLE and phase == 2 and price:
             phase = 1
             continue

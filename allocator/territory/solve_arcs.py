@@ -16,9 +16,10 @@ from typing import NoReturn
 import numpy as np
 import numpy.typing as npt
 
-from allocator.exceptions import InfeasibleError, SolverError
+from allocator.exceptions import InfeasibleError, NoSolutionInTimeError, SolverError
 from allocator.io.settings import SolverSettings
 from allocator.solver import SolveReport, Status, relative_gap, solve
+from allocator.solver.deadline import expired, resolve_deadline, time_left
 from allocator.territory.contiguity import Cut, disconnected_reps, find_cuts
 from allocator.territory.core import (
     ArcModel,
@@ -82,21 +83,27 @@ def solve_arcs(
     solver: SolverSettings,
     *,
     start: IntArray | None = None,
+    deadline: float | None = None,
 ) -> ArcSolution:
     """Solve the arc problem to (proven, when ``exact``) optimality over all eligible arcs.
 
     ``start`` (a rep per item) is a known solution: its arcs join the candidates and it is the
-    warm start when it is feasible and better than the rounded LP.
+    warm start when it is feasible and better than the rounded LP. ``deadline`` (absolute
+    ``time.monotonic()``; None: the run's, else ``solver.time_limit`` from now) bounds the
+    whole loop: pricing gets a share of it, each solver call what is left
+    (:mod:`allocator.solver.deadline`).
 
     Raises
     ------
     InfeasibleError
         No assignment satisfies every row; the diagnosis names the rows and the slack they need.
+    NoSolutionInTimeError
+        The deadline passed before the MIP found any solution.
     SolverError
-        The solver failed, found nothing within the time limit, or contiguity did not converge.
+        The solver failed, or contiguity did not converge.
     """
-    began = time.perf_counter()
-    deadline = began + solver.time_limit
+    began = time.monotonic()
+    deadline = resolve_deadline(deadline, solver.time_limit)
     arcs = initial_arcs(problem, options.nearest, within=options.within)
     if start is not None:
         arcs = np.union1d(arcs, np.arange(len(start)) * len(problem.reps) + start)
@@ -105,7 +112,7 @@ def solve_arcs(
         problem,
         arcs,
         solver,
-        deadline=began + PRICING_SHARE * solver.time_limit,
+        deadline=began + PRICING_SHARE * (deadline - began),
         price=options.price_out and pruned,
     )
     full_bound = pricing.bound if pricing.priced or not pruned else None
@@ -132,7 +139,7 @@ def solve_arcs(
     )
     return ArcSolution(
         assign=found.assign,
-        report=replace(report, seconds=time.perf_counter() - began),
+        report=replace(report, seconds=time.monotonic() - began),
         model=found.model,
         lp_bound=full_bound,
         arcs=len(arcs),
@@ -171,7 +178,7 @@ def _first_start(
 ) -> IntArray | None:
     """The MIP's warm start: the LP fixed where integral, the rest by neighbourhood search."""
     arcs, values = pricing.arcs, pricing.values
-    budget = START_SHARE * (deadline - time.perf_counter())
+    budget = START_SHARE * time_left(deadline)
     base = lp_base(problem, arcs, values)
     found = neighbourhood_search(
         problem, arcs, base, solver, time_limit=budget, bound=pricing.bound
@@ -194,7 +201,7 @@ def _repair(
     every, new = cuts
     base = assign.copy()
     base[np.isin(assign, [cut.rep for cut in new])] = -1
-    budget = START_SHARE * (deadline - time.perf_counter())
+    budget = START_SHARE * time_left(deadline)
     return neighbourhood_search(
         problem, arcs, base, solver, time_limit=budget, cuts=every, bound=bound
     )
@@ -269,19 +276,22 @@ def _mip_rounds(
         rounds += 1
         model = build_model(problem, arcs, integer=True, cuts=cuts if contiguity else None)
         warm = start_values(model, problem, start) if start is not None else None
-        report = solve(
-            model.prob, solver, warm_start=warm, time_limit=deadline - time.perf_counter()
-        )
+        report = solve(model.prob, solver, warm_start=warm, deadline=deadline)
         if report.status is Status.INFEASIBLE:
             return None
         kept = _kept_start(problem, start, report)
         if kept is not None:
             assert start is not None
             return _Found(start, kept, model, rounds, cuts)
+        if report.status is Status.TIME_LIMIT and not report.has_solution:
+            raise NoSolutionInTimeError(
+                f"{problem.name}: no plan found within the run's time budget "
+                f"(solver.time_limit {solver.time_limit:g} s); not a proof that none exists: "
+                "raise solver.time_limit"
+            )
         if not report.is_ok:
             raise SolverError(
-                f"{problem.name}: the solver found no solution ({report.status.value}: "
-                f"{report.message}); raise solver.time_limit"
+                f"{problem.name}: the solver failed ({report.status.value}: {report.message})"
             )
         assign = read_assignment(model, n, m)
         if contiguity is None:
@@ -289,7 +299,7 @@ def _mip_rounds(
         new = find_cuts(contiguity, assign, m, first=len(cuts))
         if not new:
             return _Found(assign, report, model, rounds, cuts)
-        if rounds >= contiguity.max_rounds or time.perf_counter() >= deadline:
+        if rounds >= contiguity.max_rounds or expired(deadline):
             reps = [problem.reps[r] for r in disconnected_reps(contiguity, assign, m)]
             raise SolverError(
                 f"contiguity: the territories of {', '.join(reps[:5])} are still disconnected "
@@ -371,7 +381,7 @@ def _raise_infeasible(
 ) -> NoReturn:
     diagnosis = elastic_diagnosis(problem, arcs, solver, deadline=deadline)
     raise InfeasibleError(
-        f"{problem.name}: no assignment satisfies every hard constraint; the elastic re-solve "
-        "found:",
+        f"{problem.name}: no assignment satisfies every hard constraint (proven); what would "
+        "make one possible:",
         diagnosis=diagnosis,
     )

@@ -49,7 +49,19 @@ CASES: dict[str, tuple[type[AllocatorError], str]] = {
     ),
     "reps_semicolon_separated": (
         InputError,
-        r"reps_semicolon_separated/reps\.csv: columns look separated by ';'",
+        r"reps_semicolon_separated/reps\.csv: row 2 has 11 fields but the header has 10 "
+        r"\(';'-separated; a cell that holds ';' must be in double quotes\)",
+    ),
+    "history_duplicate_rows": (
+        InputError,
+        r"history_duplicate_rows/history\.csv: row 5: column 'period': "
+        r"\('007', 'P1', '2026-01'\): expected a unique \(account_id, product_id, period\) "
+        r"combination \(first on row 2\)",
+    ),
+    "accounts_potential_outlier": (
+        InputError,
+        r"accounts_potential_outlier/accounts\.csv: row 4: column 'potential': '1e18': expected "
+        r"a number at most 1e\+09 .*fix the data, not the settings",
     ),
     "accounts_empty": (InputError, r"accounts_empty/accounts\.csv: the table has no rows"),
     # ---- cell types
@@ -262,6 +274,10 @@ CASES: dict[str, tuple[type[AllocatorError], str]] = {
     "yaml_parent_unknown_key": (
         ScenarioError,
         r"yaml_parent_unknown_key/parent\.yaml: solver\.gapp: unknown key \(did you mean 'gap'\?\)",
+    ),
+    "yaml_empty": (
+        ScenarioError,
+        r"yaml_empty/scenario\.yaml: the scenario file is empty",
     ),
     "yaml_no_reps": (
         ScenarioError,

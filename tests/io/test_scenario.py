@@ -144,10 +144,19 @@ def test_missing_scenario_file(tmp_path: Path) -> None:
         load_scenario(tmp_path / "nope.yaml")
 
 
-def test_an_empty_file_is_the_default_scenario(tmp_path: Path) -> None:
-    s = load_scenario(write(tmp_path / "empty.yaml", ""))
-    assert s == Scenario()
-    assert s.data.reps is None  # tables are required only when they are loaded
+@pytest.mark.parametrize("text", ["", "\n  \n", "# only a comment\n"])
+def test_an_empty_file_is_named_as_empty(tmp_path: Path, text: str) -> None:
+    # issue 14: an empty scenario gave "data.reps: missing", naming neither file nor cause
+    path = write(tmp_path / "scenario.yaml", text)
+    with pytest.raises(ScenarioError, match=r"scenario\.yaml: the scenario file is empty"):
+        load_scenario(path)
+
+
+def test_an_empty_parent_is_named(tmp_path: Path) -> None:
+    write(tmp_path / "base.yaml", "")
+    child = write(tmp_path / "child.yaml", "extends: base.yaml\nname: x\n")
+    with pytest.raises(ScenarioError, match=r"base\.yaml: the scenario file is empty"):
+        load_scenario(child)
 
 
 def test_unknown_keys_suggest_the_closest_name(tmp_path: Path) -> None:

@@ -359,8 +359,16 @@ def test_caps_coupling_products_get_an_elastic_diagnosis() -> None:
         float(line.split(" of ")[1].replace(",", ""))
         - float(line.split("only ")[1].split(" of")[0].replace(",", ""))
         for line in info.value.diagnosis
+        if "allow only" in line
     )
     assert short == pytest.approx(10)
+    # the least cap that works is 550 / 600 = 0.91667, computed, and shown rounded up
+    assert "`quota.cap_share` >= 0.917 (now 0.9) is the least change" in "\n".join(
+        info.value.diagnosis
+    )
+    allocate_quotas(tables, owners_of(tables), target, QuotaSettings(cap_share=0.917), HIGHS)
+    with pytest.raises(InfeasibleError):
+        allocate_quotas(tables, owners_of(tables), target, QuotaSettings(cap_share=0.916), HIGHS)
 
 
 def test_month_without_working_day() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import io
+import itertools
 import json
 import logging
 import os
@@ -397,6 +398,29 @@ def test_progress_counts_and_estimates_time_left() -> None:
     assert lines[0].endswith("[a: optimal]") and lines[1].endswith("[b: infeasible]")
     assert lines[-1] == "sweep: 5/5 done (1 resumed), 0 running, 2 failed, took 40s"
     assert [format_seconds(s) for s in (59.4, 61, 3725)] == ["59s", "1m01s", "1h02m"]
+
+
+def test_progress_with_a_budget_starts_from_it_and_does_not_jump() -> None:
+    """12 variants, 2 at a time, 60 s budget each: 6 x 60 s before anything finished; a first
+    variant done in 5 s moves the estimate towards the pace, it does not collapse it."""
+    now = [0.0]
+    bar = Progress(12, slots=2, stream=io.StringIO(), clock=lambda: now[0], budget=60.0)
+    without = Progress(12, slots=2, stream=io.StringIO(), clock=lambda: now[0])
+    assert bar.seconds_left() == 360.0 and without.seconds_left() is None
+    now[0] = 5.0
+    bar.update({"status": "optimal"}, variant_id="a")  # pace 10 s, blended (10 + 2 x 60) / 3
+    blended = bar.seconds_left()
+    assert blended is not None and 200 < blended < 360
+    without.update({"status": "optimal"}, variant_id="a")
+    assert without.seconds_left() == 55.0  # the old estimate: 11 x 10 s / 2, a fall from 360
+    estimates = []
+    for k in range(2, 13):  # then every variant takes 50 s of wall time per slot
+        now[0] = 5.0 + 25.0 * (k - 1)
+        bar.update({"status": "optimal"}, variant_id=str(k))
+        estimates.append(bar.seconds_left())
+    steps = [a - b for a, b in itertools.pairwise(estimates)]
+    assert all(step >= 0 for step in steps)  # never rises while the pace holds
+    assert estimates[-1] == 0
 
 
 def test_non_dominated_by_hand() -> None:
