@@ -102,7 +102,8 @@ def graph_findings(
             Finding(
                 "no_accounts",
                 empty,
-                f"{len(empty)} regions hold no active accounts: {_listed(inputs, empty, False)}; "
+                f"{len(empty)} region{'s hold' if len(empty) > 1 else ' holds'} no active "
+                f"accounts: {_listed(inputs, empty, False)}; "
                 "they belong to no territory and do not join territories across them",
                 "give them accounts, or add links (adjacency, link: add) across them where a "
                 "territory should reach over",
