@@ -30,7 +30,7 @@ import pandas as pd
 from allocator.exceptions import ScenarioError
 from allocator.geography.adjacency import LINK_WORDS
 from allocator.geography.shapes import is_polygon_file
-from allocator.io.polygons import read_polygons, with_links
+from allocator.io.polygons import fill_points, read_polygons, with_links
 from allocator.io.readers import Problems, Raw, read_table
 from allocator.io.scenario import Scenario
 from allocator.io.settings import DataPaths, GeographySettings
@@ -228,7 +228,7 @@ def _check_references(
 
 
 def _build(raws: Mapping[str, Raw], problems: Problems, sources: Mapping[str, str]) -> Tables:
-    tidy = {name: _tidy(raw, problems) for name, raw in raws.items()}
+    tidy = fill_points({name: _tidy(raw, problems) for name, raw in raws.items()})
     frames = {name: _normalise(raw, problems) for name, raw in tidy.items()}
     for name, frame in frames.items():
         _check_unique(tidy[name], frame, problems)

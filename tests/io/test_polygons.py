@@ -103,3 +103,29 @@ def test_a_polygon_file_problem_is_reported_with_the_other_tables(tmp_path: Path
     with pytest.raises(InputError) as err:
         load_tables(data)
     assert err.value.problems == (f"data.regions: {tmp_path / 'missing.gpkg'}: file not found",)
+
+
+def test_accounts_without_coordinates_take_their_regions_point(tmp_path: Path) -> None:
+    data = write(tmp_path)
+    (tmp_path / "accounts.csv").write_text(
+        "account_id,name,lat,lon,region_id,segment,potential,workload\n"
+        "A1,a,,,G1,s,1,1\nA2,b,44.2,10.3,G6,s,2,1\nA3,c,,,G9,s,1,1\n"
+    )
+    with pytest.raises(InputError) as err:  # G9 is no region: its blank cells stay problems
+        load_tables(data)
+    assert any(
+        "row 4: column 'lat': '': expected a number (the cell is empty)" in p
+        for p in err.value.problems
+    )
+    (tmp_path / "accounts.csv").write_text(
+        "account_id,name,lat,lon,region_id,segment,potential,workload\n"
+        "A1,a,,,G1,s,1,1\nA2,b,44.2,10.3,G6,s,2,1\n"
+    )
+    (tmp_path / "reps.csv").write_text(
+        "rep_id,name,region_id,experience,capacity\nR1,Ann,G5,1,10\n"
+    )
+    tables = load_tables(data)
+    first = tables.accounts.iloc[0]
+    assert (first["lat"], first["lon"]) == pytest.approx((44.05, 10.05))
+    assert tables.accounts.iloc[1]["lat"] == 44.2  # given coordinates are kept
+    assert tables.reps.iloc[0][["lat", "lon"]].tolist() == pytest.approx([44.15, 10.15])
