@@ -57,6 +57,21 @@ class SolverError(AllocatorError, RuntimeError):
     """The solver failed, is not installed, or returned no usable solution."""
 
 
+class NoSolutionInTimeError(AllocatorError, RuntimeError):
+    """Time ran out before any plan met every hard rule (exit code 4).
+
+    Not a proof of infeasibility: ``result`` is the best plan found (for contiguity: connected
+    territories, some balance or capacity row still violated), written out and marked
+    ``time_limit_infeasible``; the message names the rows it breaks. Give ``solver.time_limit``
+    more time or widen the tolerance it names. ``plan`` is set by the stage that wrote it.
+    """
+
+    def __init__(self, message: str, *, result: object | None = None) -> None:
+        self.result = result
+        self.plan: object | None = None
+        super().__init__(message)
+
+
 class CheckError(AllocatorError, AssertionError):
     """The independent checker found a solution that violates a hard constraint.
 

@@ -71,9 +71,11 @@ class SkillsSettings(_Block):
 
 
 class ContiguitySettings(_Block):
-    """``contiguity[rep]``: the regions a rep serves are connected and contain the home region."""
+    """``contiguity[rep]``: the regions a rep serves are connected (within each connected part
+    of the map with ``per_component``); with ``include_home`` a rep serves its home region."""
 
     include_home: bool = True
+    per_component: bool = False
     max_rounds: Annotated[int, Field(ge=1)] = 50
 
 

@@ -19,6 +19,7 @@ class Status(StrEnum):
     OPTIMAL = "optimal"  # proven optimal within the configured gap
     FEASIBLE = "feasible"  # a solution, stopped by a limit other than time
     TIME_LIMIT = "time_limit"  # stopped at the time limit (see ``has_solution``)
+    TIME_LIMIT_INFEASIBLE = "time_limit_infeasible"  # out of time; best plan breaks a hard rule
     INFEASIBLE = "infeasible"
     UNBOUNDED = "unbounded"
     ERROR = "error"

@@ -12,16 +12,18 @@ import logging
 import math
 import warnings
 
-from allocator.exceptions import CheckError, TimeLimitWarning
+from allocator.exceptions import CheckError, NoSolutionInTimeError, TimeLimitWarning
 from allocator.io.settings import AssignmentSettings, SolverSettings
 from allocator.io.tables import Tables
-from allocator.solver import Status
-from allocator.territory.build import build_territory, territory_problem, within_km
+from allocator.solver import SolveReport, Status
+from allocator.territory.build import Territory, build_territory, territory_problem, within_km
 from allocator.territory.check import check_assignment
+from allocator.territory.core import ArcProblem, objective_terms
 from allocator.territory.diagnose import precheck
 from allocator.territory.lexicographic import solve_lexicographic
 from allocator.territory.result import AssignmentResult, make_result
-from allocator.territory.solve_arcs import CoreOptions, solve_arcs
+from allocator.territory.solve_arcs import ArcSolution, CoreOptions, solve_arcs
+from allocator.territory.solve_contiguous import NoContiguousPlan, solve_contiguous
 
 __all__ = ["AssignmentResult", "solve_assignment", "verify_assignment"]
 
@@ -29,7 +31,11 @@ log = logging.getLogger("allocator")
 
 
 def solve_assignment(
-    tables: Tables, settings: AssignmentSettings, solver: SolverSettings | None = None
+    tables: Tables,
+    settings: AssignmentSettings,
+    solver: SolverSettings | None = None,
+    *,
+    deadline: float | None = None,
 ) -> AssignmentResult:
     """Assign every active account to one active rep, optimally under ``settings``.
 
@@ -41,6 +47,9 @@ def solve_assignment(
         The scenario's ``assignment:`` block.
     solver
         Backend, time limit, gap and threads; defaults when None.
+    deadline
+        Absolute ``time.monotonic()`` by which the run must end (None: ``solver.time_limit``
+        from now); contiguity honours it for the whole run.
 
     Raises
     ------
@@ -52,6 +61,9 @@ def solve_assignment(
         No assignment satisfies every hard constraint; ``diagnosis`` says which and by how much.
     SolverError
         The solver failed or found nothing within the time limit.
+    NoSolutionInTimeError
+        Contiguity: time ran out before a plan met every hard rule; ``result`` is the best
+        plan found (connected, marked ``time_limit_infeasible``, not verified).
     CheckError
         The independent checker rejected the solution (a bug: please report it).
     """
@@ -65,7 +77,9 @@ def solve_assignment(
         price_out=candidates.price_out,
         within=within_km(territory, candidates.max_km),
     )
-    if settings.objective.mode == "lexicographic":
+    if problem.contiguity is not None and settings.objective.mode != "lexicographic":
+        solution = _solve_contiguous(tables, settings, solver, territory, problem, deadline)
+    elif settings.objective.mode == "lexicographic":
         solution = solve_lexicographic(problem, settings.objective, options, solver)
     else:
         solution = solve_arcs(problem, options, solver)
@@ -80,6 +94,34 @@ def solve_assignment(
         )
     log.info("%s", result.summary())
     return result
+
+
+def _solve_contiguous(
+    tables: Tables,
+    settings: AssignmentSettings,
+    solver: SolverSettings,
+    territory: Territory,
+    problem: ArcProblem,
+    deadline: float | None,
+) -> ArcSolution:
+    """Contiguity's own method; out of time, the best plan found travels with the error."""
+    try:
+        return solve_contiguous(problem, solver, deadline=deadline)
+    except NoContiguousPlan as exc:
+        value = sum(objective_terms(problem, exc.assign).values())
+        report = SolveReport(
+            status=Status.TIME_LIMIT_INFEASIBLE,
+            solver=solver.name,
+            objective=value,
+            bound=None,
+            gap=None,
+            seconds=0.0,
+            has_solution=True,
+            message="best found, not within the rules: " + "; ".join(exc.why[:5]),
+        )
+        solution = ArcSolution(exc.assign, report, None, None, 0, 0, 0, False, ())
+        result = make_result(territory, problem, settings, solution)
+        raise NoSolutionInTimeError(str(exc), result=result) from None
 
 
 def verify_assignment(
