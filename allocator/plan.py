@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from allocator.exceptions import ScenarioError
+from allocator.exceptions import NoSolutionInTimeError, ScenarioError
 from allocator.io.data import load_inputs
 from allocator.io.scenario import Scenario
 from allocator.io.settings import QuotaSettings, SolverSettings
@@ -116,6 +116,10 @@ def solve_scenario(
         Bad tables or settings.
     InfeasibleError
         A model has no feasible solution; the error carries the diagnosis.
+    NoSolutionInTimeError
+        Time ran out before a territory met every hard rule; ``plan`` holds the best one
+        (status ``time_limit_infeasible``, no quotas: a plan comes only out of a territory
+        that solved).
     """
     start = time.perf_counter()
     tables = load_inputs(scenario) if tables is None else tables
@@ -123,7 +127,14 @@ def solve_scenario(
     assignment = None
     if scenario.assignment.enabled:
         log.info("assignment: %s", tables.summary())
-        assignment = solve_assignment(tables, scenario.assignment, solver)
+        try:
+            assignment = solve_assignment(tables, scenario.assignment, solver)
+        except NoSolutionInTimeError as exc:  # the best plan found is still written, marked
+            best = exc.result
+            if isinstance(best, AssignmentResult):
+                owners = best.assignments.set_index("account_id")["rep_id"]
+                exc.plan = Plan(scenario, tables, owners, best, None, None, _since(start))
+            raise
         owners = assignment.assignments.set_index("account_id")["rep_id"]
     else:
         owners = owners_from_incumbents(tables)
@@ -135,7 +146,11 @@ def solve_scenario(
             quotas = allocate_quotas(tables, owners, target, quota_settings, solver)
     elif scenario.quota is not None and scenario.quota.enabled:
         raise ScenarioError("quota: needs a target: block (plan, amount or history weights)")
-    return Plan(scenario, tables, owners, assignment, target, quotas, time.perf_counter() - start)
+    return Plan(scenario, tables, owners, assignment, target, quotas, _since(start))
+
+
+def _since(start: float) -> float:
+    return time.perf_counter() - start
 
 
 def owners_from_incumbents(tables: Tables) -> pd.Series:

@@ -9,7 +9,7 @@ import logging
 from importlib import resources
 from pathlib import Path
 
-from allocator.exceptions import InfeasibleError
+from allocator.exceptions import InfeasibleError, NoSolutionInTimeError
 
 log = logging.getLogger("allocator")
 
@@ -42,7 +42,7 @@ def solver_overrides(args: argparse.Namespace) -> dict[str, object]:
 
 def solve_and_write(scenario_path: Path, out: Path | None, args: argparse.Namespace) -> int:
     from allocator.io.scenario import load_scenario
-    from allocator.plan import solve_scenario
+    from allocator.plan import Plan, solve_scenario
     from allocator.report.output import write_plan
 
     scenario = load_scenario(scenario_path)
@@ -60,6 +60,11 @@ def solve_and_write(scenario_path: Path, out: Path | None, args: argparse.Namesp
         out.mkdir(parents=True, exist_ok=True)
         infeasible_report(scenario, exc, out)
         log.info("the diagnosis is in %s", (out / "report.html").resolve())
+        raise
+    except NoSolutionInTimeError as exc:
+        if isinstance(exc.plan, Plan):
+            write_plan(exc.plan, out, force=args.force)
+            log.info("the best plan found (not within the rules) is in %s", out.resolve())
         raise
     write_plan(plan, out, force=args.force)
     print(plan.summary())

@@ -18,7 +18,13 @@ from allocator.cli.plan import add_plan_parsers
 from allocator.cli.reference import render_reference
 from allocator.cli.sweep import add_sweep_parser
 from allocator.cli.track import add_track_parsers
-from allocator.exceptions import AllocatorError, CheckError, InfeasibleError, SolverError
+from allocator.exceptions import (
+    AllocatorError,
+    CheckError,
+    InfeasibleError,
+    NoSolutionInTimeError,
+    SolverError,
+)
 
 __all__ = ["build_parser", "cli_reference", "main"]
 
@@ -54,6 +60,8 @@ def _show_warning(message: Warning | str, *_: object, **__: object) -> None:
 def _exit_code(exc: AllocatorError) -> int:
     if isinstance(exc, CheckError):
         return 3
+    if isinstance(exc, NoSolutionInTimeError):
+        return 4
     if isinstance(exc, InfeasibleError | SolverError):
         return 1
     return 2
@@ -76,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         kind = "infeasible" if isinstance(exc, InfeasibleError) else "error"
+        if isinstance(exc, NoSolutionInTimeError):
+            kind = "no plan within the rules in time"
         print(f"{kind}: {exc}", file=sys.stderr)
         return _exit_code(exc)
     except KeyboardInterrupt:
