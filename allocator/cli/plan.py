@@ -47,6 +47,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     tables = load_inputs(scenario)
     print(f"scenario '{scenario.name}' is valid ({args.scenario})")
     print(format_description(describe(tables)))
+    if tables.regions is None and tables.adjacency is None:
+        return 0
+    from allocator.geography.analysis import format_analysis
+    from allocator.territory.regions import analyse_regions
+
+    analysis = analyse_regions(tables, scenario.assignment)
+    print(format_analysis(analysis))
+    if analysis.infeasible:
+        print(
+            "no plan can meet the hard rules (the lines marked infeasible prove it): "
+            "solve would exit 1; apply one of the fixes above"
+        )
+        return 1
     return 0
 
 

@@ -28,9 +28,12 @@ from typing import Any
 import pandas as pd
 
 from allocator.exceptions import ScenarioError
+from allocator.geography.adjacency import LINK_WORDS
+from allocator.geography.shapes import is_polygon_file
+from allocator.io.polygons import fill_points, read_polygons, with_links
 from allocator.io.readers import Problems, Raw, read_table
 from allocator.io.scenario import Scenario
-from allocator.io.settings import DataPaths
+from allocator.io.settings import DataPaths, GeographySettings
 from allocator.io.summary import describe, format_description
 from allocator.io.tables import (
     CATEGORIES,
@@ -186,6 +189,9 @@ def _check_values(raw: Raw, frame: pd.DataFrame, problems: Problems) -> None:
     if raw.name == "adjacency" and {"region_a", "region_b"} <= set(frame.columns):
         bad = (frame["region_a"] == frame["region_b"]) & (frame["region_a"] != "")
         checks.append(("region_b", bad, "a region other than region_a (no self-loops)"))
+    if raw.name == "adjacency" and "link" in frame.columns:
+        bad = ~frame["link"].str.lower().isin(LINK_WORDS)
+        checks.append(("link", bad, "add or remove (empty: add)"))
     if raw.name == "accounts" and "locked" in raw.frame.columns:
         bad = frame["locked"] & (frame["incumbent_rep_id"] == "")
         checks.append(("locked", bad, "an incumbent_rep_id on a locked account"))
@@ -222,7 +228,7 @@ def _check_references(
 
 
 def _build(raws: Mapping[str, Raw], problems: Problems, sources: Mapping[str, str]) -> Tables:
-    tidy = {name: _tidy(raw, problems) for name, raw in raws.items()}
+    tidy = fill_points({name: _tidy(raw, problems) for name, raw in raws.items()})
     frames = {name: _normalise(raw, problems) for name, raw in tidy.items()}
     for name, frame in frames.items():
         _check_unique(tidy[name], frame, problems)
@@ -236,10 +242,15 @@ def _build(raws: Mapping[str, Raw], problems: Problems, sources: Mapping[str, st
     return tables
 
 
-def load_tables(data: DataPaths, *, max_problems: int = 50) -> Tables:
+def load_tables(
+    data: DataPaths, *, geography: GeographySettings | None = None, max_problems: int = 50
+) -> Tables:
     """Read, normalise and check the tables that ``data`` names (absolute paths).
 
-    Only ``reps`` and ``accounts`` are required. Files are never modified.
+    Only ``reps`` and ``accounts`` are required. Files are never modified. ``data.regions`` may
+    be a polygon file (GeoJSON, GeoPackage, Shapefile): its features are the regions, its
+    polygons become ``Tables.shapes`` and give the region graph's links, read as ``geography``
+    says (default :class:`~allocator.io.settings.GeographySettings`).
 
     Raises
     ------
@@ -248,19 +259,26 @@ def load_tables(data: DataPaths, *, max_problems: int = 50) -> Tables:
         unreadable file (naming ``data.<table>`` and the path), an unsupported extension, and
         each broken column, cell, duplicate id or dangling reference.
     """
+    geography = geography or GeographySettings()
     problems = Problems(max_problems)
     raws: dict[str, Raw] = {}
+    shapes = None
     for name in TABLE_NAMES:
         path = getattr(data, name)
         if path is None:
             if name in REQUIRED_TABLES:
                 problems.add(f"data.{name}: the {name} table is required")
             continue
-        raw = read_table(name, Path(path), problems)
+        if name == "regions" and is_polygon_file(path):
+            read = read_polygons(Path(path), geography, problems)
+            raw, shapes = read if read is not None else (None, None)
+        else:
+            raw = read_table(name, Path(path), problems)
         if raw is not None:
             raws[name] = raw
     problems.raise_if_any()
-    return _build(raws, problems, {name: raw.where for name, raw in raws.items()})
+    tables = _build(raws, problems, {name: raw.where for name, raw in raws.items()})
+    return with_links(tables.replace(shapes=shapes), geography)
 
 
 def make_tables(
@@ -273,10 +291,15 @@ def make_tables(
     history: pd.DataFrame | None = None,
     account_potential: pd.DataFrame | None = None,
     commitments: pd.DataFrame | None = None,
+    shapes: Any = None,
+    geography: GeographySettings | None = None,
     sources: Mapping[str, str] | None = None,
     max_problems: int = 50,
 ) -> Tables:
     """Normalise and check frames you already have, exactly as :func:`load_tables` does files.
+
+    ``shapes``: region polygons (a GeoDataFrame indexed by ``region_id``, as ``Tables.shapes``)
+    whose links join the adjacency table's, read as ``geography`` says.
 
     The frames are copied, never modified. Problems name ``<table> table`` and ``index <label>``
     (the frame's index label). ``sources`` (table name -> file) is kept on the result for
@@ -310,7 +333,10 @@ def make_tables(
         rows = tuple(f"index {label}" for label in frame.index)
         raws[name] = Raw(name, frame, f"{name} table", rows)
     problems.raise_if_any()
-    return _build(raws, problems, dict(sources or {}))
+    tables = _build(raws, problems, dict(sources or {}))
+    if shapes is not None:
+        shapes = shapes.set_axis(shapes.index.astype(str).rename("region_id"))
+    return with_links(tables.replace(shapes=shapes), geography or GeographySettings())
 
 
 def load_inputs(scenario: Scenario) -> Tables:
@@ -331,4 +357,4 @@ def load_inputs(scenario: Scenario) -> Tables:
             for name in missing
         ]
         raise ScenarioError("\n".join(lines))
-    return load_tables(scenario.data)
+    return load_tables(scenario.data, geography=scenario.geography)

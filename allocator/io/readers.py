@@ -91,9 +91,10 @@ def read_table(name: str, path: Path, problems: Problems) -> Raw | None:
     key, suffix = f"data.{name}", path.suffix.lower()
     if suffix not in _SUFFIXES:
         shown = f"'{path.suffix}'" if path.suffix else "none"
-        problems.add(
-            f"{key}: {path}: unsupported file type {shown} (expected .csv, .parquet or .xlsx)"
-        )
+        expected = ".csv, .parquet or .xlsx"
+        if name == "regions":
+            expected = ".csv, .parquet, .xlsx or region polygons (.geojson, .gpkg, .shp)"
+        problems.add(f"{key}: {path}: unsupported file type {shown} (expected {expected})")
         return None
     if not path.is_file():
         problems.add(f"{key}: file not found: {path}")

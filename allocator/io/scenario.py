@@ -23,6 +23,7 @@ from allocator.io.settings import (
     ActivitySettings,
     AssignmentSettings,
     DataPaths,
+    GeographySettings,
     OutputSettings,
     QuotaSettings,
     SolverSettings,
@@ -44,6 +45,7 @@ class Scenario(BaseModel):
     name: str = "scenario"
     description: str = ""
     data: DataPaths = DataPaths()
+    geography: GeographySettings = GeographySettings()
     target: TargetSettings | None = None
     assignment: AssignmentSettings = AssignmentSettings()
     quota: QuotaSettings | None = None

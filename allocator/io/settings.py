@@ -34,6 +34,24 @@ class DataPaths(_Block):
     commitments: str | None = None
 
 
+class GeographySettings(_Block):
+    """``geography:``: how a polygon file in ``data.regions`` becomes regions and links.
+
+    ``id_column``/``name_column``/``layer``: where the ids and names are in the file.
+    ``contact``: ``queen`` (touching at a point is enough), ``rook`` (a shared border line), or
+    ``none`` (the polygons give no links; only ``data.adjacency`` does). ``snap_m``: polygons
+    closer than this many metres touch (closes the gaps of simplified files);
+    ``min_border_m``: links need a shared border at least this long.
+    """
+
+    id_column: str = "region_id"
+    name_column: str = "name"
+    layer: str | None = None
+    contact: Literal["queen", "rook", "none"] = "queen"
+    snap_m: NonNeg = 1.0
+    min_border_m: NonNeg = 0.0
+
+
 # ---------------------------------------------------------------- assignment
 
 
@@ -71,8 +89,13 @@ class SkillsSettings(_Block):
 
 
 class ContiguitySettings(_Block):
-    """``contiguity[rep]``: the regions a rep serves are connected (within each connected part
-    of the map with ``per_component``); with ``include_home`` a rep serves its home region."""
+    """``contiguity[rep]``: the regions a rep serves are connected (``models/assignment.md``).
+
+    ``include_home``: rule ``home[r]``, a rep serves its own home region (when the region has
+    accounts; a region shared by more reps than it has items goes to one of them); false: the
+    home region does not count at all. ``per_component``: connectivity is judged inside each
+    connected component of the region graph (a rep may serve one connected piece per island).
+    """
 
     include_home: bool = True
     per_component: bool = False

@@ -86,7 +86,10 @@ OPTIONAL_DEFAULTS: dict[str, dict[str, tuple[str, Any]]] = {
         "market_potential": ("float", float("nan")),
         "market_share": ("float", float("nan")),
         "growth": ("float", float("nan")),
+        "lat": ("float", float("nan")),
+        "lon": ("float", float("nan")),
     },
+    "adjacency": {"link": ("str", "add")},
 }
 
 TABLE_NAMES: tuple[str, ...] = tuple(COLUMNS)
@@ -161,7 +164,7 @@ RANGES: dict[str, dict[str, Range]] = {
         "workload": _NONNEG,
         "visits": _NONNEG,
     },
-    "regions": {"market_potential": _NONNEG, "market_share": _SHARE},
+    "regions": {"market_potential": _NONNEG, "market_share": _SHARE, "lat": _LAT, "lon": _LON},
     "products": {"margin": _SHARE},
     "account_potential": {"potential": _NONNEG},
     "commitments": {"amount": _NONNEG},
@@ -206,6 +209,11 @@ class Tables:
     """The validated input tables of one scenario (``None`` for an absent optional table).
 
     ``sources`` maps a table name to the file it came from, for messages and the manifest.
+    ``shapes``: the region polygons when ``data.regions`` is a polygon file, else ``None``: a
+    ``geopandas.GeoDataFrame`` indexed by ``region_id`` (str), one row per region, column
+    ``geometry`` (Polygon/MultiPolygon, EPSG:4326 lon/lat degrees). ``adjacency`` is then the
+    region graph's links: those the polygons give plus the table's ``add`` rows, minus its
+    ``remove`` rows (column ``source``: ``polygons`` or ``table``).
     """
 
     reps: pd.DataFrame
@@ -216,6 +224,7 @@ class Tables:
     history: pd.DataFrame | None = None
     account_potential: pd.DataFrame | None = None
     commitments: pd.DataFrame | None = None
+    shapes: Any = None  # geopandas.GeoDataFrame (geopandas is imported only when used)
     sources: Mapping[str, str] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> Tables:

@@ -7,6 +7,13 @@ is the independent checker of its result, :mod:`~allocator.territory.gap` the OR
 
 from allocator.territory.assignment import solve_assignment
 from allocator.territory.check import CheckResult, check_assignment
+from allocator.territory.regions import analyse_regions
 from allocator.territory.result import AssignmentResult
 
-__all__ = ["AssignmentResult", "CheckResult", "check_assignment", "solve_assignment"]
+__all__ = [
+    "AssignmentResult",
+    "CheckResult",
+    "analyse_regions",
+    "check_assignment",
+    "solve_assignment",
+]

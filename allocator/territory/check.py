@@ -88,7 +88,7 @@ def check_assignment(
         ]
     problems += _continuity(df, accounts, settings)
     problems += _balance(df, reps, accounts, settings)
-    problems += _regions(df, tables, reps, settings)
+    problems += _regions(df, accounts, tables, reps, settings)
     goals = _goals(df, reps, accounts, settings)
     weights = settings.objective
     if weights.mode == "lexicographic":
@@ -216,8 +216,17 @@ def _balance(
 
 
 def _regions(
-    df: pd.DataFrame, tables: Tables, reps: pd.DataFrame, settings: AssignmentSettings
+    df: pd.DataFrame,
+    accounts: pd.DataFrame,
+    tables: Tables,
+    reps: pd.DataFrame,
+    settings: AssignmentSettings,
 ) -> list[str]:
+    """Rules (14) region, home[r] and contiguity[r] (``models/assignment.md``).
+
+    A rep's territory is the set of regions where it owns an active account; a region without
+    active accounts is in no territory, so it joins nothing.
+    """
     out = []
     if settings.level == "region":
         owners = df.groupby("region_id")["rep_id"].nunique()
@@ -225,18 +234,49 @@ def _regions(
     rule = settings.constraints.contiguity
     if rule is None:
         return out
+    if rule.include_home:
+        out += _home(df, accounts, reps, settings.level)
     graph = nx.Graph()
+    graph.add_nodes_from(set(accounts["region_id"]))
     if tables.adjacency is not None:
-        graph.add_edges_from(
-            zip(tables.adjacency["region_a"], tables.adjacency["region_b"], strict=True)
-        )
+        pairs = zip(tables.adjacency["region_a"], tables.adjacency["region_b"], strict=True)
+        graph.add_edges_from((a, b) for a, b in pairs if a in graph and b in graph)
+    piece = {g: min(c) for c in nx.connected_components(graph) for g in c}
     for r, regions in df.groupby("rep_id")["region_id"]:
         served = set(regions)
-        if rule.include_home:
-            served.add(reps.at[r, "region_id"])
-        graph.add_nodes_from(served)
-        if not nx.is_connected(graph.subgraph(served)):
-            out.append(f"contiguity[{r}]: its regions {sorted(served)} are not connected")
+        groups = {"": served}
+        if rule.per_component:
+            groups = {k: {g for g in served if piece[g] == k} for k in {piece[g] for g in served}}
+        for key, part in sorted(groups.items()):
+            if not nx.is_connected(graph.subgraph(part)):
+                where = f" in the component of {key}" if key else ""
+                out.append(f"contiguity[{r}]: its regions {sorted(part)}{where} are not connected")
+    return out
+
+
+def _home(df: pd.DataFrame, accounts: pd.DataFrame, reps: pd.DataFrame, level: str) -> list[str]:
+    """Rule home[r]: a rep serves its home region (a shared one goes to a rep living there)."""
+    items = accounts.groupby("region_id").size()
+    if level == "region":
+        items = items.clip(upper=1)
+    owners = df.groupby("region_id")["rep_id"].agg(lambda s: set(map(str, s)))
+    out = []
+    for home, living in reps.groupby("region_id").groups.items():
+        residents = sorted(map(str, living))
+        n, have = int(items.get(home, 0)), owners.get(home, set())
+        if n >= len(residents):
+            with_whom = ", ".join(sorted(have)) or "nobody"
+            out += [
+                f"home[{r}]: {r} serves none of its home region {home} (its accounts are with "
+                f"{with_whom})"
+                for r in residents
+                if r not in have
+            ]
+        elif others := sorted(have - set(residents)):
+            out.append(
+                f"home[{home}]: region {home} is served by {', '.join(others)}, none of the "
+                f"reps living there ({', '.join(residents)})"
+            )
     return out
 
 
