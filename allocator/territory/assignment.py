@@ -12,7 +12,12 @@ import logging
 import math
 import warnings
 
-from allocator.exceptions import CheckError, NoSolutionInTimeError, TimeLimitWarning
+from allocator.exceptions import (
+    CheckError,
+    InfeasibleError,
+    NoSolutionInTimeError,
+    TimeLimitWarning,
+)
 from allocator.io.settings import AssignmentSettings, SolverSettings
 from allocator.io.tables import Tables
 from allocator.solver import SolveReport, Status
@@ -21,6 +26,7 @@ from allocator.territory.check import check_assignment
 from allocator.territory.core import ArcProblem, objective_terms
 from allocator.territory.diagnose import precheck
 from allocator.territory.lexicographic import solve_lexicographic
+from allocator.territory.regions import analyse_regions
 from allocator.territory.result import AssignmentResult, make_result
 from allocator.territory.solve_arcs import ArcSolution, CoreOptions, solve_arcs
 from allocator.territory.solve_contiguous import NoContiguousPlan, solve_contiguous
@@ -104,7 +110,15 @@ def _solve_contiguous(
     problem: ArcProblem,
     deadline: float | None,
 ) -> ArcSolution:
-    """Contiguity's own method; out of time, the best plan found travels with the error."""
+    """Contiguity's own method, after the graph analysis (which stops on what it proves); out
+    of time, the best plan found travels with the error."""
+    proofs = analyse_regions(tables, settings).infeasible
+    if proofs:
+        raise InfeasibleError(
+            "assignment: no plan with connected territories exists; the region graph proves it "
+            "before solving (more time would not help):",
+            diagnosis=[f"{f.message}; fix: {f.fix}" if f.fix else f.message for f in proofs],
+        )
     try:
         return solve_contiguous(problem, solver, deadline=deadline)
     except NoContiguousPlan as exc:

@@ -310,31 +310,41 @@ def _fill(state: PlanState, r: int) -> float:
 
 
 def connected_part(graph: Graph, assign: IntArray) -> IntArray:
-    """``assign`` with every item outside its rep's main piece freed (-1).
+    """``assign`` cut back to a connected partial plan that keeps the home rule (-1 = freed).
 
-    The main piece of a rep (per component with ``per_component``) is the connected piece of
-    its served regions that holds its root, else the one with the most items.
+    Each rep keeps its main piece (per component with ``per_component``): the connected piece
+    of its served regions that holds its root, else the one with the most items. A rep that does
+    not serve its root loses everything, and its root region is freed for it; repeated until
+    nothing changes (freeing a region can split another rep).
     """
-    out = assign.copy()
-    m = graph.cost.shape[1]
-    for r in range(m):
-        items = np.flatnonzero(assign == r)
-        served = set(graph.region[items].tolist())
-        pieces = _pieces(graph, served)
-        keep: set[int] = set()
-        by_comp: dict[int, list[set[int]]] = {}
-        for piece in pieces:
-            key = int(graph.component[next(iter(piece))]) if graph.per_component else 0
-            by_comp.setdefault(key, []).append(piece)
-        root = int(graph.root[r])
-        for group in by_comp.values():
-            rooted = [p for p in group if root in p]
-            size = {id(p): int(np.isin(graph.region[items], list(p)).sum()) for p in group}
-            keep |= rooted[0] if rooted else max(group, key=lambda p: size[id(p)])
-        drop = items[~np.isin(graph.region[items], list(keep))]
-        out[drop] = -1
-    out[graph.fixed >= 0] = graph.fixed[graph.fixed >= 0]
-    return out
+    out = np.where(graph.fixed >= 0, graph.fixed, assign)
+    while True:
+        before = out.copy()
+        for r in range(graph.cost.shape[1]):
+            items = np.flatnonzero(out == r)
+            root = int(graph.root[r])
+            served = set(graph.region[items].tolist())
+            if root >= 0 and root not in served:
+                out[items] = -1
+                out[np.isin(graph.region, [root]) & (graph.fixed < 0)] = -1
+                continue
+            keep = _main_pieces(graph, served, items, root)
+            out[items[~np.isin(graph.region[items], list(keep))]] = -1
+        if np.array_equal(before, out):
+            return out
+
+
+def _main_pieces(graph: Graph, served: set[int], items: IntArray, root: int) -> set[int]:
+    by_comp: dict[int, list[set[int]]] = {}
+    for piece in _pieces(graph, served):
+        key = int(graph.component[next(iter(piece))]) if graph.per_component else 0
+        by_comp.setdefault(key, []).append(piece)
+    keep: set[int] = set()
+    for group in by_comp.values():
+        rooted = [p for p in group if root in p]
+        size = {id(p): int(np.isin(graph.region[items], list(p)).sum()) for p in group}
+        keep |= rooted[0] if rooted else max(group, key=lambda p: size[id(p)])
+    return keep
 
 
 def _pieces(graph: Graph, regions: set[int]) -> list[set[int]]:

@@ -104,10 +104,20 @@ def solve_contiguous(
         best, report = _whole_model(problem, graph, rows, best, solver, deadline)
     if report is not None and report.bound is not None:
         bound = report.bound if bound is None else max(bound, report.bound)
-    split = disconnected_reps(contiguity, best.assign, problem.shape[1])
+    split = _broken(problem, graph, best.assign)
     if best.violation > 1e-9 or violations(problem, best.assign) or split:
         _no_plan(problem, graph, rows, best, report, solver, began, deadline)
     return _solution(problem, best, bound, solver, time.monotonic() - began)
+
+
+def _broken(problem: ArcProblem, graph: Graph, assign: IntArray) -> list[int]:
+    """Reps whose territory is split or misses their home region (rules contiguity, home)."""
+    assert problem.contiguity is not None
+    out = set(disconnected_reps(problem.contiguity, assign, problem.shape[1]))
+    for r, root in enumerate(graph.root.tolist()):
+        if root >= 0 and not (assign[list(graph.items_in[root])] == r).any():
+            out.add(r)
+    return sorted(out)
 
 
 def _left(deadline: float) -> float:
@@ -213,7 +223,7 @@ def _whole_model(
     """The flow model of every rep, warm-started with ``best`` when it meets every row."""
     reps = tuple(range(problem.shape[1]))
     assert problem.contiguity is not None
-    split = disconnected_reps(problem.contiguity, best.assign, len(reps))
+    split = _broken(problem, graph, best.assign)
     feasible = best.violation <= 1e-9 and not split
     model = build_flow(graph, rows, best.assign, reps)
     warm = flow_start(model, graph, rows, best.assign) if feasible else None
@@ -247,7 +257,7 @@ def _no_plan(
     """Raise InfeasibleError when the exact model proved it, else NoContiguousPlan."""
     contiguity = problem.contiguity
     assert contiguity is not None
-    split = [problem.reps[r] for r in disconnected_reps(contiguity, best.assign, problem.shape[1])]
+    split = [problem.reps[r] for r in _broken(problem, graph, best.assign)]
     why = tuple(violations(problem, best.assign)) + tuple(f"contiguity[{r}]" for r in split)
     if report is not None and report.status is Status.INFEASIBLE:
         raise explain_tolerance(problem, graph, rows, best.assign, solver, deadline)
@@ -270,7 +280,7 @@ def _solution(
 ) -> ArcSolution:
     contiguity = problem.contiguity
     assert contiguity is not None
-    assert not disconnected_reps(contiguity, best.assign, problem.shape[1])
+    assert not disconnected_reps(contiguity, best.assign, problem.shape[1])  # _broken saw to it
     value = sum(objective_terms(problem, best.assign).values())
     if bound is not None:
         bound = min(bound, value)

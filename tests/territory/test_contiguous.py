@@ -154,7 +154,7 @@ def test_a_unit_above_every_band_is_named_before_solving() -> None:
     with pytest.raises(InfeasibleError) as caught:
         solve_assignment(tables, settings(0.10), SOLVER)
     text = str(caught.value)
-    assert "region G11" in text and "80.2%" in text and "before solving" in text
+    assert "Kreis G11" in text and "45.1%" in text and "80.2%" in text and "before solving" in text
 
 
 @pytest.mark.parametrize("seed", range(6))
