@@ -61,6 +61,8 @@ GROUP_SECONDS = 10.0
 MAX_FLOW_COLUMNS = 120_000
 #: Seconds kept back from every solver call: HiGHS can overrun its time limit a little.
 MARGIN = 0.5
+#: Share of the whole budget kept back for overruns, building the result and the checker.
+SAFETY = 0.08
 
 
 class NoContiguousPlan(AllocatorError, RuntimeError):
@@ -94,6 +96,7 @@ def solve_contiguous(
     """
     began = time.monotonic()
     deadline = began + solver.time_limit if deadline is None else deadline
+    deadline -= SAFETY * (deadline - began)  # HiGHS and the final check may overrun a little
     contiguity = problem.contiguity
     assert contiguity is not None
     graph, rows = search_inputs(problem, contiguity)
