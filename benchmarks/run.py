@@ -5,10 +5,11 @@ Parts: ``gap`` (OR-Library gap1-gap12, maximisation, proven optima), ``gapabcd``
 quota LP), ``side`` (our model against a naive dense PuLP model and the dense model from numpy
 arrays); ``maps`` (contiguous territories on the real maps of ``../shared/maps`` against
 GerryChain, :mod:`benchmarks.maps`, its own table ``results_maps.md``). Each case runs in its
-own process (:mod:`benchmarks.cases`) with a time limit; every row is appended to the CSV as soon as it is known, and the Markdown is re-rendered after each
-case, so an interrupted run still leaves its finished rows. Re-running a part replaces that
-part's rows only. The OR-Library files are read from ``../shared/benchmarks`` relative to the
-repository root; without them the GAP parts are skipped with a message.
+own process (:mod:`benchmarks.cases`) with a time limit; every row is appended to the CSV as
+soon as it is known, and the Markdown is re-rendered after each case, so an interrupted run
+still leaves its finished rows. Re-running a part replaces that part's rows only. The OR-Library
+files are read from ``../shared/benchmarks`` relative to the repository root; without them the
+GAP parts are skipped with a message.
 """
 
 from __future__ import annotations
