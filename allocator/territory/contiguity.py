@@ -118,11 +118,15 @@ def home_rules(contiguity: Contiguity, eligible: BoolArray) -> HomeRules:
 
 
 def components(contiguity: Contiguity) -> IntArray:
-    """The connected component of every region (numbered by their smallest region index)."""
-    comp = np.zeros(len(contiguity.regions), np.int64)
-    parts = sorted(nx.connected_components(contiguity.graph), key=min)
+    """The connected component of every region in the graph induced by the regions that hold
+    items (a region without items connects nothing); an empty region is its own component."""
+    comp = np.full(len(contiguity.regions), -1, np.int64)
+    held = set(contiguity.groups.tolist())
+    parts = sorted(nx.connected_components(contiguity.graph.subgraph(held)), key=min)
     for k, part in enumerate(parts):
         comp[list(part)] = k
+    empty = np.flatnonzero(comp < 0)
+    comp[empty] = len(parts) + np.arange(len(empty))
     return comp
 
 
