@@ -183,3 +183,41 @@ def test_out_of_time_gives_the_best_connected_plan_marked() -> None:
     best = caught.value.result
     assert best is not None and len(best.assignments) == 36
     assert_connected(tables, best.assignments)
+
+
+def _accounts_per_region(frames: dict[str, pd.DataFrame], copies: int) -> dict[str, pd.DataFrame]:
+    """Each region's account split into ``copies`` accounts with uneven shares."""
+    rows = []
+    for k in range(copies):
+        part = frames["accounts"].copy()
+        share = (k + 1) / (copies * (copies + 1) / 2)
+        part["account_id"] = part["account_id"] + f"-{k}"
+        part["potential"] = part["potential"] * share
+        part["workload"] = part["workload"] * share
+        rows.append(part)
+    return {**frames, "accounts": pd.concat(rows, ignore_index=True)}
+
+
+def test_account_level_territories_serve_connected_regions() -> None:
+    rng = np.random.default_rng(5)
+    frames = grid_tables(5, 5, [(0, 0), (4, 4), (0, 4)], rng.lognormal(4.0, 0.5, 25))
+    tables = tables_of(_accounts_per_region(frames, 3))
+    rule = settings(0.05).model_copy(update={"level": "account"})
+    result = solve_assignment(tables, rule, SOLVER)
+    assert len(result.assignments) == 75
+    assert_connected(tables, result.assignments)
+
+
+def test_an_island_without_a_rep_is_served_per_component() -> None:
+    mainland = grid_tables(3, 4, [(0, 0), (2, 3)], np.full(12, 100.0))
+    island = grid_tables(1, 2, [], np.full(2, 100.0), prefix="I", offset=2.0)
+    tables = tables_of(mainland, island)
+    with pytest.raises(InfeasibleError) as caught:
+        solve_assignment(tables, settings(0.10), SOLVER)
+    assert "Kreis I00" in str(caught.value)
+    result = solve_assignment(tables, settings(0.10, per_component=True), SOLVER)
+    on_island = result.assignments[result.assignments["account_id"].str.startswith("AI")]
+    assert len(set(on_island["rep_id"])) == 1  # one connected piece on the island
+    owners = result.assignments[["account_id", "rep_id"]]
+    load = owners.merge(tables.accounts, on="account_id").groupby("rep_id")["potential"].sum()
+    assert load.between(0.9 * 700 - 1e-6, 1.1 * 700 + 1e-6).all()
