@@ -242,8 +242,9 @@ def _chain(
     from gerrychain.updaters import Tally
 
     gc_graph, chain_class, partition_class = classes
+    potential = units["potential"].astype(float).to_dict()
     for g in graph.nodes:
-        graph.nodes[g]["pop"] = float(units.at[g, "potential"])
+        graph.nodes[g]["pop"] = float(potential[g])
     ideal = float(units["potential"].sum()) / case.reps
     plan_graph = gc_graph.from_networkx(graph)
     try:
