@@ -24,6 +24,7 @@ import argparse
 import csv
 import logging
 import os
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -247,25 +248,38 @@ def _chain(
         graph.nodes[g]["pop"] = float(potential[g])
     ideal = float(units["potential"].sum()) / case.reps
     plan_graph = gc_graph.from_networkx(graph)
-    try:
-        start = recursive_tree_part(plan_graph, range(case.reps), ideal, "pop", case.tolerance)
-    except Exception:  # GerryChain raises its own errors when no balanced cut is found
-        return None
-    part = partition_class(plan_graph, start, {"population": Tally("pop", alias="population")})
-    proposal = partial(recom, pop_col="pop", pop_target=ideal, epsilon=case.tolerance)
-    limit = within_percent_of_ideal_population(part, case.tolerance)
-    chain = chain_class(proposal, [limit], always_accept, part, total_steps=10**9)
     best: tuple[float, pd.DataFrame, int] | None = None
     steps = 0
-    for state in chain:
-        steps += 1
-        original = state.graph.original_nx_node_id_for_internal_node_id
-        value, owners = score({original(n): d for n, d in state.assignment.items()})
-        if best is None or value < best[0]:
-            best = (value, owners, steps)
-        if time.monotonic() - began > case.seconds:
-            break
+    left = max(case.seconds - (time.monotonic() - began), 0.01)
+    signal.signal(signal.SIGALRM, _out_of_time)  # a ReCom step can take minutes on lumpy maps
+    signal.setitimer(signal.ITIMER_REAL, left)
+    try:
+        start = recursive_tree_part(plan_graph, range(case.reps), ideal, "pop", case.tolerance)
+        part = partition_class(plan_graph, start, {"population": Tally("pop", alias="population")})
+        proposal = partial(recom, pop_col="pop", pop_target=ideal, epsilon=case.tolerance)
+        limit = within_percent_of_ideal_population(part, case.tolerance)
+        chain = chain_class(proposal, [limit], always_accept, part, total_steps=10**9)
+        for state in chain:
+            steps += 1
+            original = state.graph.original_nx_node_id_for_internal_node_id
+            value, owners = score({original(n): d for n, d in state.assignment.items()})
+            if best is None or value < best[0]:
+                best = (value, owners, steps)
+    except _OutOfTime:
+        pass
+    except Exception:  # GerryChain raises its own errors when no balanced cut is found
+        log.warning("gerrychain stopped with an error", exc_info=True)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
     return None if best is None else (best[0], best[1], steps)
+
+
+class _OutOfTime(Exception):
+    """The wall time of a GerryChain run is over."""
+
+
+def _out_of_time(*_: object) -> None:
+    raise _OutOfTime
 
 
 def _append(path: Path, row: dict[str, Any]) -> None:

@@ -151,7 +151,7 @@ def explain_tolerance(
             diagnosis=violations(problem, assign)[:10],
         )
     upper = tolerance_of(rows, assign)
-    lower, exact = 0.0, False
+    lower, exact = _current_tolerance(rows), False  # proven infeasible at it
     left = deadline - time.monotonic() - 0.5
     if left > 0.5 and any(rows.spread):
         model = build_flow(graph, rows, assign, tuple(range(problem.shape[1])), tolerance=True)
@@ -159,14 +159,15 @@ def explain_tolerance(
         report = solve(model.prob, solver, warm_start=warm, time_limit=left)
         if report.has_solution and report.objective is not None:
             upper = min(upper, float(report.objective))
-        lower = float(report.bound or 0.0) if report.bound is not None else 0.0
+        lower = max(lower, float(report.bound or 0.0))
         exact = report.status is Status.OPTIMAL
     if exact:
         what = f"the smallest balance tolerance with connected territories is +-{upper:.2%}"
     else:
         what = (
-            f"the smallest balance tolerance with connected territories lies between "
-            f"+-{lower:.2%} and +-{upper:.2%} (a connected plan exists at +-{upper:.2%})"
+            f"the smallest balance tolerance with connected territories is above +-{lower:.2%} "
+            f"(proven) and at most +-{upper:.2%} (a connected plan exists there; a longer run "
+            "narrows this interval, it cannot make the current tolerance work)"
         )
     lines = [what, *_largest_units(problem, graph, rows)]
     return InfeasibleError(
@@ -174,6 +175,17 @@ def explain_tolerance(
         "meets every balance band (proven by the exact model); more time would not help:",
         diagnosis=lines,
     )
+
+
+def _current_tolerance(rows: Rows) -> float:
+    """The tolerance of the balance bands now (``hi = target x (1 + t)``), 0 without bands."""
+    out = 0.0
+    for k, hi in enumerate(rows.hi):
+        target = rows.target[k]
+        ok = np.isfinite(hi) & np.isfinite(target) & (target > 0)
+        if rows.spread[k] and ok.any():
+            out = max(out, float(np.max((hi[ok] - target[ok]) / target[ok])))
+    return out
 
 
 def _largest_units(problem: ArcProblem, graph: Graph, rows: Rows, limit: int = 3) -> list[str]:
