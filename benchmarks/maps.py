@@ -71,10 +71,14 @@ CASES = (
     MapCase("nc-county", 8, 0.10, 30),
     MapCase("nc-county", 8, 0.05, 30),
     MapCase("va-county", 5, 0.05, 60),
+    MapCase("va-county", 5, 0.10, 60),
+    MapCase("va-county", 4, 0.05, 60),
     MapCase("ia-county", 5, 0.05, 60),
+    MapCase("ga-county", 5, 0.05, 60),
     MapCase("nh-tract", 8, 0.05, 60),
     MapCase("hi-tract", 8, 0.05, 60),
     MapCase("nc-county", 13, 0.05, 120, level="account", people_per_account=20_000),
+    MapCase("nc-county", 13, 0.05, 120, level="account", people_per_account=2_000),
     MapCase("nc-tract", 13, 0.05, 300),
 )
 QUICK = (MapCase("nc-county", 6, 0.10, 15), MapCase("nh-tract", 8, 0.05, 20))
@@ -183,7 +187,7 @@ def run_gerrychain(case: MapCase, tables: Tables, settings: Any) -> dict[str, An
             **row,
             "status": "no plan",
             "seconds": _since(began),
-            "note": "recursive_tree_part found no start in time",
+            "note": "no balanced start plan (recursive_tree_part) within the time",
         }
     value, owners, steps = best
     checked = check_assignment(tables, settings, owners)
