@@ -61,6 +61,9 @@ GROUP_SECONDS = 10.0
 MAX_FLOW_COLUMNS = 120_000
 #: Seconds kept back from every solver call: HiGHS can overrun its time limit a little.
 MARGIN = 0.5
+#: Total relative row violation still counted as feasible (HiGHS's tolerances; the checker
+#: allows 1e-6 relative per row).
+ROW_TOL = 1e-6
 #: Share of the whole budget kept back for overruns, building the result and the checker.
 SAFETY = 0.08
 
@@ -108,7 +111,7 @@ def solve_contiguous(
     if report is not None and report.bound is not None:
         bound = report.bound if bound is None else max(bound, report.bound)
     split = _broken(problem, graph, best.assign)
-    if best.violation > 1e-9 or violations(problem, best.assign) or split:
+    if best.violation > ROW_TOL or violations(problem, best.assign) or split:
         _no_plan(problem, graph, rows, best, report, solver, began, deadline)
     return _solution(problem, best, bound, solver, time.monotonic() - began)
 
@@ -227,7 +230,7 @@ def _whole_model(
     reps = tuple(range(problem.shape[1]))
     assert problem.contiguity is not None
     split = _broken(problem, graph, best.assign)
-    feasible = best.violation <= 1e-9 and not split
+    feasible = best.violation <= ROW_TOL and not split
     model = build_flow(graph, rows, best.assign, reps)
     warm = flow_start(model, graph, rows, best.assign) if feasible else None
     report = solve(model.prob, solver, warm_start=warm, time_limit=max(_left(deadline), 0.1))
@@ -242,7 +245,7 @@ def _whole_model(
     if report.has_solution:
         assign = read_flow(model, best.assign)
         v, z = PlanState(graph, rows, assign).totals()
-        if v <= 1e-9 and (not feasible or z < best.objective - 1e-9):
+        if v <= ROW_TOL and (not feasible or z < best.objective - 1e-9):
             best = _Best(assign, v, z)
     return best, report
 
