@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from allocator.exceptions import AllocatorError, ScenarioError
+from allocator.exceptions import AllocatorError, NoSolutionInTimeError, ScenarioError
 from allocator.io.data import load_inputs
 from allocator.io.scenario import Scenario
 from allocator.io.settings import QuotaSettings, SolverSettings
@@ -196,6 +196,10 @@ def solve_scenario(
     InfeasibleError
         A model has no feasible solution; the error carries the diagnosis. When the territory
         solved and a later stage fails, the plan is returned with ``failed`` set instead.
+    NoSolutionInTimeError
+        Time ran out before a territory met every hard rule; ``plan`` holds the best one
+        (status ``time_limit_infeasible``, no quotas: a plan comes only out of a territory
+        that solved).
     """
     start = time.perf_counter()
     quota_settings = scenario.quota or QuotaSettings()
@@ -206,9 +210,16 @@ def solve_scenario(
     assignment = None
     if scenario.assignment.enabled:
         log.info("assignment: %s", tables.summary())
-        assignment = solve_assignment(
-            tables, scenario.assignment, solver, deadline=territory_deadline(scenario)
-        )
+        try:
+            assignment = solve_assignment(
+                tables, scenario.assignment, solver, deadline=territory_deadline(scenario)
+            )
+        except NoSolutionInTimeError as exc:  # the best plan found is still written, marked
+            best = exc.result
+            if isinstance(best, AssignmentResult):
+                owners = best.assignments.set_index("account_id")["rep_id"]
+                exc.plan = Plan(scenario, tables, owners, best, None, None, _since(start))
+            raise
         owners = assignment.assignments.set_index("account_id")["rep_id"]
     else:
         owners = owners_from_incumbents(tables)
@@ -225,8 +236,11 @@ def solve_scenario(
             raise  # no territory was solved: nothing to keep
         log.warning("the %s stage failed; the plan keeps the territory that solved", stage)
         failed = StageFailure(stage, exc)
-    seconds = time.perf_counter() - start
-    return Plan(scenario, tables, owners, assignment, target, quotas, seconds, failed)
+    return Plan(scenario, tables, owners, assignment, target, quotas, _since(start), failed)
+
+
+def _since(start: float) -> float:
+    return time.perf_counter() - start
 
 
 def owners_from_incumbents(tables: Tables) -> pd.Series:

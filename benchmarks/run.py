@@ -3,11 +3,13 @@
 Parts: ``gap`` (OR-Library gap1-gap12, maximisation, proven optima), ``gapabcd`` (gapa-gapd),
 ``yagiura`` (types c, d, e), ``scale`` (generated companies, demo constraints), ``quota`` (the
 quota LP), ``side`` (our model against a naive dense PuLP model and the dense model from numpy
-arrays). Each case runs in its own process (:mod:`benchmarks.cases`) with a time limit; every
-row is appended to the CSV as soon as it is known, and the Markdown is re-rendered after each
-case, so an interrupted run still leaves its finished rows. Re-running a part replaces that
-part's rows only. The OR-Library files are read from ``../shared/benchmarks`` relative to the
-repository root; without them the GAP parts are skipped with a message.
+arrays); ``maps`` (contiguous territories on the real maps of ``../shared/maps`` against
+GerryChain, :mod:`benchmarks.maps`, its own table ``results_maps.md``). Each case runs in its
+own process (:mod:`benchmarks.cases`) with a time limit; every row is appended to the CSV as
+soon as it is known, and the Markdown is re-rendered after each case, so an interrupted run
+still leaves its finished rows. Re-running a part replaces that part's rows only. The OR-Library
+files are read from ``../shared/benchmarks`` relative to the repository root; without them the
+GAP parts are skipped with a message.
 """
 
 from __future__ import annotations
@@ -137,7 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen parts (all by default) and write ``<out>.csv`` and ``<out>.md``."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a subset with short limits")
-    parser.add_argument("--only", nargs="+", choices=PARTS, help="run only these parts")
+    parser.add_argument(
+        "--only", nargs="+", choices=(*PARTS, "maps"), help="run only these parts"
+    )
     parser.add_argument(
         "--out",
         type=Path,
@@ -145,7 +149,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     out = args.out or HERE / ("results_quick" if args.quick else "results")
-    for part in args.only or PARTS:
+    for part in args.only or (*PARTS, "maps"):
+        if part == "maps":  # its own runner and table (benchmarks/maps.py)
+            from benchmarks.maps import main as maps_main
+
+            maps_main(["--quick"] if args.quick else [])
+            continue
         cases, skipped = plan(part, quick=args.quick, data=DATA)
         if skipped:
             print(f"{part}: skipped: {skipped}", flush=True)

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from allocator.exceptions import InfeasibleError
+from allocator.exceptions import InfeasibleError, NoSolutionInTimeError
 
 if TYPE_CHECKING:
     from allocator.io.folder import Claim
@@ -106,6 +106,13 @@ def solve_into(scenario: Scenario, folder: Claim, tables: Tables | None = None) 
 
         infeasible_report(scenario, exc, folder)
         log.info("the diagnosis is in %s", (folder.path / "report.html").resolve())
+        raise
+    except NoSolutionInTimeError as exc:
+        from allocator.plan import Plan
+
+        if isinstance(exc.plan, Plan):
+            write_plan(exc.plan, folder)
+            log.info("the best plan found (not within the rules) is in %s", folder.path.resolve())
         raise
     write_plan(plan, folder)
     if plan.failed is not None:

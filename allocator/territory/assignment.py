@@ -13,16 +13,24 @@ import math
 import warnings
 from dataclasses import replace
 
-from allocator.exceptions import CheckError, TimeLimitWarning
+from allocator.exceptions import (
+    CheckError,
+    InfeasibleError,
+    NoSolutionInTimeError,
+    TimeLimitWarning,
+)
 from allocator.io.settings import AssignmentSettings, SolverSettings
 from allocator.io.tables import Tables
-from allocator.solver import Status
-from allocator.territory.build import build_territory, territory_problem, within_km
+from allocator.solver import SolveReport, Status
+from allocator.territory.build import Territory, build_territory, territory_problem, within_km
 from allocator.territory.check import check_assignment
+from allocator.territory.core import ArcProblem, objective_terms
 from allocator.territory.diagnose import precheck, relaxations
 from allocator.territory.lexicographic import solve_lexicographic
+from allocator.territory.regions import analyse_regions
 from allocator.territory.result import AssignmentResult, make_result
-from allocator.territory.solve_arcs import CoreOptions, solve_arcs
+from allocator.territory.solve_arcs import ArcSolution, CoreOptions, solve_arcs
+from allocator.territory.solve_contiguous import NoContiguousPlan, solve_contiguous
 
 __all__ = ["AssignmentResult", "solve_assignment", "verify_assignment"]
 
@@ -60,6 +68,9 @@ def solve_assignment(
         No assignment satisfies every hard constraint; ``diagnosis`` says which and by how much.
     SolverError
         The solver failed or found nothing within the time limit.
+    NoSolutionInTimeError
+        Contiguity: time ran out before a plan met every hard rule; ``result`` is the best
+        plan found (connected, marked ``time_limit_infeasible``, not verified).
     CheckError
         The independent checker rejected the solution (a bug: please report it).
     """
@@ -74,7 +85,9 @@ def solve_assignment(
         price_out=candidates.price_out,
         within=within_km(territory, candidates.max_km),
     )
-    if settings.objective.mode == "lexicographic":
+    if problem.contiguity is not None and settings.objective.mode != "lexicographic":
+        solution = _solve_contiguous(tables, settings, solver, territory, problem, deadline)
+    elif settings.objective.mode == "lexicographic":
         solution = solve_lexicographic(
             problem, settings.objective, options, solver, deadline=deadline
         )
@@ -91,6 +104,42 @@ def solve_assignment(
         )
     log.info("%s", result.summary())
     return result
+
+
+def _solve_contiguous(
+    tables: Tables,
+    settings: AssignmentSettings,
+    solver: SolverSettings,
+    territory: Territory,
+    problem: ArcProblem,
+    deadline: float | None,
+) -> ArcSolution:
+    """Contiguity's own method, after the graph analysis (which stops on what it proves); out
+    of time, the best plan found travels with the error."""
+    proofs = analyse_regions(tables, settings).infeasible
+    if proofs:
+        raise InfeasibleError(
+            "assignment: no plan with connected territories exists; the region graph proves it "
+            "before solving (more time would not help):",
+            diagnosis=[f"{f.message}; fix: {f.fix}" if f.fix else f.message for f in proofs],
+        )
+    try:
+        return solve_contiguous(problem, solver, deadline=deadline)
+    except NoContiguousPlan as exc:
+        value = sum(objective_terms(problem, exc.assign).values())
+        report = SolveReport(
+            status=Status.TIME_LIMIT_INFEASIBLE,
+            solver=solver.name,
+            objective=value,
+            bound=None,
+            gap=None,
+            seconds=0.0,
+            has_solution=True,
+            message="best found, not within the rules: " + "; ".join(exc.why[:5]),
+        )
+        solution = ArcSolution(exc.assign, report, None, None, 0, 0, 0, False, ())
+        result = make_result(territory, problem, settings, solution)
+        raise NoSolutionInTimeError(str(exc), result=result) from None
 
 
 def verify_assignment(

@@ -21,7 +21,7 @@ from allocator.geography.distance import distance_matrix
 from allocator.geography.graph import region_graph
 from allocator.io.settings import AssignmentSettings, BalanceSettings
 from allocator.io.tables import Tables, parse_ids
-from allocator.territory.contiguity import Contiguity
+from allocator.territory.contiguity import Contiguity, home_rules
 from allocator.territory.core import ArcProblem, RowFamily, Sense
 
 __all__ = ["Territory", "build_territory", "fair_shares", "territory_problem", "within_km"]
@@ -195,10 +195,14 @@ def territory_problem(tables: Tables, settings: AssignmentSettings, t: Territory
         measures={"potential": total(potential), "workload": total(t.accounts["workload"])},
     )
     thousands_moved = items.moved_potential / 1000.0
+    contiguity = _contiguity(tables, settings, t)
+    eligible = total(~t.eligible) == 0
+    if contiguity is not None:  # a home region's items go to its residents (home-region rule)
+        eligible = home_rules(contiguity, eligible).eligible
     return ArcProblem(
         items=t.items,
         reps=tuple(t.reps["rep_id"]),
-        eligible=total(~t.eligible) == 0,
+        eligible=eligible,
         terms={
             "travel": (1.0 if lexicographic else weights.travel) * travel,
             "disruption": (1.0 if lexicographic else weights.disruption) * thousands_moved,
@@ -206,7 +210,7 @@ def territory_problem(tables: Tables, settings: AssignmentSettings, t: Territory
         families=_families(settings, t, items),
         rank=travel,
         keep=total(keep) > 0,
-        contiguity=_contiguity(tables, settings, t),
+        contiguity=contiguity,
         name="assignment",
     )
 
@@ -323,5 +327,6 @@ def _contiguity(tables: Tables, settings: AssignmentSettings, t: Territory) -> C
         graph=region_graph(regions, tables.adjacency),
         home=np.asarray(t.reps["region_id"].map(index), np.int64),
         include_home=rule.include_home,
+        per_component=rule.per_component,
         max_rounds=rule.max_rounds,
     )

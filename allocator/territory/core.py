@@ -19,6 +19,8 @@ import numpy as np
 import numpy.typing as npt
 import pulp
 
+from allocator.territory.contiguity import home_rules
+
 if TYPE_CHECKING:
     from allocator.territory.contiguity import Contiguity, Cut
 
@@ -267,12 +269,9 @@ def _add_contiguity(
     assert contiguity is not None
     groups = contiguity.groups[ii]
     pairs = set(zip(rr.tolist(), groups.tolist(), strict=True))
-    home = {
-        r: int(g)
-        for r, g in enumerate(contiguity.home.tolist())
-        if contiguity.include_home and g >= 0
-    }
-    for r, g in sorted(pairs | set(home.items())):
+    roots = home_rules(contiguity, problem.eligible).root
+    home = {r: int(g) for r, g in enumerate(roots.tolist()) if g >= 0}
+    for r, g in sorted(pairs):
         fixed = home.get(r) == g
         model.y[r, g] = model.prob.add_variable(f"y_{r}_{g}", 1 if fixed else 0, 1)
     serves: dict[tuple[int, int], list[tuple[pulp.LpVariable, float]]] = {}
@@ -289,10 +288,9 @@ def _add_contiguity(
         )
         serves.setdefault((r, g), []).append((model.x[k], -1.0))
     for (r, g), terms in serves.items():
-        if home.get(r) != g:
-            name = f"serves_any_{r}_{g}"
-            doc = f"serves_any[{problem.reps[r]},{contiguity.regions[g]}]"
-            _add_row(model, name, doc, [(model.y[r, g], 1.0), *terms], "<=", 0)
+        name = f"serves_any_{r}_{g}"
+        doc = f"serves_any[{problem.reps[r]},{contiguity.regions[g]}]"
+        _add_row(model, name, doc, [(model.y[r, g], 1.0), *terms], "<=", 0)
     for cut in cuts:
         terms = [(model.y[cut.rep, g], 1.0) for g in cut.lhs if (cut.rep, g) in model.y]
         if len(terms) < len(cut.lhs):

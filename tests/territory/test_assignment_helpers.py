@@ -175,16 +175,28 @@ def _moved(acc: pd.DataFrame, reps: pd.DataFrame, combos: np.ndarray) -> np.ndar
 def _connected(
     tables: Tables, acc: pd.DataFrame, reps: pd.DataFrame, owners: np.ndarray, home: bool
 ) -> bool:
+    """Contiguity as home-region.md states it: each rep's served regions are connected; with
+    ``home``, a rep serves some of its home region (or, when its residents outnumber the
+    region's accounts, the region goes to its residents only)."""
     graph = nx.Graph(
         list(zip(tables.adjacency["region_a"], tables.adjacency["region_b"], strict=True))
     )
+    region = acc["region_id"].to_numpy()
     for r in set(owners.tolist()):
-        regions = set(acc["region_id"].to_numpy()[owners == r])
-        if home:
-            regions.add(reps["region_id"].iloc[r])
+        regions = set(region[owners == r])
         graph.add_nodes_from(regions)
         if not nx.is_connected(graph.subgraph(regions)):
             return False
+    if home:
+        homes = reps["region_id"].to_numpy()
+        for h in set(homes.tolist()):
+            residents = set(np.flatnonzero(homes == h).tolist())
+            owned = owners[region == h]
+            if len(owned) >= len(residents):
+                if not residents <= set(owned.tolist()):
+                    return False
+            elif len(owned) and not set(owned.tolist()) <= residents:
+                return False
     return True
 
 
