@@ -91,7 +91,8 @@ def _context(plan: Plan) -> _Context:
         raise InputError([f"explain: the owner of account(s) {shown} is not an active rep"])
     assign = np.zeros(len(t.items), np.int64)
     assign[t.item_of] = owner
-    rules = MoveRules.of(territory_problem(plan.tables, settings, t), assign)
+    problem = territory_problem(plan.tables, settings, t)
+    rules = MoveRules.of(problem, assign, settings.constraints.contiguity)
     rows = np.arange(len(ids))
     acc = t.accounts.assign(owner=owner, load=t.load[rows, owner]).groupby("owner")
     totals = pd.DataFrame(

@@ -19,6 +19,7 @@ import pandas as pd
 from allocator.io.tables import parse_ids
 from allocator.quota.phasing import before
 from allocator.report.format import number, percent
+from allocator.report.metrics import largest_quota_deviation
 
 if TYPE_CHECKING:
     from allocator.plan import Plan
@@ -115,7 +116,7 @@ def _disruption(plan: Plan, d: dict[str, Any]) -> tuple[str, str, str]:
 def _quota_fairness(plan: Plan, quota: dict[str, Any]) -> tuple[str, str, str]:
     assert plan.quotas is not None
     inside = round((quota["in_band"] or 0) * quota["n"])
-    largest = plan.quotas.largest_deviation
+    largest = largest_quota_deviation(plan)
     return (
         "Quota fairness",
         f"{inside} of {quota['n']} reps in the ±{percent(quota['band'], 0)} band",

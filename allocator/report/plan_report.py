@@ -37,7 +37,7 @@ from allocator.report.explain import (
 from allocator.report.format import number, percent
 from allocator.report.headline import Headline, plan_headline
 from allocator.report.map import map_html, territory_map
-from allocator.report.metrics import plan_metrics
+from allocator.report.metrics import largest_quota_deviation, plan_metrics
 from allocator.report.plots import fairness_figures, png, stacked_periods, target_plot
 from allocator.report.plots import territory_map as static_map
 from allocator.report.quota_sections import quota_sections
@@ -215,7 +215,7 @@ def _fairness(plan: Plan, metrics: dict[str, Any], reps: pd.DataFrame) -> Sectio
         blocks.append(
             Text(
                 "Quota against the fair quota: every rep's quota is within "
-                f"{percent(plan.quotas.largest_deviation, 2)} of its fair quota (no chart: "
+                f"{percent(largest_quota_deviation(plan), 2)} of its fair quota (no chart: "
                 "the bars would all read 1)."
             )
         )

@@ -155,7 +155,8 @@ def _tolerance_point(problem: ArcProblem, duals: dict[str, float], tol: float) -
             continue
         pi = np.array([duals.get(family.pulp_name(j), 0.0) for j in range(len(family.rhs))])
         sign = 1.0 if family.doc == "balance_hi" else -1.0
-        fair = np.asarray(family.rhs, float) / (1.0 + sign * tol) if abs(tol) < 1 else 0.0
+        rhs = np.asarray(family.rhs, float)
+        fair = rhs / (1.0 + sign * tol) if 1.0 + sign * tol > 0 else np.zeros_like(rhs)
         total += float(pi @ (sign * 0.01 * fair))
     return total
 
