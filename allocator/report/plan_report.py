@@ -12,13 +12,18 @@ document of :mod:`allocator.report.document`, whose blocks are re-exported here;
 from __future__ import annotations
 
 import html
+import json
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import plotly.graph_objects as go
+from plotly.utils import PlotlyJSONEncoder
 from matplotlib.figure import Figure
 
 from allocator.exceptions import InfeasibleError
+from allocator.io.files import atomic_write
 from allocator.report.document import (
     Block,
     Bullets,
@@ -65,21 +70,35 @@ __all__ = [
 
 
 def write_report(plan: Plan, outdir: str | Path) -> list[Path]:
-    """Write ``report.html`` and ``report.md`` (+ its PNG figures) for ``plan`` into ``outdir``."""
+    """Write ``report.html`` and ``report.md`` (+ its PNG figures) for ``plan`` into ``outdir``,
+    and ``map.json``: the territory map as Plotly JSON, which ``compare`` draws side by side."""
     title = f"Plan report: {plan.scenario.name}"
     subtitle = plan.scenario.description or f"scenario hash {plan.scenario.hash()[:12]}"
-    return write_document(outdir, "report", title, plan_sections(plan), subtitle=subtitle)
+    accounts = explain_accounts(plan) if plan.assignment is not None else None
+    figure = territory_map(plan, explanations=accounts)
+    sections = plan_sections(plan, accounts=accounts, figure=figure)
+    written = write_document(outdir, "report", title, sections, subtitle=subtitle)
+    path = Path(outdir) / "map.json"
+    text = json.dumps(figure.to_plotly_json(), cls=PlotlyJSONEncoder, ensure_ascii=False)
+    atomic_write(path, partial(Path.write_text, data=text, encoding="utf-8"))
+    return [*written, path]
 
 
-def plan_sections(plan: Plan) -> list[Section]:
-    """Every section of the plan report, in reading order."""
+def plan_sections(
+    plan: Plan, *, accounts: pd.DataFrame | None = None, figure: go.Figure | None = None
+) -> list[Section]:
+    """Every section of the plan report, in reading order (``accounts``: the plan's
+    :func:`explain_accounts`, ``figure``: its :func:`territory_map`, computed when None)."""
     metrics = plan_metrics(plan)
     reps = plan.reps_frame()
     relaxation = assignment_relaxation(plan)
-    accounts = explain_accounts(plan) if plan.assignment is not None else None
+    if accounts is None and plan.assignment is not None:
+        accounts = explain_accounts(plan)
+    if figure is None:
+        figure = territory_map(plan, explanations=accounts)
     sections = [
         _headline(plan_headline(plan, metrics, relaxation)),
-        _map(plan, accounts),
+        _map(plan, figure),
         _summary(plan, metrics),
     ]
     if plan.target is not None:
@@ -222,8 +241,7 @@ def _fairness(plan: Plan, metrics: dict[str, Any], reps: pd.DataFrame) -> Sectio
     return Section("Fairness", tuple(blocks))
 
 
-def _map(plan: Plan, accounts: pd.DataFrame | None) -> Section:
-    figure = territory_map(plan, explanations=accounts)
+def _map(plan: Plan, figure: go.Figure) -> Section:
     still = static_map(plan.tables.active_accounts, plan.owners, plan.tables.active_reps)
     caption = (
         "Regions filled in the colour of the territory holding most of their potential "

@@ -572,7 +572,11 @@ def _worse_plan(gap_known: bool) -> tuple[Plan, str, float]:
     )
     worse = dataclasses.replace(a, assignments=moved, report=report)
     owners = moved.set_index("account_id")["rep_id"]
-    return dataclasses.replace(plan, assignment=worse, owners=owners), row["account_id"], row["delta"]
+    return (
+        dataclasses.replace(plan, assignment=worse, owners=owners),
+        row["account_id"],
+        row["delta"],
+    )
 
 
 def test_negative_delta_under_a_non_zero_gap_names_the_gap() -> None:

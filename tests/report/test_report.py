@@ -46,7 +46,8 @@ def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_report_files(report_dir: Path) -> None:
     names = sorted(p.name for p in report_dir.iterdir())
-    assert names == sorted(["report.html", "report.md", *(f"report_{f}.png" for f in FIGURES)])
+    expected = ["report.html", "report.md", "map.json", *(f"report_{f}.png" for f in FIGURES)]
+    assert names == sorted(expected)
     for figure in FIGURES:
         assert (report_dir / f"report_{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(report_dir.glob(".*")), "no temporary file is left behind"
