@@ -43,15 +43,23 @@ def quota_words(comparison: Comparison, name: str) -> str:
     )
 
 
+def _echo(metric: str) -> bool:
+    """Metrics that repeat a setting or another metric, not an outcome of the plan."""
+    last = metric.rsplit(".", 1)[-1]
+    return last in ("band", "n", "excluded") or ".quota_ratio." in metric
+
+
 def relative_changes(comparison: Comparison) -> pd.DataFrame:
     """metric, plan, change, relative (change over |baseline|) of every numeric differing metric."""
     rows = []
     base = comparison.names[0]
     for _, row in comparison.differing().iterrows():
+        if _echo(str(row["metric"])):
+            continue
         a = _number(row[base])
         for name in comparison.names[1:]:
             b = _number(row[name])
-            if a is None or b is None or a == b:
+            if a is None or b is None or a == b or max(abs(a), abs(b)) < 1e-3:
                 continue
             rel = (b - a) / abs(a) if a else np.inf
             rows.append((row["metric"], name, b - a, rel))
@@ -94,15 +102,16 @@ def delta_chart(comparison: Comparison) -> Image | None:
 
 def side_by_side_maps(comparison: Comparison) -> Html | None:
     """The plans' maps side by side, accounts that change owner between them ringed."""
-    from allocator.report.map import highlight_accounts, map_html
+    from allocator.report.map import highlight_accounts, map_html, recolour, rep_colours
 
     figures = [f for f in comparison.figures if f is not None]
     if len(figures) < 2 or len(figures) != len(comparison.names):
         return None
     moved = list(comparison.owners["account_id"]) if len(comparison.owners) else []
+    colours = rep_colours(figures[0])  # each rep in the baseline's colour on every map
     cells = []
     for i, (name, figure) in enumerate(zip(comparison.names, figures, strict=True)):
-        shown = highlight_accounts(figure, moved, title=name)
+        shown = highlight_accounts(recolour(figure, colours), moved, title=name)
         fragment = map_html(shown, div_id=f"map-{i}", include_plotlyjs=i == 0, height=520)
         cells.append(f'<div class="map">{fragment}</div>')
     html = '<div class="side-by-side">' + "".join(cells) + "</div>"

@@ -32,7 +32,7 @@ from allocator.report.regions import region_polygons, territory_colours
 if TYPE_CHECKING:
     from allocator.plan import Plan
 
-__all__ = ["highlight_accounts", "map_html", "territory_map"]
+__all__ = ["highlight_accounts", "map_html", "recolour", "rep_colours", "territory_map"]
 
 #: Above this many accounts the points are drawn with WebGL (scattergl), below as SVG.
 WEBGL_FROM = 8000
@@ -248,6 +248,7 @@ def _region_traces(
                 fill="toself",
                 name=str(region_id),
                 meta="region",
+                legendgroup=top,  # the territory the region is coloured by (for recolouring)
                 fillcolor=_alpha(colour, 0.35),
                 line={"color": "#ffffff", "width": 1.2},
                 hoveron="fills",
@@ -350,6 +351,37 @@ def highlight_accounts(
     return out
 
 
+def rep_colours(fig: go.Figure) -> dict[str, str]:
+    """rep_id -> colour of a :func:`territory_map` figure (from its home-base trace)."""
+    for trace in fig.data:
+        if trace.meta == "reps":
+            return {
+                str(r): str(c) for r, c in zip(trace.customdata, trace.marker.color, strict=True)
+            }
+    return {}
+
+
+def recolour(fig: go.Figure, colours: dict[str, str]) -> go.Figure:
+    """A copy of a :func:`territory_map` figure with reps drawn in ``colours`` (rep_id -> colour;
+    reps not named keep theirs), so two plans side by side show each rep in one colour."""
+    out = go.Figure(fig)
+    for trace in out.data:
+        if trace.meta == "reps":
+            keep = list(trace.marker.color)
+            trace.marker.color = [
+                colours.get(str(r), c) for r, c in zip(trace.customdata, keep, strict=True)
+            ]
+        elif trace.meta == "accounts":
+            keep = list(trace.marker.color)
+            rows = trace.customdata
+            trace.marker.color = [
+                colours.get(str(r[1]), c) for r, c in zip(rows, keep, strict=True)
+            ]
+        elif trace.meta == "region" and trace.legendgroup in colours:
+            trace.fillcolor = _alpha(colours[trace.legendgroup], 0.35)
+    return out
+
+
 # ---------------------------------------------------------------- HTML
 
 
@@ -417,6 +449,7 @@ _SEARCH_JS = """function (id, index) {
     if (!key) {
       msg.textContent = box.value.trim() ? 'no account or rep "' + box.value.trim() + '"' : '';
       Plotly.restyle(plot, {x: [[]], y: [[]]}, [h]);
+      Plotly.relayout(plot, {'xaxis.autorange': true, 'yaxis.autorange': true});
       return;
     }
     var hit = index[key], xs = [hit[1]], ys = [hit[2]];

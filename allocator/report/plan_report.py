@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.utils import PlotlyJSONEncoder
 from matplotlib.figure import Figure
+from plotly.utils import PlotlyJSONEncoder
 
 from allocator.exceptions import InfeasibleError
 from allocator.io.files import atomic_write
@@ -273,7 +273,7 @@ def _constraints(table: pd.DataFrame, relaxation: Relaxation | None) -> Section:
     truly = truly.iloc[truly["dual"].abs().fillna(0.0).argsort()[::-1]]
     idle = rows[rows["binding"] & ~priced & rows["dual"].notna()]
     lp_only = rows[~rows["binding"] & priced & (rows["model"] == "assignment")]
-    free = rows[~rows["binding"]].sort_values("slack")
+    free = rows[~rows["binding"] & ~priced].sort_values("slack")
     closest = free.groupby(["model", "family"], sort=False).head(1)
     columns = ["model", "name", "slack", "dual", "text"]
     blocks: list[Block] = []
@@ -287,7 +287,8 @@ def _constraints(table: pd.DataFrame, relaxation: Relaxation | None) -> Section:
             Table(relaxation.families),
         ]
     note = f"{len(truly):,} of {len(table):,} constraint rows truly bind (auxiliary rows left out)"
-    blocks.append(Table(truly[columns], note=note) if len(truly) else Text("No constraint binds."))
+    none = "No row binds with a shadow price: relaxing any one alone would change nothing."
+    blocks.append(Table(truly[columns], note=note) if len(truly) else Text(none))
     if len(idle):
         families = ", ".join(sorted(set(idle["family"])))
         blocks.append(
