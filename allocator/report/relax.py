@@ -49,8 +49,11 @@ FAMILY_COLUMNS = [
     "top_dual",
     "unit",
 ]
-#: Seconds each LP may take; the whole analysis is also bounded by the caller's deadline.
+#: Seconds each LP may take, and the whole analysis when the caller gives no deadline.
 LP_SECONDS = 30.0
+RELAX_SECONDS = 90.0
+#: Above this many eligible arcs the report does not solve the LP relaxation (not measured).
+MAX_ARCS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,11 @@ def assignment_relaxation(plan: Plan, *, deadline: float | None = None) -> Relax
     settings = plan.scenario.assignment
     territory = build_territory(plan.tables, settings)
     problem = territory_problem(plan.tables, settings, territory)
+    if len(problem.all_arcs) > MAX_ARCS:
+        log.info("report: %d arcs, the LP relaxation is not solved", len(problem.all_arcs))
+        return None
+    if deadline is None:
+        deadline = time.monotonic() + RELAX_SECONDS
     solver = _solver(plan)
     base, duals = _lp(problem, solver, deadline)
     if base is None:
