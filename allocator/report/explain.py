@@ -417,7 +417,7 @@ def constraint_text(
     change = dual * step
     if family.startswith("expense"):  # the expense LP maximises the expected margin
         objective = "the expected margin by {}"
-    amount = f"{abs(change) * 100:.3g}" if "{}%" in objective else _number(abs(change))
+    amount = _number(abs(change) * 100) if "{}%" in objective else _number(abs(change))
     verb = "raise" if change > 0 else "cut"
     text = f"{name} binds: {lead} would {verb} {objective.format(amount)}."
     if family == "expense_budget":

@@ -93,7 +93,7 @@ def _balance(plan: Plan, metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
         out.append(
             (
                 "Workload",
-                f"{percent(util.min(), 0)}–{percent(util.max(), 0)} of capacity",
+                f"{percent(util.min())}–{percent(util.max())} of capacity",
                 f"{busy} rep{'s' if busy != 1 else ''} above {percent(BUSY, 0)}",
             )
         )
@@ -107,7 +107,8 @@ def _disruption(plan: Plan, d: dict[str, Any]) -> tuple[str, str, str]:
         budget = f"; the continuity budget allows {percent(continuity.max_moved_share, 0)}"
     return (
         "Disruption",
-        f"{number(d['accounts_moved'])} accounts move ({percent(d['accounts_moved_share'])})",
+        f"{number(d['accounts_moved'])} account{'' if d['accounts_moved'] == 1 else 's'} move"
+        f" ({percent(d['accounts_moved_share'])})",
         f"{percent(d['potential_moved_share'])} of the potential ({number(d['potential_moved'])}), "
         f"{d['reps_affected']} reps affected{budget}",
     )
@@ -156,10 +157,16 @@ def _family_words(plan: Plan, row: Any, relaxation: Relaxation, *, tolerance: bo
         "balance_hi": "The upper edge of the balance band",
         "max_accounts": "The account limit per rep",
         "max_moved": "The continuity budget (moves allowed)",
+        "contiguity": "Contiguity (connected territories)",
     }.get(row.family, row.family)
+    measured = (
+        "of the plan's objective, by a re-solve without it"
+        if row.family == "contiguity"
+        else "of the LP relaxation's optimum"
+    )
     text = (
         f"{what}: without it the plan could cost {number(row.value)} less "
-        f"({percent(row.value_share, 2)} of the LP relaxation's optimum)."
+        f"({percent(row.value_share, 2)} {measured})."
     )
     if row.top_row and row.top_dual and abs(row.top_dual) > 1e-9:
         objective = "the objective by {}"

@@ -118,6 +118,8 @@ def assignment_relaxation(plan: Plan, *, deadline: float | None = None) -> Relax
         )
         other, _ = _lp(without, solver, deadline)
         families.append(_family_row(family, rows, binding, base, other))
+    if problem.contiguity is not None:
+        families.append(_contiguity_row(plan, binding, deadline))
     frame = pd.DataFrame(families, columns=FAMILY_COLUMNS)
     balance = settings.constraints.balance
     point = None if balance is None else _tolerance_point(problem, duals, balance.tolerance)
@@ -148,6 +150,27 @@ def _family_row(
         value / abs(base) if base else np.nan,
         *((None, None) if top is None else (top["name"], float(top["dual"]))),
         family.unit,
+    ]
+
+
+def _contiguity_row(plan: Plan, binding: pd.DataFrame, deadline: float | None) -> list[object]:
+    """The contiguity family: its value from a MIP re-solve without it (NaN when not measured),
+    relative to the plan's objective."""
+    cuts = binding[binding["family"] == "contiguity"] if len(binding) else binding
+    value = contiguity_value(plan, deadline=deadline)
+    value = None if value is None else max(value, 0.0)
+    objective = plan.assignment.report.objective if plan.assignment is not None else None
+    share = value / abs(objective) if value is not None and objective else np.nan
+    n_binding = int(cuts["binding"].sum()) if len(cuts) else 0
+    return [
+        "contiguity",
+        len(cuts),
+        n_binding,
+        np.nan if value is None else value,
+        share,
+        None,
+        None,
+        "regions",
     ]
 
 
