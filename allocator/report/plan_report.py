@@ -267,7 +267,8 @@ def _constraints(table: pd.DataFrame, relaxation: Relaxation | None) -> Section:
     that truly bind (at their limit with a non-zero shadow price, or at their limit in the MIP),
     and the tightest free row of each family."""
     table = _with_lp_duals(table, relaxation)
-    rows = table[~table["internal"]]
+    rows = table[~table["internal"].astype(bool)]  # (bool: an empty table has object columns)
+    rows = rows.astype({"dual": float, "slack": float, "binding": bool})
     priced = rows["dual"].abs() > 1e-9
     truly = rows[rows["binding"] & (priced | rows["dual"].isna())]
     truly = truly.iloc[truly["dual"].abs().fillna(0.0).argsort()[::-1]]
