@@ -244,7 +244,8 @@ def skill_mismatches(plan: Plan) -> pd.DataFrame:
     frame = frame[lacks & ((frame["potential"] > 0) | (frame["last_year"] > 0))]
     frame = frame.assign(
         text=[
-            f"{r} lacks skill {p} but keeps accounts with {number(s)} of last year's {p} sales "
+            f"{_who(plan, r)} lacks skill {p} but keeps accounts with {number(s)} of last "
+            f"year's {p} sales "
             f"(potential {number(v)}); its {p} quota is {number(q)}: reassign them or add the "
             "skill."
             for r, p, s, v, q in zip(
@@ -258,6 +259,13 @@ def skill_mismatches(plan: Plan) -> pd.DataFrame:
         ]
     )
     return frame[columns].reset_index(drop=True)
+
+
+def _who(plan: Plan, rep_id: str) -> str:
+    """``R002 (Zhang Wei)``, or the id alone when the rep has no other name."""
+    names = plan.tables.reps.set_index("rep_id")["name"]
+    name = str(names.get(rep_id, "") or "")
+    return f"{rep_id} ({name})" if name and name != rep_id else rep_id
 
 
 def _last_year(plan: Plan) -> pd.Series:

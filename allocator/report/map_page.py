@@ -9,6 +9,7 @@ search box for account or rep ids; :func:`highlight_accounts` rings chosen accou
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -100,10 +101,15 @@ def map_html(
             "modeBarButtonsToRemove": ["lasso2d", "select2d"],
         },
     )
-    index = json.dumps(_search_index(fig), ensure_ascii=False, separators=(",", ":"))
+    found = _search_index(fig)
+    index = json.dumps(found, ensure_ascii=False, separators=(",", ":"))
+    firsts = (
+        next((k for k, v in found.items() if v[0] == kind), "") for kind in ("account", "rep")
+    )
+    example = html.escape(" or ".join(k for k in firsts if k) or "an id")
     return (
         f'<div class="map-search"><label>Find account or rep id '
-        f'<input type="search" id="{div_id}-q" placeholder="e.g. A0091 or R012"></label> '
+        f'<input type="search" id="{div_id}-q" placeholder="e.g. {example}"></label> '
         f'<span id="{div_id}-msg" class="note"></span></div>\n{plot}\n'
         f"<script>({_SEARCH_JS})({json.dumps(div_id)}, {index});</script>"
     )

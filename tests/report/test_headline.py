@@ -62,4 +62,4 @@ def test_skill_mismatch_is_flagged(plan) -> None:
     assert (mismatch["quota"] == 0).all()
     words = plan_warnings(plan)
     for r, p in expected:
-        assert any(w.startswith(f"{r} lacks skill {p}") for w in words)
+        assert any(w.startswith(f"{r} (") and f"lacks skill {p}" in w for w in words)
