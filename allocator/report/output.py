@@ -172,7 +172,7 @@ def _write_workbook(tables: Mapping[str, pd.DataFrame], folder: Claim) -> Path:
 
 
 def _json(data: Any) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, default=_jsonable) + "\n"
+    return json.dumps(data, indent=2, sort_keys=True, default=_jsonable, ensure_ascii=False) + "\n"
 
 
 def _jsonable(value: Any) -> Any:
