@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from allocator.exceptions import ScenarioError
+from allocator.io.organisation import check_organisation
 from allocator.io.readers import Problems, Raw, read_table
 from allocator.io.scenario import Scenario
 from allocator.io.settings import DataPaths
@@ -61,9 +62,17 @@ _EXPECTED = {
     "bool": "true or false (also yes/no, 1/0)",
     "id": "an id",
     "str": "text",
+    "date": "a date YYYY-MM-DD or a month YYYY-MM",
 }
 #: What an unusable cell of a required column becomes (only until the problems are raised).
-_FALLBACK: dict[str, Any] = {"float": math.nan, "int": math.nan, "bool": False, "id": "", "str": ""}
+_FALLBACK: dict[str, Any] = {
+    "float": math.nan,
+    "int": math.nan,
+    "bool": False,
+    "id": "",
+    "str": "",
+    "date": "",
+}
 _TYPO_CUTOFF = 0.8  # difflib ratio above which an unknown column is taken for a misspelling
 
 
@@ -230,6 +239,7 @@ def _build(raws: Mapping[str, Raw], problems: Problems, sources: Mapping[str, st
     if "adjacency" in frames and "regions" not in frames:
         problems.add(f"{tidy['adjacency'].where}: adjacency is given without a regions table")
     _check_references(tidy, frames, problems)
+    check_organisation(tidy, frames, problems)
     problems.raise_if_any()
     tables = Tables(**frames, sources=dict(sources))
     log.debug("input tables: %s", tables.summary())
@@ -273,6 +283,9 @@ def make_tables(
     history: pd.DataFrame | None = None,
     account_potential: pd.DataFrame | None = None,
     commitments: pd.DataFrame | None = None,
+    leaves: pd.DataFrame | None = None,
+    account_splits: pd.DataFrame | None = None,
+    managers: pd.DataFrame | None = None,
     sources: Mapping[str, str] | None = None,
     max_problems: int = 50,
 ) -> Tables:
@@ -296,6 +309,9 @@ def make_tables(
         "history": history,
         "account_potential": account_potential,
         "commitments": commitments,
+        "leaves": leaves,
+        "account_splits": account_splits,
+        "managers": managers,
     }
     problems = Problems(max_problems)
     raws: dict[str, Raw] = {}
