@@ -16,13 +16,21 @@ import pandas as pd
 from allocator.exceptions import ScenarioError
 from allocator.io.data import load_inputs
 from allocator.io.scenario import Scenario
-from allocator.io.settings import QuotaSettings, SolverSettings
+from allocator.io.settings import QuotaSettings, SolverSettings, TargetSettings
+from allocator.io.staffing import territory_view
 from allocator.io.tables import Tables
 from allocator.quota.allocate import QuotaResult, allocate_quotas
+from allocator.quota.phasing import month_periods
 from allocator.quota.target import TargetResult, set_target
 from allocator.territory.assignment import AssignmentResult, solve_assignment
 
-__all__ = ["Plan", "owners_from_incumbents", "solve_scenario", "territory_totals"]
+__all__ = [
+    "Plan",
+    "owners_from_incumbents",
+    "solve_scenario",
+    "territory_tables",
+    "territory_totals",
+]
 
 log = logging.getLogger("allocator")
 
@@ -123,7 +131,9 @@ def solve_scenario(
     assignment = None
     if scenario.assignment.enabled:
         log.info("assignment: %s", tables.summary())
-        assignment = solve_assignment(tables, scenario.assignment, solver)
+        assignment = solve_assignment(
+            territory_tables(scenario, tables), scenario.assignment, solver
+        )
         owners = assignment.assignments.set_index("account_id")["rep_id"]
     else:
         owners = owners_from_incumbents(tables)
@@ -132,10 +142,21 @@ def solve_scenario(
         target = set_target(tables, scenario.target, solver)
         quota_settings = scenario.quota or QuotaSettings()
         if quota_settings.enabled:
-            quotas = allocate_quotas(tables, owners, target, quota_settings, solver)
+            quotas = allocate_quotas(
+                tables, owners, target, quota_settings, solver, scenario.staffing
+            )
     elif scenario.quota is not None and scenario.quota.enabled:
         raise ScenarioError("quota: needs a target: block (plan, amount or history weights)")
     return Plan(scenario, tables, owners, assignment, target, quotas, time.perf_counter() - start)
+
+
+def territory_tables(scenario: Scenario, tables: Tables) -> Tables:
+    """The tables as the territory model reads them: each rep's capacity and ramp over the plan's
+    months (start, end, ramp schedule, leaves; ``models/organisation.md``)."""
+    target = scenario.target or TargetSettings()
+    periods = month_periods(target.start, target.months)
+    calendar = (scenario.quota or QuotaSettings()).calendar
+    return territory_view(tables, periods, calendar, scenario.staffing)
 
 
 def owners_from_incumbents(tables: Tables) -> pd.Series:

@@ -16,8 +16,9 @@ from collections.abc import Mapping
 import pandas as pd
 
 from allocator.io.readers import Problems, Raw
+from allocator.io.tables import Tables
 
-__all__ = ["SHARE_TOLERANCE", "check_organisation", "day_bounds"]
+__all__ = ["SHARE_TOLERANCE", "check_organisation", "credits", "day_bounds", "split_accounts"]
 
 #: How far an account's split shares may be from 1 (shares are typed by people: 0.333...).
 SHARE_TOLERANCE = 1e-6
@@ -32,6 +33,32 @@ def day_bounds(text: str, *, last: bool = False) -> pd.Timestamp | None:
         month = pd.Period(text, freq="M")
         return (month.end_time if last else month.start_time).normalize()
     return pd.Timestamp(text)
+
+
+def split_accounts(tables: Tables) -> pd.DataFrame:
+    """The ``account_splits`` rows of active accounts (``account_id``, ``rep_id``, ``share``)."""
+    splits = tables.account_splits
+    if splits is None or splits.empty:
+        return pd.DataFrame(
+            {"account_id": pd.Series(dtype=str), "rep_id": pd.Series(dtype=str), "share": []}
+        )
+    active = set(tables.active_accounts["account_id"])
+    return splits[splits["account_id"].isin(active)][["account_id", "rep_id", "share"]]
+
+
+def credits(tables: Tables, owners: pd.Series) -> pd.DataFrame:
+    """Who is credited with each owned account: ``account_id``, ``rep_id``, ``share``.
+
+    An account of ``owners`` (account_id -> rep_id) is credited to its owner with share 1,
+    unless it is split: then to each rep of ``account_splits`` with its share.
+    """
+    splits = split_accounts(tables)
+    split = owners.index.isin(splits["account_id"])
+    whole = pd.DataFrame(
+        {"account_id": owners.index[~split], "rep_id": owners.to_numpy()[~split], "share": 1.0}
+    )
+    shared = splits[splits["account_id"].isin(owners.index)]
+    return pd.concat([whole, shared], ignore_index=True)
 
 
 def check_organisation(

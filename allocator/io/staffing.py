@@ -32,6 +32,7 @@ __all__ = [
     "effective_reps",
     "horizon_capacity",
     "parse_schedule",
+    "territory_view",
     "unit_warnings",
     "workdays",
 ]
@@ -175,8 +176,24 @@ def effective_reps(reps: pd.DataFrame, staffing: Staffing, period: str = "year")
     out = reps.copy()
     ids = out["rep_id"]
     out["ramp"] = ids.map(staffing.mean_share()).fillna(out["ramp"]).to_numpy(float)
-    out["capacity"] = ids.map(horizon_capacity(reps, staffing, period)).to_numpy(float)
+    hours = horizon_capacity(reps[ids.isin(staffing.share.index)], staffing, period)
+    out["capacity"] = ids.map(hours).fillna(out["capacity"]).to_numpy(float)
     return out
+
+
+def territory_view(
+    tables: Tables,
+    periods: tuple[str, ...] | list[str],
+    calendar: CalendarSettings | None = None,
+    settings: StaffingSettings | None = None,
+) -> Tables:
+    """The tables the territory model reads: reps with their horizon ``ramp`` and ``capacity``
+    (:func:`effective_reps`); the same tables when nothing is dated and capacity is yearly."""
+    settings = settings or StaffingSettings()
+    staffing = build_staffing(tables, periods, calendar, settings)
+    if not staffing.dated and settings.capacity_period == "year":
+        return tables
+    return tables.replace(reps=effective_reps(tables.reps, staffing, settings.capacity_period))
 
 
 def unit_warnings(tables: Tables, period: str = "year") -> list[str]:

@@ -30,6 +30,7 @@ class QuotaResult:
     expenses: pd.DataFrame | None
     constraints: pd.DataFrame
     report: SolveReport
+    relief: pd.DataFrame | None = None
 
     @property
     def largest_deviation(self) -> float:
