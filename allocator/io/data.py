@@ -73,6 +73,7 @@ _FALLBACK: dict[str, Any] = {
     "str": "",
     "date": "",
 }
+_SHARED = "; an account shared by reps is listed once, its shares in data.account_splits"
 _TYPO_CUTOFF = 0.8  # difflib ratio above which an unknown column is taken for a misspelling
 
 
@@ -174,8 +175,9 @@ def _check_unique(raw: Raw, frame: pd.DataFrame, problems: Problems) -> None:
             continue
         what = keys[0] if len(keys) == 1 else f"({', '.join(keys)}) pair"
         value = key[0] if len(keys) == 1 else key
+        hint = _SHARED if raw.name == "accounts" else ""
         problems.cell(
-            raw, pos, keys[-1], f"a unique {what} (first on {raw.rows[first[key]]})", value
+            raw, pos, keys[-1], f"a unique {what} (first on {raw.rows[first[key]]}){hint}", value
         )
 
 

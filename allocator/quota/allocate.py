@@ -33,7 +33,7 @@ from allocator.quota.availability import fair_by_month, relief_table
 from allocator.quota.check import check_quotas
 from allocator.quota.expense import allocate_expenses
 from allocator.quota.model import QuotaModel, read_quotas
-from allocator.quota.phasing import before, phase_quotas
+from allocator.quota.phasing import before, phase_quotas, working_days
 from allocator.quota.result import QuotaResult
 from allocator.quota.target import TargetResult
 from allocator.quota.tiers import apply_tiers, tier_factors
@@ -77,6 +77,7 @@ def allocate_quotas(
         The independent checker found a violation (a bug: please report it).
     """
     _check_owners(tables, owners)
+    working_days(target.periods, settings.calendar)  # a month without a working day: the error
 
     def staffing_of(t: Tables) -> Staffing:
         return build_staffing(t, target.periods, settings.calendar, staffing)
