@@ -20,6 +20,7 @@ import pandas as pd
 from allocator.exceptions import ScenarioError
 from allocator.io.files import atomic_write, sha256
 from allocator.plan import Plan
+from allocator.report.rollup import rollup
 
 __all__ = ["plan_tables", "write_plan"]
 
@@ -34,6 +35,9 @@ def plan_tables(plan: Plan) -> dict[str, pd.DataFrame]:
         out["constraints"] = plan.assignment.constraints
         out["owners"] = owners_frame(plan)
     out["reps"] = plan.reps_frame()
+    hierarchy = rollup(plan)
+    if hierarchy is not None:
+        out["rollup"] = hierarchy
     if plan.target is not None:
         out["targets"] = plan.target.references
         out["targets_by_product"] = plan.target.by_product
@@ -52,6 +56,8 @@ def plan_tables(plan: Plan) -> dict[str, pd.DataFrame]:
             out["reconciliation"] = q.reconciliation
         if q.expenses is not None:
             out["expenses"] = q.expenses
+        if q.relief is not None:
+            out["relief"] = q.relief
     return out
 
 

@@ -28,6 +28,7 @@ from allocator.report.plots import (
     target_plot,
     territory_map,
 )
+from allocator.report.rollup import rollup_section
 
 if TYPE_CHECKING:
     from allocator.io.scenario import Scenario
@@ -63,7 +64,9 @@ def plan_sections(plan: Plan) -> list[Section]:
     sections = [_summary(plan, metrics)]
     if plan.target is not None:
         sections.append(_target(plan))
-    sections += [_reps(plan, reps), _fairness(plan, metrics, reps), _map(plan)]
+    sections.append(_reps(plan, reps))
+    sections += [s for s in (rollup_section(plan),) if s is not None]
+    sections += [_fairness(plan, metrics, reps), _map(plan)]
     constraints = explain_constraints(plan)
     if len(constraints):
         sections.append(_constraints(constraints))
