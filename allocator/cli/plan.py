@@ -4,6 +4,7 @@ plans side by side."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +43,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from allocator.io.data import describe, format_description, load_inputs
     from allocator.io.scenario import load_scenario
+    from allocator.io.staffing import unit_warnings
 
     scenario = load_scenario(args.scenario)
     tables = load_inputs(scenario)
     print(f"scenario '{scenario.name}' is valid ({args.scenario})")
     print(format_description(describe(tables)))
+    for line in unit_warnings(tables, scenario.staffing.capacity_period):
+        print(f"warning: {line}", file=sys.stderr)
     return 0
 
 
