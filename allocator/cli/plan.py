@@ -49,7 +49,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     tables = load_inputs(scenario)
     print(f"scenario '{scenario.name}' is valid ({args.scenario})")
     print(format_description(describe(tables)))
-    for line in unit_warnings(tables, scenario.staffing.capacity_period):
+    months = scenario.target.months if scenario.target is not None else 12
+    for line in unit_warnings(tables, scenario.staffing.capacity_period, months):
         print(f"warning: {line}", file=sys.stderr)
     return 0
 

@@ -196,17 +196,17 @@ def territory_view(
     return tables.replace(reps=effective_reps(tables.reps, staffing, settings.capacity_period))
 
 
-def unit_warnings(tables: Tables, period: str = "year") -> list[str]:
+def unit_warnings(tables: Tables, period: str = "year", months: int = 12) -> list[str]:
     """A warning when the hours look mixed up: most reps' yearly workload above their capacity.
 
     Workload per rep is that of the accounts they hold today (``incumbent_rep_id``), or the
-    average when there are no incumbents; capacity per year is ``capacity`` (x 12 for
-    ``capacity_period: month``).
+    average when there are no incumbents; both are hours over the plan's ``months`` (capacity x
+    ``months`` for ``capacity_period: month``).
     """
     reps = tables.active_reps.set_index("rep_id")
     if reps.empty:
         return []
-    yearly = reps["capacity"].astype(float) * (12 if period == "month" else 1)
+    yearly = reps["capacity"].astype(float) * (months if period == "month" else 1)
     accounts = tables.active_accounts
     held = accounts[accounts["incumbent_rep_id"].isin(reps.index)]
     if held.empty:
