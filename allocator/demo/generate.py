@@ -36,7 +36,7 @@ The numbers (constants below), and why:
   20% of reps lack one product skill; all are active.
 - Organisation (:mod:`allocator.demo.organisation`, no random numbers): districts of about 8
   reps under two regions, one new hire starting in the plan's 4th month on a 25/50/75/100 ramp,
-  a two-month leave, and one account split 60/40.
+  a two-week leave, and one account split 60/40.
 - Incumbents: 10% of accounts are prospects without one. The others, in random order, go to the
   first of their 6 nearest eligible reps (experience >= 3 for an A account, required skill)
   with room left under 85% of its ramp-weighted capacity, else to the nearest of the 6. So

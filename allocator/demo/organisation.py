@@ -6,7 +6,7 @@ Drawn after everything else and with no random numbers, so the rest of the demo 
   with a district manager; districts report to two regional managers (west and east);
 - the first rep at ramp 0.5 (a new hire) starts in the plan's fourth month on the ``new_hire``
   schedule 25/50/75/100 (and a flat ramp of 1);
-- the most experienced rep takes two months of leave in the plan's seventh and eighth months;
+- the most experienced rep takes two weeks of leave at the start of the plan's seventh month;
 - the largest-potential account with an incumbent is split 60/40 between its incumbent and the
   nearest other rep who may serve it (experience, required skill).
 """
@@ -73,8 +73,8 @@ def organise(reps: pd.DataFrame, accounts: pd.DataFrame, first: pd.Period) -> Or
     leaves = pd.DataFrame(
         {
             "rep_id": [reps["rep_id"].iloc[senior]],
-            "from": [str(first + 6)],
-            "to": [str(first + 7)],
+            "from": [f"{first + 6}-01"],
+            "to": [f"{first + 6}-14"],
         }
     )
     return Organisation(reps, managers, leaves, _split(accounts, reps))

@@ -36,14 +36,23 @@ def day_bounds(text: str, *, last: bool = False) -> pd.Timestamp | None:
 
 
 def split_accounts(tables: Tables) -> pd.DataFrame:
-    """The ``account_splits`` rows of active accounts (``account_id``, ``rep_id``, ``share``)."""
+    """The ``account_splits`` rows in force (``account_id``, ``rep_id``, ``share``).
+
+    Rows of inactive accounts and reps are left out and the remaining shares of an account are
+    scaled to sum to 1 (a rep who left hands their share to the others); an account left with one
+    rep is an ordinary account again.
+    """
     splits = tables.account_splits
     if splits is None or splits.empty:
         return pd.DataFrame(
             {"account_id": pd.Series(dtype=str), "rep_id": pd.Series(dtype=str), "share": []}
         )
     active = set(tables.active_accounts["account_id"])
-    return splits[splits["account_id"].isin(active)][["account_id", "rep_id", "share"]]
+    reps = set(tables.active_reps["rep_id"])
+    rows = splits[splits["account_id"].isin(active) & splits["rep_id"].isin(reps)]
+    rows = rows[["account_id", "rep_id", "share"]].copy()
+    rows["share"] = rows["share"] / rows.groupby("account_id")["share"].transform("sum")
+    return rows[rows.groupby("account_id")["rep_id"].transform("size") >= 2]
 
 
 def credits(tables: Tables, owners: pd.Series) -> pd.DataFrame:

@@ -98,7 +98,12 @@ def _credit(tables: Tables, owners: pd.Series) -> pd.DataFrame:
     splits = tables.account_splits
     if splits is None or splits.empty:
         return rows
-    splits = splits[splits["account_id"].isin(set(owners.index))]
+    active = set(tables.active_reps["rep_id"])
+    splits = splits[splits["account_id"].isin(set(owners.index)) & splits["rep_id"].isin(active)]
+    splits = splits.assign(
+        share=splits["share"] / splits.groupby("account_id")["share"].transform("sum")
+    )
+    splits = splits[splits.groupby("account_id")["rep_id"].transform("size") >= 2]
     rows = rows[~rows["account_id"].isin(set(splits["account_id"]))]
     return pd.concat([rows, splits[["account_id", "rep_id", "share"]]], ignore_index=True)
 

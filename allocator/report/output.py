@@ -56,8 +56,9 @@ def plan_tables(plan: Plan) -> dict[str, pd.DataFrame]:
             out["reconciliation"] = q.reconciliation
         if q.expenses is not None:
             out["expenses"] = q.expenses
-        if q.relief is not None:
-            out["relief"] = q.relief
+        relief = getattr(q, "relief", None)
+        if relief is not None:
+            out["relief"] = relief
     return out
 
 

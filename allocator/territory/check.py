@@ -67,8 +67,8 @@ def check_assignment(
     problems = list(_coverage(accounts, reps, assignments))
     owned = assignments.drop_duplicates("account_id")
     owned = owned[owned["account_id"].isin(accounts.index) & owned["rep_id"].isin(reps.index)]
-    splits = _active_splits(tables, accounts)
-    problems += _split_shares(splits, reps, owned)
+    splits = _active_splits(tables, accounts, reps)
+    problems += _split_shares(tables, accounts, splits, owned)
     df = _with_km(accounts.loc[owned["account_id"]].assign(rep_id=owned["rep_id"].to_numpy()), reps)
     df = df[~df.index.isin(splits["account_id"])]  # split accounts are fixed: counted by share
     df["moved"] = (df["incumbent_rep_id"] != "") & (df["incumbent_rep_id"] != df["rep_id"])
@@ -116,24 +116,30 @@ def _coverage(
             yield f"assign_once[{a}]: {r} is not an active rep"
 
 
-def _active_splits(tables: Tables, accounts: pd.DataFrame) -> pd.DataFrame:
+def _active_splits(tables: Tables, accounts: pd.DataFrame, reps: pd.DataFrame) -> pd.DataFrame:
+    """Splits in force: active accounts and reps, shares rescaled, two reps or more."""
     splits = tables.account_splits
     if splits is None:
         return pd.DataFrame({"account_id": [], "rep_id": [], "share": []})
-    return splits[splits["account_id"].isin(accounts.index)]
+    rows = splits[splits["account_id"].isin(accounts.index) & splits["rep_id"].isin(reps.index)]
+    total = rows.groupby("account_id")["share"].transform("sum")
+    rows = rows.assign(share=rows["share"] / total)
+    return rows[rows.groupby("account_id")["rep_id"].transform("size") >= 2]
 
 
-def _split_shares(splits: pd.DataFrame, reps: pd.DataFrame, owned: pd.DataFrame) -> list[str]:
-    """Each split's shares sum to 1 over active reps, and its row names one of them."""
+def _split_shares(
+    tables: Tables, accounts: pd.DataFrame, splits: pd.DataFrame, owned: pd.DataFrame
+) -> list[str]:
+    """Each split's shares, as given, sum to 1; its row names one of the reps in force."""
     out = []
+    given = tables.account_splits
+    if given is not None:
+        given = given[given["account_id"].isin(accounts.index)]
+        for a, total in given.groupby("account_id")["share"].sum().items():
+            if abs(float(total) - 1.0) > 1e-6:
+                out.append(f"split[{a}]: shares sum to {float(total):.6f}, not 1")
     holder = dict(zip(owned["account_id"], owned["rep_id"], strict=True))
     for a, group in splits.groupby("account_id"):
-        total = float(group["share"].sum())
-        if abs(total - 1.0) > 1e-6:
-            out.append(f"split[{a}]: shares sum to {total:.6f}, not 1")
-        out += [
-            f"split[{a}]: {r} is not an active rep" for r in group["rep_id"] if r not in reps.index
-        ]
         if a in holder and holder[a] not in set(group["rep_id"]):
             out.append(f"split[{a}]: shown with {holder[a]}, not one of its split reps")
     return out

@@ -355,7 +355,7 @@ def test_organisation(demo: Tables) -> None:
     districts = managers[managers["level"] == "district"]
     assert set(districts["parent_id"]) == {"V1", "V2"}
     senior = reps.loc[reps["experience"].idxmax(), "rep_id"]
-    assert demo.leaves.values.tolist() == [[senior, "2027-07", "2027-08"]]
+    assert demo.leaves.values.tolist() == [[senior, "2027-07-01", "2027-07-14"]]
     split = demo.account_splits
     assert split["share"].tolist() == [0.6, 0.4]
     account = demo.accounts.set_index("account_id").loc[split["account_id"].iloc[0]]
