@@ -4,6 +4,7 @@ Called by :mod:`allocator.io.data` after the per-cell checks; every problem is o
 the file and row, like the rest of the data layer (``models/organisation.md``):
 
 - ``reps``: ``end`` is not before ``start``; a ``ramp_schedule`` written as shares parses;
+  ``role`` is territory or overlay, and an overlay rep ``covers`` known reps or managers;
 - ``leaves``: ``to`` is not before ``from``;
 - ``account_splits``: each account's shares sum to 1 and an account has two reps or more;
 - ``managers``: no manager is its own manager, directly or through others.
@@ -13,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from allocator.io.readers import Problems, Raw
-from allocator.io.tables import Tables
+from allocator.io.tables import OVERLAY, ROLES, Tables, parse_ids
 
 __all__ = ["SHARE_TOLERANCE", "check_organisation", "credits", "day_bounds", "split_accounts"]
 
@@ -77,6 +79,9 @@ def check_organisation(
     if "reps" in frames and {"start", "end"} <= set(frames["reps"].columns):
         _ordered(raws["reps"], frames["reps"], "start", "end", problems)
         _schedules(raws["reps"], frames["reps"], problems)
+        managers = frames.get("managers")
+        known = set(managers["manager_id"]) if managers is not None else set()
+        _roles(raws["reps"], frames["reps"], known, problems)
     if "leaves" in frames:
         _ordered(raws["leaves"], frames["leaves"], "from", "to", problems)
     if "account_splits" in frames:
@@ -107,6 +112,26 @@ def _schedules(raw: Raw, frame: pd.DataFrame, problems: Problems) -> None:
         except ValueError:
             problems.cell(
                 raw, pos, "ramp_schedule", "monthly shares such as '25/50/75/100' or a curve name"
+            )
+
+
+def _roles(raw: Raw, frame: pd.DataFrame, managers: set[str], problems: Problems) -> None:
+    """``role`` is blank, territory or overlay; an overlay ``covers`` reps or managers."""
+    if "role" not in frame.columns:
+        return
+    role = frame["role"].str.lower()
+    overlay = role == OVERLAY
+    geographic = set(frame.loc[~overlay, "rep_id"]) | set(frame.loc[~overlay, "manager_id"]) - {""}
+    for pos in [int(i) for i in np.flatnonzero(~role.isin(ROLES).to_numpy())]:
+        problems.cell(raw, pos, "role", "territory or overlay (blank: territory)")
+    for pos in [int(i) for i in np.flatnonzero(overlay.to_numpy())]:
+        cell = frame["covers"].iloc[pos]
+        unknown = sorted(set(parse_ids(cell)) - geographic - managers)
+        if not cell:
+            problems.cell(raw, pos, "covers", "the reps or managers an overlay rep covers")
+        elif unknown:
+            problems.cell(
+                raw, pos, "covers", f"rep or manager ids, ';'-separated ('{unknown[0]}' is not one)"
             )
 
 

@@ -27,10 +27,12 @@ __all__ = [
     "DEFAULT_PRODUCT",
     "KEYS",
     "OPTIONAL_DEFAULTS",
+    "OVERLAY",
     "PERIOD_PATTERN",
     "RANGES",
     "REFERENCES",
     "REQUIRED_TABLES",
+    "ROLES",
     "TABLE_NAMES",
     "Range",
     "Reference",
@@ -86,6 +88,8 @@ OPTIONAL_DEFAULTS: dict[str, dict[str, tuple[str, Any]]] = {
         "end": ("date", ""),
         "ramp_schedule": ("str", ""),
         "manager_id": ("id", ""),
+        "role": ("str", ""),
+        "covers": ("str", ""),
     },
     "accounts": {
         "incumbent_rep_id": ("id", ""),
@@ -104,6 +108,11 @@ OPTIONAL_DEFAULTS: dict[str, dict[str, tuple[str, Any]]] = {
 }
 
 TABLE_NAMES: tuple[str, ...] = tuple(COLUMNS)
+
+#: ``reps.role`` of a rep who carries quota over other reps' accounts and owns none.
+OVERLAY = "overlay"
+#: Allowed ``reps.role`` values (blank means ``territory``).
+ROLES: tuple[str, ...] = ("", "territory", OVERLAY)
 
 #: The single product used when there is no products table.
 DEFAULT_PRODUCT = "ALL"
@@ -249,7 +258,19 @@ class Tables:
 
     @property
     def active_reps(self) -> pd.DataFrame:
-        return self.reps[self.reps["active"]]
+        """Active reps who hold territory (overlay reps are apart: :attr:`overlay_reps`)."""
+        reps = self.reps
+        if "role" not in reps.columns:
+            return reps[reps["active"]]
+        return reps[reps["active"] & (reps["role"].str.lower() != OVERLAY)]
+
+    @property
+    def overlay_reps(self) -> pd.DataFrame:
+        """Active reps with ``role: overlay``: quota over other reps' accounts, no territory."""
+        reps = self.reps
+        if "role" not in reps.columns:
+            return reps.iloc[:0]
+        return reps[reps["active"] & (reps["role"].str.lower() == OVERLAY)]
 
     @property
     def active_accounts(self) -> pd.DataFrame:

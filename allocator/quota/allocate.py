@@ -33,6 +33,7 @@ from allocator.quota.availability import fair_by_month, relief_table
 from allocator.quota.check import check_quotas
 from allocator.quota.expense import allocate_expenses
 from allocator.quota.model import QuotaModel, read_quotas
+from allocator.quota.overlay import overlay_quotas
 from allocator.quota.phasing import before, phase_quotas, working_days
 from allocator.quota.result import QuotaResult
 from allocator.quota.target import TargetResult
@@ -122,6 +123,7 @@ def allocate_quotas(
         constraints,
         report,
         relief=relief_table(tables, pairs, target.by_product, staffing_of),
+        overlays=overlay_quotas(tables, quotas, target.periods, settings.calendar, staffing),
     )
     check = check_quotas(tables, owners, target, settings, result, staffing)
     if not check.ok:

@@ -60,6 +60,7 @@ def check_quotas(
     found += _sums(target, result, credit)
     found += _calendar(target, settings, result)
     found += _available(result, available)
+    found += _overlays(tables, target, settings, result, staffing)
     found += _pairs(tables, credit, target, settings, result, available)
     found += _tiers(result)
     found += _expenses(settings, result)
@@ -127,6 +128,56 @@ def _available(result: QuotaResult, available: Staffing) -> list[str]:
             on.isin(off) & (days["target"] > 0),
             days[[*PAIR, "date"]],
             "quota on a day the rep is absent",
+        )
+    return found
+
+
+def _below(tables: Tables, names: set[str]) -> set[str]:
+    """Territory reps named in ``names`` or reporting (at any depth) to a manager named there."""
+    parent = {}
+    if tables.managers is not None:
+        parent = dict(zip(tables.managers["manager_id"], tables.managers["parent_id"], strict=True))
+    out = set()
+    for rep, manager in zip(
+        tables.active_reps["rep_id"], tables.active_reps["manager_id"], strict=True
+    ):
+        seen = set()
+        while manager and manager not in seen:
+            seen.add(manager)
+            manager = parent.get(manager, "")
+        if rep in names or seen & names:
+            out.add(rep)
+    return out
+
+
+def _overlays(
+    tables: Tables,
+    target: TargetResult,
+    settings: QuotaSettings,
+    result: QuotaResult,
+    staffing: StaffingSettings | None,
+) -> list[str]:
+    """Each overlay month = round(availability x the covered reps' quota on its products)."""
+    overlays = tables.overlay_reps
+    if overlays.empty:
+        return []
+    got = result.overlays if result.overlays is not None else pd.DataFrame(columns=["rep_id"])
+    people = tables.replace(reps=overlays.assign(role=""))
+    share = build_staffing(people, target.periods, settings.calendar, staffing).share
+    found = []
+    q = result.quotas
+    for rep, covers, skills in zip(
+        overlays["rep_id"], overlays["covers"], overlays["skills"], strict=True
+    ):
+        mine = q[q["rep_id"].isin(_below(tables, set(parse_ids(covers))))]
+        if parse_ids(skills):
+            mine = mine[mine["product_id"].isin(parse_ids(skills))]
+        sums = mine.groupby(["product_id", "period"])["target"].sum()
+        want = sums * sums.index.get_level_values("period").map(share.loc[rep]).to_numpy() + 0.5
+        want = np.floor(np.round(want, 9))
+        have = got[got["rep_id"] == rep].set_index(["product_id", "period"])["target"]
+        found += _compare(
+            have, want, f"overlay quota of {rep} is not its share of the covered quota"
         )
     return found
 

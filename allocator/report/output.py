@@ -56,9 +56,10 @@ def plan_tables(plan: Plan) -> dict[str, pd.DataFrame]:
             out["reconciliation"] = q.reconciliation
         if q.expenses is not None:
             out["expenses"] = q.expenses
-        relief = getattr(q, "relief", None)
-        if relief is not None:
-            out["relief"] = relief
+        for name, stem in (("relief", "relief"), ("overlays", "overlay_quotas")):
+            extra = getattr(q, name, None)
+            if extra is not None:
+                out[stem] = extra
     return out
 
 

@@ -63,7 +63,10 @@ def check_assignment(
     they are the unweighted goals and the objective is the last goal's value.
     """
     accounts = tables.accounts[tables.accounts["active"]].set_index("account_id")
-    reps = tables.reps[tables.reps["active"]].set_index("rep_id")
+    reps = tables.reps[tables.reps["active"]]
+    if "role" in reps.columns:  # overlay reps hold no territory (models/organisation.md)
+        reps = reps[reps["role"].str.lower() != "overlay"]
+    reps = reps.set_index("rep_id")
     problems = list(_coverage(accounts, reps, assignments))
     owned = assignments.drop_duplicates("account_id")
     owned = owned[owned["account_id"].isin(accounts.index) & owned["rep_id"].isin(reps.index)]
