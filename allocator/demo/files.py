@@ -54,8 +54,6 @@ assignment:
     candidates: {nearest: 12}
 quota: {fairness: {band: 0.15}, tiers: {method: fixed, base: 0.9, stretch: 1.15}}
 solver: {name: highs, time_limit: 60, gap: 0.005}
-staffing:
-  ramp_schedules: {new_hire: [0.25, 0.5, 0.75, 1.0]}
 activities:
   segments:
     A: {deal_size: 60000, win_rate: 0.35, meetings_per_deal: 4, calls_per_meeting: 3}

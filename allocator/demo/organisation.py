@@ -4,8 +4,8 @@ Drawn after everything else and with no random numbers, so the rest of the demo 
 
 - districts of about 8 reps, formed west to east (reps sorted by longitude, cut into runs), each
   with a district manager; districts report to two regional managers (west and east);
-- the first rep at ramp 0.5 (a new hire) starts in the plan's fourth month on the ``new_hire``
-  schedule 25/50/75/100 (and a flat ramp of 1);
+- the first rep at ramp 0.5 (a new hire) starts in the plan's fourth month on the ramp schedule
+  ``25/50/75/100`` written in the cell, so the tables need no scenario key (and a flat ramp of 1);
 - the most experienced rep takes two weeks of leave at the start of the plan's seventh month;
 - the largest-potential account with an incumbent is split 60/40 between its incumbent and the
   nearest other rep who may serve it (experience, required skill).
@@ -66,7 +66,7 @@ def organise(reps: pd.DataFrame, accounts: pd.DataFrame, first: pd.Period) -> Or
         k = int(new[0])
         reps.loc[reps.index[k], ["start", "ramp_schedule", "ramp"]] = [
             str(first + 3),
-            "new_hire",
+            "25/50/75/100",
             1.0,
         ]
     senior = int(np.argmax(reps["experience"].to_numpy(float)))

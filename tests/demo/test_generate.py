@@ -171,7 +171,7 @@ def test_reps(demo: Tables) -> None:
     assert len(new) == 4 and (new["experience"] <= 1).all()
     hired = new[new["start"] != ""]  # the first new hire starts in April on the new-hire ramp
     assert hired[["start", "ramp_schedule", "ramp"]].values.tolist() == [
-        ["2027-04", "new_hire", 1.0]
+        ["2027-04", "25/50/75/100", 1.0]
     ]
     assert (new.drop(hired.index)["ramp"] == 0.5).all()
     assert (reps["experience"] % 1 == 0).all() and reps["experience"].between(0, 20).all()
