@@ -18,9 +18,11 @@ import pandas as pd
 from allocator.exceptions import AllocatorError, NoSolutionInTimeError, ScenarioError
 from allocator.io.data import load_inputs
 from allocator.io.scenario import Scenario
-from allocator.io.settings import QuotaSettings, SolverSettings
+from allocator.io.settings import QuotaSettings, SolverSettings, TargetSettings
+from allocator.io.staffing import territory_view
 from allocator.io.tables import Tables
 from allocator.quota.allocate import QuotaResult, allocate_quotas
+from allocator.quota.phasing import month_periods
 from allocator.quota.target import TargetResult, set_target
 from allocator.solver.deadline import (
     OVERRUNS,
@@ -36,6 +38,7 @@ __all__ = [
     "StageFailure",
     "owners_from_incumbents",
     "solve_scenario",
+    "territory_tables",
     "territory_totals",
 ]
 
@@ -212,7 +215,10 @@ def solve_scenario(
         log.info("assignment: %s", tables.summary())
         try:
             assignment = solve_assignment(
-                tables, scenario.assignment, solver, deadline=territory_deadline(scenario)
+                territory_tables(scenario, tables),
+                scenario.assignment,
+                solver,
+                deadline=territory_deadline(scenario),
             )
         except NoSolutionInTimeError as exc:  # the best plan found is still written, marked
             best = exc.result
@@ -230,7 +236,9 @@ def solve_scenario(
             target = set_target(tables, scenario.target, solver)
             stage = "quota"
             if quota_settings.enabled:
-                quotas = allocate_quotas(tables, owners, target, quota_settings, solver)
+                quotas = allocate_quotas(
+                    tables, owners, target, quota_settings, solver, scenario.staffing
+                )
     except AllocatorError as exc:
         if assignment is None:
             raise  # no territory was solved: nothing to keep
@@ -241,6 +249,15 @@ def solve_scenario(
 
 def _since(start: float) -> float:
     return time.perf_counter() - start
+
+
+def territory_tables(scenario: Scenario, tables: Tables) -> Tables:
+    """The tables as the territory model reads them: each rep's capacity and ramp over the plan's
+    months (start, end, ramp schedule, leaves; ``models/organisation.md``)."""
+    target = scenario.target or TargetSettings()
+    periods = month_periods(target.start, target.months)
+    calendar = (scenario.quota or QuotaSettings()).calendar
+    return territory_view(tables, periods, calendar, scenario.staffing)
 
 
 def owners_from_incumbents(tables: Tables) -> pd.Series:

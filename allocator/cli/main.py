@@ -19,6 +19,7 @@ from allocator.cli.bench import add_bench_parser
 from allocator.cli.generate import add_generate_parser
 from allocator.cli.plan import add_plan_parsers
 from allocator.cli.reference import render_reference
+from allocator.cli.size import add_size_parser
 from allocator.cli.sweep import add_sweep_parser
 from allocator.cli.track import add_track_parsers
 from allocator.exceptions import (
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_track_parsers(sub)
     add_generate_parser(sub)
     add_bench_parser(sub)
+    add_size_parser(sub)
     return parser
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +55,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from allocator.io.data import describe, format_description, load_inputs
     from allocator.io.scenario import load_scenario
+    from allocator.io.staffing import unit_warnings
 
     scenario = load_scenario(args.scenario)
     tables = load_inputs(scenario)
     print(f"scenario '{scenario.name}' is valid ({args.scenario})")
     print(format_description(describe(tables)))
+    months = scenario.target.months if scenario.target is not None else 12
+    for line in unit_warnings(tables, scenario.staffing.capacity_period, months):
+        print(f"warning: {line}", file=sys.stderr)
     if tables.regions is None and tables.adjacency is None:
         return 0
     from allocator.geography.analysis import format_analysis

@@ -34,6 +34,9 @@ The numbers (constants below), and why:
   remainder), home bases scatter 10 km around the city; capacity 1,600 hours x uniform
   0.8-1.0; 10% are new hires (experience 0-1 years, ``ramp`` 0.5), the others have 2-20 years;
   20% of reps lack one product skill; all are active.
+- Organisation (:mod:`allocator.demo.organisation`, no random numbers): districts of about 8
+  reps under two regions, one new hire starting in the plan's 4th month on a 25/50/75/100 ramp,
+  a two-week leave, and one account split 60/40.
 - Incumbents: 10% of accounts are prospects without one. The others, in random order, go to the
   first of their 6 nearest eligible reps (experience >= 3 for an A account, required skill)
   with room left under 85% of its ramp-weighted capacity, else to the nearest of the 6. So
@@ -71,6 +74,7 @@ from allocator.demo.country import (
     town_names,
     uniform_points,
 )
+from allocator.demo.organisation import organise
 from allocator.demo.team import UTILIZATION, make_reps, serve_accounts
 from allocator.exceptions import InputError
 from allocator.io.data import make_tables
@@ -291,7 +295,8 @@ def generate_company(
     Returns
     -------
     Tables
-        Validated tables: reps, accounts, regions, adjacency, products, history, account_potential.
+        Validated tables: reps, accounts, regions, adjacency, products, history, account_potential,
+        and the organisation (:mod:`allocator.demo.organisation`): managers, leaves, account_splits.
 
     Raises
     ------
@@ -317,14 +322,18 @@ def generate_company(
     history = _history(rng, potential, served, list(acc["account_id"]), product, first)
     region, adjacency = _regions(rng, seeds, names[len(city_w) :], acc, history)
     log.debug("generated %d accounts, %d reps, %d regions (seed %d)", accounts, reps, regions, seed)
+    org = organise(rep, acc, first)
     return make_tables(
-        reps=_ordered("reps", rep),
+        reps=_ordered("reps", org.reps),
         accounts=_ordered("accounts", acc),
         regions=_ordered("regions", region),
         adjacency=adjacency,
         products=product,
         history=history,
         account_potential=_long_potential(potential, acc, product),
+        leaves=org.leaves,
+        account_splits=org.account_splits,
+        managers=org.managers,
     )
 
 

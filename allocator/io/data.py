@@ -31,6 +31,7 @@ from allocator.exceptions import ScenarioError
 from allocator.geography.adjacency import LINK_WORDS
 from allocator.geography.shapes import is_polygon_file
 from allocator.io.polygons import fill_points, read_polygons, with_links
+from allocator.io.organisation import check_organisation
 from allocator.io.readers import Problems, Raw, read_table
 from allocator.io.scenario import Scenario
 from allocator.io.settings import DataPaths, GeographySettings
@@ -64,9 +65,18 @@ _EXPECTED = {
     "bool": "true or false (also yes/no, 1/0)",
     "id": "an id",
     "str": "text",
+    "date": "a date YYYY-MM-DD or a month YYYY-MM",
 }
 #: What an unusable cell of a required column becomes (only until the problems are raised).
-_FALLBACK: dict[str, Any] = {"float": math.nan, "int": math.nan, "bool": False, "id": "", "str": ""}
+_FALLBACK: dict[str, Any] = {
+    "float": math.nan,
+    "int": math.nan,
+    "bool": False,
+    "id": "",
+    "str": "",
+    "date": "",
+}
+_SHARED = "; an account shared by reps is listed once, its shares in data.account_splits"
 _TYPO_CUTOFF = 0.8  # difflib ratio above which an unknown column is taken for a misspelling
 
 
@@ -169,8 +179,9 @@ def _check_unique(raw: Raw, frame: pd.DataFrame, problems: Problems) -> None:
         kind = "pair" if len(keys) == 2 else "combination"
         what = keys[0] if len(keys) == 1 else f"({', '.join(keys)}) {kind}"
         value = key[0] if len(keys) == 1 else key
+        hint = _SHARED if raw.name == "accounts" else ""
         problems.cell(
-            raw, pos, keys[-1], f"a unique {what} (first on {raw.rows[first[key]]})", value
+            raw, pos, keys[-1], f"a unique {what} (first on {raw.rows[first[key]]}){hint}", value
         )
 
 
@@ -316,6 +327,7 @@ def _build(raws: Mapping[str, Raw], problems: Problems, sources: Mapping[str, st
     if "adjacency" in frames and "regions" not in frames:
         problems.add(f"{tidy['adjacency'].where}: adjacency is given without a regions table")
     _check_references(tidy, frames, problems)
+    check_organisation(tidy, frames, problems)
     problems.raise_if_any()
     tables = Tables(**frames, sources=dict(sources))
     log.debug("input tables: %s", tables.summary())
@@ -373,6 +385,9 @@ def make_tables(
     commitments: pd.DataFrame | None = None,
     shapes: Any = None,
     geography: GeographySettings | None = None,
+    leaves: pd.DataFrame | None = None,
+    account_splits: pd.DataFrame | None = None,
+    managers: pd.DataFrame | None = None,
     sources: Mapping[str, str] | None = None,
     max_problems: int = 50,
 ) -> Tables:
@@ -399,6 +414,9 @@ def make_tables(
         "history": history,
         "account_potential": account_potential,
         "commitments": commitments,
+        "leaves": leaves,
+        "account_splits": account_splits,
+        "managers": managers,
     }
     problems = Problems(max_problems)
     raws: dict[str, Raw] = {}

@@ -27,6 +27,7 @@ from allocator.io.settings import (
     OutputSettings,
     QuotaSettings,
     SolverSettings,
+    StaffingSettings,
     TargetSettings,
     TrackSettings,
 )
@@ -54,6 +55,7 @@ class Scenario(BaseModel):
     sweep: dict[str, Any] | None = None
     track: TrackSettings = TrackSettings()
     activities: ActivitySettings | None = None
+    staffing: StaffingSettings = StaffingSettings()
 
     def hash(self) -> str:
         """Return a stable SHA-256 of the scenario's content (key order does not matter)."""

@@ -32,6 +32,9 @@ class DataPaths(_Block):
     history: str | None = None
     account_potential: str | None = None
     commitments: str | None = None
+    leaves: str | None = None
+    account_splits: str | None = None
+    managers: str | None = None
 
 
 class GeographySettings(_Block):
@@ -326,3 +329,33 @@ class ActivitySettings(_Block):
     hours_per_meeting: NonNeg = 1.5
     hours_per_call: NonNeg = 0.25
     capacity_share: Annotated[float, Field(gt=0, le=1)] = 1.0
+
+
+# ---------------------------------------------------------------- organisation
+
+
+class StaffingSettings(_Block):
+    """``staffing:``: ramp curves and the period of capacity hours (``models/organisation.md``).
+
+    ``ramp_schedules`` names monthly shares from a rep's start month (``new_hire: [0.25, 0.5,
+    0.75, 1.0]``); ``reps.ramp_schedule`` names one (or writes shares in the cell);
+    ``default_schedule`` applies to reps with a ``start`` and no schedule of their own.
+    ``capacity_period`` says whether ``reps.capacity`` is hours per plan year (default) or per
+    month; ``accounts.workload`` is always hours per plan year.
+    """
+
+    ramp_schedules: dict[str, tuple[Share, ...]] = {}
+    default_schedule: str | None = None
+    capacity_period: Literal["year", "month"] = "year"
+
+    @model_validator(mode="after")
+    def _known_default(self) -> StaffingSettings:
+        if self.default_schedule is not None and self.default_schedule not in self.ramp_schedules:
+            known = ", ".join(sorted(self.ramp_schedules)) or "none defined"
+            raise ValueError(
+                f"default_schedule {self.default_schedule!r} is not one of ramp_schedules ({known})"
+            )
+        empty = [name for name, shares in self.ramp_schedules.items() if not shares]
+        if empty:
+            raise ValueError(f"ramp_schedules.{empty[0]}: expected at least one share")
+        return self

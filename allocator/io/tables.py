@@ -23,13 +23,16 @@ __all__ = [
     "BOOL_WORDS",
     "CATEGORIES",
     "COLUMNS",
+    "DATE_PATTERN",
     "DEFAULT_PRODUCT",
     "KEYS",
     "OPTIONAL_DEFAULTS",
+    "OVERLAY",
     "PERIOD_PATTERN",
     "RANGES",
     "REFERENCES",
     "REQUIRED_TABLES",
+    "ROLES",
     "TABLE_NAMES",
     "Range",
     "Reference",
@@ -42,7 +45,8 @@ __all__ = [
     "typed_cells",
 ]
 
-#: Required columns of each table, with their kind: "id" (string), "str", "float", "int", "bool".
+#: Required columns of each table, with their kind: "id" (string), "str", "float", "int", "bool",
+#: "date" (text ``YYYY-MM-DD``, or a month ``YYYY-MM``; a spreadsheet date becomes ``YYYY-MM-DD``).
 COLUMNS: dict[str, dict[str, str]] = {
     "reps": {
         "rep_id": "id",
@@ -69,11 +73,24 @@ COLUMNS: dict[str, dict[str, str]] = {
     "history": {"account_id": "id", "product_id": "id", "period": "str", "sales": "float"},
     "account_potential": {"account_id": "id", "product_id": "id", "potential": "float"},
     "commitments": {"rep_id": "id", "product_id": "id", "amount": "float"},
+    "leaves": {"rep_id": "id", "from": "date", "to": "date"},
+    "account_splits": {"account_id": "id", "rep_id": "id", "share": "float"},
+    "managers": {"manager_id": "id", "name": "str"},
 }
 
 #: Optional columns: kind and default used when the column is absent or the cell is empty.
 OPTIONAL_DEFAULTS: dict[str, dict[str, tuple[str, Any]]] = {
-    "reps": {"skills": ("str", ""), "ramp": ("float", 1.0), "active": ("bool", True)},
+    "reps": {
+        "skills": ("str", ""),
+        "ramp": ("float", 1.0),
+        "active": ("bool", True),
+        "start": ("date", ""),
+        "end": ("date", ""),
+        "ramp_schedule": ("str", ""),
+        "manager_id": ("id", ""),
+        "role": ("str", ""),
+        "covers": ("str", ""),
+    },
     "accounts": {
         "incumbent_rep_id": ("id", ""),
         "locked": ("bool", False),
@@ -90,9 +107,15 @@ OPTIONAL_DEFAULTS: dict[str, dict[str, tuple[str, Any]]] = {
         "lon": ("float", float("nan")),
     },
     "adjacency": {"link": ("str", "add")},
+    "managers": {"parent_id": ("id", ""), "level": ("str", "")},
 }
 
 TABLE_NAMES: tuple[str, ...] = tuple(COLUMNS)
+
+#: ``reps.role`` of a rep who carries quota over other reps' accounts and owns none.
+OVERLAY = "overlay"
+#: Allowed ``reps.role`` values (blank means ``territory``).
+ROLES: tuple[str, ...] = ("", "territory", OVERLAY)
 
 #: The single product used when there is no products table.
 DEFAULT_PRODUCT = "ALL"
@@ -108,6 +131,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "products": ("product_id",),
     "account_potential": ("account_id", "product_id"),
     "history": ("account_id", "product_id", "period"),
+    "account_splits": ("account_id", "rep_id"),
+    "managers": ("manager_id",),
 }
 
 #: Allowed values of ``products.category``.
@@ -169,6 +194,7 @@ RANGES: dict[str, dict[str, Range]] = {
     "products": {"margin": _SHARE},
     "account_potential": {"potential": _NONNEG},
     "commitments": {"amount": _NONNEG},
+    "account_splits": {"share": Range(0, 1, strict_low=True)},
 }
 
 
@@ -202,6 +228,11 @@ REFERENCES: tuple[Reference, ...] = (
     Reference("account_potential", "product_id", "products", "product_id"),
     Reference("commitments", "rep_id", "reps", "rep_id"),
     Reference("commitments", "product_id", "products", "product_id"),
+    Reference("leaves", "rep_id", "reps", "rep_id"),
+    Reference("account_splits", "account_id", "accounts", "account_id"),
+    Reference("account_splits", "rep_id", "reps", "rep_id"),
+    Reference("reps", "manager_id", "managers", "manager_id"),
+    Reference("managers", "parent_id", "managers", "manager_id"),
 )
 
 
@@ -226,6 +257,9 @@ class Tables:
     account_potential: pd.DataFrame | None = None
     commitments: pd.DataFrame | None = None
     shapes: Any = None  # geopandas.GeoDataFrame (geopandas is imported only when used)
+    leaves: pd.DataFrame | None = None
+    account_splits: pd.DataFrame | None = None
+    managers: pd.DataFrame | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> Tables:
@@ -234,7 +268,19 @@ class Tables:
 
     @property
     def active_reps(self) -> pd.DataFrame:
-        return self.reps[self.reps["active"]]
+        """Active reps who hold territory (overlay reps are apart: :attr:`overlay_reps`)."""
+        reps = self.reps
+        if "role" not in reps.columns:
+            return reps[reps["active"]]
+        return reps[reps["active"] & (reps["role"].str.lower() != OVERLAY)]
+
+    @property
+    def overlay_reps(self) -> pd.DataFrame:
+        """Active reps with ``role: overlay``: quota over other reps' accounts, no territory."""
+        reps = self.reps
+        if "role" not in reps.columns:
+            return reps.iloc[:0]
+        return reps[reps["active"] & (reps["role"].str.lower() == OVERLAY)]
 
     @property
     def active_accounts(self) -> pd.DataFrame:
@@ -329,6 +375,24 @@ def _to_bool(value: Any) -> bool | None:
     return BOOL_WORDS.get(str(value).strip().lower())
 
 
+#: A ``date`` cell: a day ``YYYY-MM-DD`` or a month ``YYYY-MM``.
+DATE_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-\d{2})?$")
+
+
+def _to_date(value: Any) -> str | None:
+    """A date cell as ``YYYY-MM-DD`` or ``YYYY-MM`` text; None when it is not a date."""
+    if isinstance(value, date):  # datetime and pandas Timestamp are dates too
+        return value.strftime("%Y-%m-%d")
+    text = _to_text(value)
+    if not DATE_PATTERN.match(text):
+        return None
+    try:
+        pd.Timestamp(text if len(text) > 7 else f"{text}-01")
+    except ValueError:
+        return None
+    return text
+
+
 def _python(cells: pd.Series) -> pd.Series:
     """Cells as python scalars (numpy floats and bools become float and bool)."""
     return pd.Series(cells.to_numpy(dtype=object).tolist(), index=cells.index, dtype=object)
@@ -354,6 +418,9 @@ def convert_cells(cells: pd.Series, kind: str) -> tuple[pd.Series, pd.Series]:
     if kind == "bool":
         mapped = _python(cells).map(_to_bool)
         return mapped, ~blank & mapped.isna()
+    if kind == "date":
+        dates = _python(cells).map(_to_date)
+        return dates.mask(blank, ""), ~blank & dates.isna()
     text_dtype = pd.api.types.is_string_dtype(cells)
     texts = cells.str.strip() if text_dtype else _python(cells).map(_to_text)
     return texts.mask(blank, ""), pd.Series(False, index=cells.index)
@@ -366,7 +433,7 @@ def typed_cells(values: pd.Series, kind: str) -> pd.Series:
         return out.astype("int64") if kind == "int" and out.notna().all() else out
     if kind == "bool":
         return values.astype(bool)
-    return values.astype(str)
+    return values.astype(str)  # id, str and date are text
 
 
 def default_cells(kind: str, default: Any, n: int) -> pd.Series:

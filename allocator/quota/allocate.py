@@ -25,13 +25,17 @@ from allocator.exceptions import (
     SolverError,
     TimeLimitWarning,
 )
-from allocator.io.settings import QuotaSettings, SolverSettings
+from allocator.io.organisation import credits
+from allocator.io.settings import QuotaSettings, SolverSettings, StaffingSettings
+from allocator.io.staffing import Staffing, build_staffing
 from allocator.io.tables import Tables, parse_ids, potential_by_product
+from allocator.quota.availability import fair_by_month, relief_table
 from allocator.quota.check import check_quotas
 from allocator.quota.expense import allocate_expenses
 from allocator.quota.least_change import quota_least_changes
 from allocator.quota.model import QuotaModel, history_table, read_quotas
-from allocator.quota.phasing import before, phase_quotas
+from allocator.quota.overlay import overlay_quotas
+from allocator.quota.phasing import before, phase_quotas, working_days
 from allocator.quota.result import QuotaResult
 from allocator.quota.target import TargetResult
 from allocator.quota.tiers import apply_tiers, tier_factors
@@ -48,13 +52,19 @@ def allocate_quotas(
     target: TargetResult,
     settings: QuotaSettings,
     solver: SolverSettings | None = None,
+    staffing: StaffingSettings | None = None,
 ) -> QuotaResult:
     """Allocate the target to reps and spread it over accounts, months, weeks and days.
 
     Parameters
     ----------
     owners
-        account_id -> rep_id: the territory (assignment result or incumbents).
+        account_id -> rep_id: the territory (assignment result or incumbents). Split accounts
+        (``account_splits``) are credited to their split reps by share whoever owns them here.
+    staffing
+        The scenario's ``staffing:`` block (named ramp curves); dates, schedules and leaves in
+        the tables make fair quotas and phasing follow each rep's available months
+        (``models/organisation.md``).
 
     Raises
     ------
@@ -69,8 +79,14 @@ def allocate_quotas(
         The independent checker found a violation (a bug: please report it).
     """
     _check_owners(tables, owners)
+    working_days(target.periods, settings.calendar)  # a month without a working day: the error
+
+    def staffing_of(t: Tables) -> Staffing:
+        return build_staffing(t, target.periods, settings.calendar, staffing)
+
+    available = staffing_of(tables)
     owned = _owned_potential(tables, owners, target)
-    pairs = quota_pairs(tables, owners, owned, target, settings)
+    pairs = quota_pairs(tables, owners, owned, target, settings, available)
     totals = target.product_totals()
     _check_bounds(pairs, totals, settings)
     model = QuotaModel.build(pairs, totals, settings)
@@ -79,8 +95,9 @@ def allocate_quotas(
     rep_product = read_quotas(model, pairs, totals)
     history = history_table(model, pairs, rep_product) if model.history else None
     constraints = model.constraint_frame(duals)
+    fair = fair_by_month(pairs, available, target.by_product) if available.dated else None
     quotas, accounts, weeks, days = phase_quotas(
-        rep_product, target.by_product, owned, settings.calendar
+        rep_product, target.by_product, owned, settings.calendar, fair, available.off
     )
     factors = tier_factors(
         tables,
@@ -108,10 +125,12 @@ def allocate_quotas(
         expenses,
         constraints,
         report,
-        history,
+        history=history,
+        relief=relief_table(tables, pairs, target.by_product, staffing_of),
+        overlays=overlay_quotas(tables, quotas, target.periods, settings.calendar, staffing),
     )
     _warn_relaxed(result)
-    check = check_quotas(tables, owners, target, settings, result)
+    check = check_quotas(tables, owners, target, settings, result, staffing)
     if not check.ok:
         raise CheckError("quota check failed:\n  - " + "\n  - ".join(check.violations))
     log.info(
@@ -131,12 +150,15 @@ def quota_pairs(
     owned: pd.DataFrame,
     target: TargetResult,
     settings: QuotaSettings,
+    staffing: Staffing | None = None,
 ) -> pd.DataFrame:
     """One row per active rep and product with the data of the LP (symbols of models/quota.md).
 
-    Columns: rep_id, product_id, potential, ramp, eligible, fair, actual (last year, scaled to
-    the horizon), lower, upper (the pair's bounds before caps), commitment (NaN when none).
-    ``owned`` is the potential per product of each owned account with its ``rep_id``.
+    Columns: rep_id, product_id, potential, ramp (the rep's mean availability over the months),
+    eligible, fair (summed over the months, ``models/organisation.md``), actual (last year,
+    scaled to the horizon), lower, upper (the pair's bounds before caps), commitment (NaN when
+    none). ``owned`` is the potential per product of each credited account with its ``rep_id``;
+    ``staffing`` defaults to the tables' dates on the target's months.
 
     Raises
     ------
@@ -150,14 +172,12 @@ def quota_pairs(
     stacked = pd.Series(potential.stack(), name="potential")
     pairs = stacked.reindex(grid, fill_value=0.0).reset_index()
     rep = reps.set_index("rep_id")
-    pairs["ramp"] = pairs["rep_id"].map(rep["ramp"]).astype(float)
+    staffing = staffing or build_staffing(tables, target.periods, settings.calendar)
+    pairs["ramp"] = pairs["rep_id"].map(staffing.mean_share()).astype(float)
     skills = pairs["rep_id"].map(rep["skills"].map(parse_ids))
     skilled = [not s or p in s for s, p in zip(skills, pairs["product_id"], strict=True)]
     pairs["eligible"] = np.array(skilled) & (pairs["potential"] > 0) & (pairs["ramp"] > 0)
-    weight = pairs["ramp"] * pairs["potential"] * pairs["eligible"]
-    mass = weight.groupby(pairs["product_id"]).transform("sum")
-    share = (weight / mass.where(mass > 0, 1.0)).to_numpy()
-    pairs["fair"] = share * pairs["product_id"].map(target.product_totals()).to_numpy(float)
+    pairs["fair"] = fair_by_month(pairs, staffing, target.by_product).sum(axis=1).to_numpy()
     pairs["actual"] = _last_year(tables, owners, target).reindex(grid, fill_value=0.0).to_numpy()
     pairs["lower"], pairs["upper"] = _bounds(pairs, settings)
     pairs["commitment"] = _commitments(tables, products).reindex(grid).to_numpy()
@@ -195,21 +215,25 @@ def _check_owners(tables: Tables, owners: pd.Series) -> None:
 
 
 def _owned_potential(tables: Tables, owners: pd.Series, target: TargetResult) -> pd.DataFrame:
-    """Potential per product of each owned account, with its ``rep_id`` (index account_id).
+    """Potential per product credited to each rep, with its ``rep_id`` (index account_id).
+
+    A split account has one row per split rep, its potential times the rep's share.
 
     Raises
     ------
     ScenarioError
         When the target was set for products the tables do not have.
     """
-    potential = potential_by_product(tables).reindex(owners.index, fill_value=0.0)
+    credited = credits(tables, owners)
+    potential = potential_by_product(tables).reindex(credited["account_id"], fill_value=0.0)
     missing = [p for p in target.mix["product_id"] if p not in potential.columns]
     if missing:
         raise ScenarioError(
             f"quota: the target names products {', '.join(missing)} that the tables do not have "
             f"(products: {', '.join(map(str, potential.columns))})"
         )
-    return potential.assign(rep_id=owners.to_numpy())
+    potential = potential.mul(credited["share"].to_numpy(float), axis=0)
+    return potential.assign(rep_id=credited["rep_id"].to_numpy())
 
 
 def _last_year(tables: Tables, owners: pd.Series, target: TargetResult) -> pd.Series:
@@ -217,8 +241,9 @@ def _last_year(tables: Tables, owners: pd.Series, target: TargetResult) -> pd.Se
     if tables.history is None:
         return pd.Series(dtype=float)
     hist = before(tables.history, target.periods[0], 12)
-    hist = hist.assign(rep_id=hist["account_id"].map(owners)).dropna(subset=["rep_id"])
-    return hist.groupby(["rep_id", "product_id"])["sales"].sum() * len(target.periods) / 12
+    hist = hist.merge(credits(tables, owners), on="account_id", how="inner")
+    sales = hist["sales"] * hist["share"]
+    return sales.groupby([hist["rep_id"], hist["product_id"]]).sum() * len(target.periods) / 12
 
 
 def _commitments(tables: Tables, products: list[str]) -> pd.Series:

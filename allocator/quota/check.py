@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from allocator.io.settings import QuotaSettings
+from allocator.io.settings import QuotaSettings, StaffingSettings
+from allocator.io.staffing import Staffing, build_staffing
 from allocator.io.tables import Tables, parse_ids, potential_by_product
 from allocator.quota.result import QuotaResult
 from allocator.quota.target import TargetResult
@@ -41,6 +42,7 @@ def check_quotas(
     target: TargetResult,
     settings: QuotaSettings,
     result: QuotaResult,
+    staffing: StaffingSettings | None = None,
 ) -> QuotaCheck:
     """Recompute every hard constraint of models/quota.md on ``result``.
 
@@ -48,13 +50,18 @@ def check_quotas(
     product's month; days -> weeks -> months -> horizon and accounts -> rep-month sums; accounts
     belong to their rep; days are working days of the target months; fairness band, skills, ramp
     (through the fair quota), caps and history bounds; base <= target <= stretch; the expense
-    budget and ceilings.
+    budget and ceilings; no quota in a month or on a day a rep is not available, and split
+    accounts credited by share (``models/organisation.md``).
     """
+    credit = _credit(tables, owners)
+    available = build_staffing(tables, target.periods, settings.calendar, staffing)
     found: list[str] = []
     found += _whole(result)
-    found += _sums(target, result, owners)
+    found += _sums(target, result, credit)
     found += _calendar(target, settings, result)
-    found += _pairs(tables, owners, target, settings, result)
+    found += _available(result, available)
+    found += _overlays(tables, target, settings, result, staffing)
+    found += _pairs(tables, credit, target, settings, result, available)
     found += _tiers(result)
     found += _expenses(settings, result)
     return QuotaCheck(tuple(found))
@@ -86,7 +93,96 @@ def _whole(result: QuotaResult) -> list[str]:
     return found
 
 
-def _sums(target: TargetResult, result: QuotaResult, owners: pd.Series) -> list[str]:
+def _credit(tables: Tables, owners: pd.Series) -> pd.DataFrame:
+    """account_id, rep_id, share: owners with share 1, split accounts by their split shares."""
+    rows = pd.DataFrame({"account_id": owners.index, "rep_id": owners.to_numpy(), "share": 1.0})
+    splits = tables.account_splits
+    if splits is None or splits.empty:
+        return rows
+    active = set(tables.active_reps["rep_id"])
+    splits = splits[splits["account_id"].isin(set(owners.index)) & splits["rep_id"].isin(active)]
+    splits = splits.assign(
+        share=splits["share"] / splits.groupby("account_id")["share"].transform("sum")
+    )
+    splits = splits[splits.groupby("account_id")["rep_id"].transform("size") >= 2]
+    rows = rows[~rows["account_id"].isin(set(splits["account_id"]))]
+    return pd.concat([rows, splits[["account_id", "rep_id", "share"]]], ignore_index=True)
+
+
+def _available(result: QuotaResult, available: Staffing) -> list[str]:
+    """No monthly quota where the rep's availability is 0, no daily quota on an absent day."""
+    q = result.quotas
+    share = available.share.stack()
+    share.index = share.index.set_names(["rep_id", "period"])
+    have = share.reindex(pd.MultiIndex.from_frame(q[["rep_id", "period"]])).to_numpy()
+    found = _report(
+        (have <= 0) & (q["target"] > 0),
+        q[[*PAIR, "period"]],
+        "quota in a month the rep is not available",
+    )
+    if len(available.off):
+        days = result.days
+        off = pd.MultiIndex.from_frame(available.off[["rep_id", "date"]])
+        on = pd.MultiIndex.from_arrays([days["rep_id"], pd.to_datetime(days["date"])])
+        found += _report(
+            on.isin(off) & (days["target"] > 0),
+            days[[*PAIR, "date"]],
+            "quota on a day the rep is absent",
+        )
+    return found
+
+
+def _below(tables: Tables, names: set[str]) -> set[str]:
+    """Territory reps named in ``names`` or reporting (at any depth) to a manager named there."""
+    parent = {}
+    if tables.managers is not None:
+        parent = dict(zip(tables.managers["manager_id"], tables.managers["parent_id"], strict=True))
+    out = set()
+    for rep, manager in zip(
+        tables.active_reps["rep_id"], tables.active_reps["manager_id"], strict=True
+    ):
+        seen = set()
+        while manager and manager not in seen:
+            seen.add(manager)
+            manager = parent.get(manager, "")
+        if rep in names or seen & names:
+            out.add(rep)
+    return out
+
+
+def _overlays(
+    tables: Tables,
+    target: TargetResult,
+    settings: QuotaSettings,
+    result: QuotaResult,
+    staffing: StaffingSettings | None,
+) -> list[str]:
+    """Each overlay month = round(availability x the covered reps' quota on its products)."""
+    overlays = tables.overlay_reps
+    if overlays.empty:
+        return []
+    got = result.overlays if result.overlays is not None else pd.DataFrame(columns=["rep_id"])
+    people = tables.replace(reps=overlays.assign(role=""))
+    share = build_staffing(people, target.periods, settings.calendar, staffing).share
+    found = []
+    q = result.quotas
+    for rep, covers, skills in zip(
+        overlays["rep_id"], overlays["covers"], overlays["skills"], strict=True
+    ):
+        mine = q[q["rep_id"].isin(_below(tables, set(parse_ids(covers))))]
+        if parse_ids(skills):
+            mine = mine[mine["product_id"].isin(parse_ids(skills))]
+        sums = mine.groupby(["product_id", "period"])["target"].sum()
+        want = sums * sums.index.get_level_values("period").map(share.loc[rep]).to_numpy() + 0.5
+        want = np.floor(np.round(want, 9))
+        have = got[got["rep_id"] == rep].set_index(["product_id", "period"])["target"]
+        found += _compare(
+            have, want, f"overlay quota of {rep} is not its share of the covered quota"
+        )
+    return found
+
+
+def _sums(target: TargetResult, result: QuotaResult, credit: pd.DataFrame) -> list[str]:
     """Every level against its parent, from the published tables alone."""
     by_product = target.by_product
     month_keys = [*PAIR, "period"]
@@ -116,7 +212,8 @@ def _sums(target: TargetResult, result: QuotaResult, owners: pd.Series) -> list[
         "days do not sum to the week",
     )
     acc = result.accounts
-    wrong = acc["account_id"].map(owners) != acc["rep_id"]
+    allowed = pd.MultiIndex.from_frame(credit[["account_id", "rep_id"]])
+    wrong = ~pd.MultiIndex.from_frame(acc[["account_id", "rep_id"]]).isin(allowed)
     found += _report(wrong, acc[["account_id", "rep_id"]], "account quota given to a non-owner")
     return found
 
@@ -143,27 +240,45 @@ def _calendar(target: TargetResult, settings: QuotaSettings, result: QuotaResult
     )
 
 
+def _fair(
+    rp: pd.DataFrame,
+    pot: np.ndarray,
+    eligible: np.ndarray,
+    target: TargetResult,
+    share: pd.DataFrame,
+) -> np.ndarray:
+    """Fair quota of each row of ``rp``: every month's target split by available potential."""
+    fair = np.zeros(len(rp))
+    month_targets = target.by_product.set_index(["product_id", "period"])["target"]
+    for period in share.columns:
+        weight = pd.Series(np.where(eligible, pot, 0.0) * rp["rep_id"].map(share[period]).fillna(0))
+        mass = weight.groupby(rp["product_id"]).transform("sum").to_numpy()
+        month = [month_targets.get((p, period), 0.0) for p in rp["product_id"]]
+        fair += weight.to_numpy() / np.where(mass > 0, mass, 1.0) * np.asarray(month, float)
+    return fair
+
+
 def _pairs(
     tables: Tables,
-    owners: pd.Series,
+    credit: pd.DataFrame,
     target: TargetResult,
     settings: QuotaSettings,
     result: QuotaResult,
+    available: Staffing,
 ) -> list[str]:
-    """Fairness band (with ramp), skills, caps and history bounds, from recomputed inputs."""
+    """Fairness band (with availability), skills, caps and history bounds, from recomputed
+    inputs; a split account's potential counts for each split rep by its share."""
     rp = result.rep_product[[*PAIR, "quota"]].reset_index(drop=True)
     reps = tables.active_reps.set_index("rep_id")
-    by_account = potential_by_product(tables).reindex(owners.index, fill_value=0.0)
-    potential = pd.Series(by_account.groupby(owners.to_numpy()).sum().stack())
+    by_account = potential_by_product(tables).reindex(credit["account_id"], fill_value=0.0)
+    by_account = by_account.mul(credit["share"].to_numpy(float), axis=0)
+    potential = pd.Series(by_account.groupby(credit["rep_id"].to_numpy()).sum().stack())
     pot = potential.reindex(pd.MultiIndex.from_frame(rp[PAIR]), fill_value=0.0).to_numpy()
     skills = rp["rep_id"].map(reps["skills"].map(parse_ids))
     skilled = np.array([not s or p in s for s, p in zip(skills, rp["product_id"], strict=True)])
-    ramp = rp["rep_id"].map(reps["ramp"]).to_numpy(float)
+    ramp = rp["rep_id"].map(available.share.sum(axis=1)).to_numpy(float)
     eligible = skilled & (pot > 0) & (ramp > 0)
-    weight = pd.Series(np.where(eligible, ramp * pot, 0.0))
-    mass = weight.groupby(rp["product_id"]).transform("sum").to_numpy()
-    totals = rp["product_id"].map(target.by_product.groupby("product_id")["target"].sum())
-    fair = weight.to_numpy() / np.where(mass > 0, mass, 1.0) * totals.to_numpy(float)
+    fair = _fair(rp, pot, eligible, target, available.share)
     q, band = rp["quota"].to_numpy(float), settings.fairness.band
     keys = rp[PAIR]
     found = _report(~eligible & (q != 0), keys, "quota without skill or potential")
@@ -173,14 +288,18 @@ def _pairs(
         by_rep = pd.DataFrame({"q": q, "pot": pot}).groupby(rp["rep_id"]).sum()
         over = by_rep["q"] > settings.cap_share * by_rep["pot"] + rp["product_id"].nunique()
         found += _report(over, by_rep.reset_index()[["rep_id"]], "quota above the cap")
+<<<<<<< HEAD
     bounds = pd.DataFrame({"fair": fair, "eligible": eligible, "potential": pot})
     found += _history(tables, owners, target, settings, rp, bounds, result)
+=======
+    found += _history(tables, credit, target, settings, rp, eligible)
+>>>>>>> org
     return found
 
 
 def _history(
     tables: Tables,
-    owners: pd.Series,
+    credit: pd.DataFrame,
     target: TargetResult,
     settings: QuotaSettings,
     rp: pd.DataFrame,
@@ -200,8 +319,9 @@ def _history(
     first = pd.Period(target.periods[0], freq="M")
     h = tables.history
     h = h[(h["period"] >= str(first - 12)) & (h["period"] < str(first))]
-    h = h.assign(rep_id=h["account_id"].map(owners)).dropna(subset=["rep_id"])
-    sold = h.groupby(PAIR)["sales"].sum() * len(target.periods) / 12
+    h = h.merge(credit, on="account_id", how="inner")
+    sold = (h["sales"] * h["share"]).groupby([h["rep_id"], h["product_id"]]).sum()
+    sold = sold * len(target.periods) / 12
     actual = sold.reindex(pd.MultiIndex.from_frame(rp[PAIR]), fill_value=0.0).to_numpy()
     q, live = rp["quota"].to_numpy(float), bounds["eligible"].to_numpy() & (actual > 0)
     band, fair = settings.fairness.band, bounds["fair"].to_numpy()

@@ -16,6 +16,7 @@ from scipy.sparse.csgraph import maximum_flow
 
 from allocator.exceptions import ScenarioError
 from allocator.io.settings import CalendarSettings
+from allocator.quota.availability import fit_months
 
 __all__ = [
     "before",
@@ -110,13 +111,18 @@ def round_to_total(values: np.ndarray, total: float) -> np.ndarray:
     return round_groups(values, np.zeros(len(values), np.int64), np.array([total]))
 
 
-def round_matrix(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def round_matrix(
+    x: np.ndarray, rows: np.ndarray, cols: np.ndarray, allowed: np.ndarray | None = None
+) -> np.ndarray:
     """Round a non-negative matrix so that row sums equal ``rows`` and column sums ``cols``.
 
     ``x`` must already have these (whole) margins up to float noise. Every cell is floored, then
     a maximum flow from rows to columns through the cells with a fractional part decides which
     cells get one more unit: the transportation polytope with integer margins has an integral
     vertex, so each cell ends at the floor or the ceiling of its value.
+
+    ``allowed`` (a boolean matrix) limits which cells may take a unit when float noise hides a
+    fractional part (default: every cell): a month a rep is not available stays at 0.
 
     Returns
     -------
@@ -131,7 +137,7 @@ def round_matrix(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarra
         return floor.astype(np.int64)
     up = _flow_units(x > floor, need_r, need_c)
     if up is None:  # float noise removed a needed cell: any cell may take the unit
-        up = _flow_units(np.ones_like(x, bool), need_r, need_c)
+        up = _flow_units(np.ones_like(x, bool) if allowed is None else allowed, need_r, need_c)
     if up is None:
         raise ValueError("round_matrix: the row and column totals do not agree")
     return floor.astype(np.int64) + up
@@ -191,8 +197,13 @@ def working_days(periods: list[str], calendar: CalendarSettings) -> pd.DataFrame
     return frame
 
 
-def spread_over_days(monthly: pd.DataFrame, days: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+def spread_over_days(
+    monthly: pd.DataFrame, days: pd.DataFrame, keys: list[str], off: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Spread each row's whole ``target`` equally over the working days of its ``period``.
+
+    ``off`` (``rep_id``, ``date``) lists days a rep is absent: they get no target while the rep
+    has a present day in the month (``models/organisation.md``).
 
     Parameters
     ----------
@@ -219,10 +230,15 @@ def spread_over_days(monthly: pd.DataFrame, days: pd.DataFrame, keys: list[str])
     row = np.repeat(np.arange(len(monthly)), n)
     offset = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
     day = first_day[codes][row] + offset
-    target = round_groups(np.ones(len(row)), row, monthly["target"].to_numpy(float))
     # take() keeps the string dtype: rebuilding strings from objects is the slow part here
     out = monthly[keys].take(row).reset_index(drop=True)
     calendar = days[["date", "period", "week"]].take(day).reset_index(drop=True)
+    weight = np.ones(len(row))
+    if off is not None and len(off) and "rep_id" in keys:
+        absent = pd.MultiIndex.from_frame(off[["rep_id", "date"]])
+        pairs = pd.MultiIndex.from_arrays([out["rep_id"], calendar["date"]])
+        weight = (~pairs.isin(absent)).astype(float)
+    target = round_groups(weight, row, monthly["target"].to_numpy(float))
     return pd.concat([out, calendar], axis=1).assign(target=target)
 
 
@@ -237,6 +253,8 @@ def phase_quotas(
     by_product: pd.DataFrame,
     owned: pd.DataFrame,
     calendar: CalendarSettings,
+    fair: pd.DataFrame | None = None,
+    off: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Spread whole rep quotas over months, accounts, working days and weeks (exact sums).
 
@@ -251,6 +269,11 @@ def phase_quotas(
         its ``rep_id``.
     calendar
         Weekend days and holidays.
+    fair
+        Monthly fair quota (index ``rep_id``, ``product_id``; a column per period): months
+        follow it (:func:`spread_over_months`). None: the product's monthly profile.
+    off
+        ``rep_id``, ``date``: days a rep is absent (no daily target on them).
 
     Returns
     -------
@@ -264,17 +287,25 @@ def phase_quotas(
     ScenarioError
         When a month of the target has no working day.
     """
-    months = spread_over_months(rep_product, by_product)
+    months = spread_over_months(rep_product, by_product, fair)
     accounts = spread_over_accounts(months, owned)
     periods = list(pd.unique(by_product["period"]))
     keys = ["rep_id", "product_id"]
-    days = spread_over_days(months, working_days(periods, calendar), keys)
+    days = spread_over_days(months, working_days(periods, calendar), keys, off)
     weeks = weeks_from_days(days, keys)
     return months, accounts, weeks, days[[*keys, "date", "target"]]
 
 
-def spread_over_months(rep_product: pd.DataFrame, by_product: pd.DataFrame) -> pd.DataFrame:
-    """Each rep's quota over months by the product's monthly target profile (both margins exact)."""
+def spread_over_months(
+    rep_product: pd.DataFrame, by_product: pd.DataFrame, fair: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Each rep's quota over months, both margins exact.
+
+    Without ``fair``: by the product's monthly target profile. With ``fair`` (monthly fair
+    quotas, index ``rep_id``, ``product_id``): in proportion to the rep's monthly fair quota,
+    fitted to the month targets (:func:`allocator.quota.availability.fit_months`), so a month
+    the rep is not available stays at 0.
+    """
     monthly = by_product.pivot(index="product_id", columns="period", values="target")
     periods = list(pd.unique(by_product["period"]))
     monthly = monthly[periods]
@@ -283,8 +314,14 @@ def spread_over_months(rep_product: pd.DataFrame, by_product: pd.DataFrame) -> p
     for product, group in live.groupby("product_id", sort=False):
         cols = monthly.loc[product].to_numpy(float)
         rows = group["quota"].to_numpy(float)
-        x = np.outer(rows, cols) / cols.sum()
-        amounts = round_matrix(x, rows, cols)
+        if fair is None:
+            x, allowed = np.outer(rows, cols) / cols.sum(), None
+        else:
+            keys = pd.MultiIndex.from_arrays([group["rep_id"], group["product_id"]])
+            seed = fair.reindex(keys).fillna(0.0)[periods].to_numpy(float)
+            x = fit_months(seed, rows, cols, list(group["rep_id"]))
+            allowed = x > 0
+        amounts = round_matrix(x, rows, cols, allowed)
         frames.append(
             pd.DataFrame(
                 {

@@ -18,7 +18,9 @@ class QuotaResult:
 
     ``rep_product`` is the LP result in whole units; ``quotas`` (-> quotas.csv) adds the months
     and the tiers; ``accounts``, ``weeks`` and ``days`` are the finer phasing. Every table sums
-    exactly to the one above it (``models/quota.md``, "Rounding").
+    exactly to the one above it (``models/quota.md``, "Rounding"). ``relief`` (-> relief.csv)
+    says how much fair quota each leave moved; ``overlays`` (-> overlay_quotas.csv) is the quota
+    of overlay reps over the reps they cover (``models/organisation.md``).
     """
 
     rep_product: pd.DataFrame
@@ -30,6 +32,8 @@ class QuotaResult:
     expenses: pd.DataFrame | None
     constraints: pd.DataFrame
     report: SolveReport
+    relief: pd.DataFrame | None = None
+    overlays: pd.DataFrame | None = None
     #: the soft history floors and ceilings (``quota_history.csv``); None without quota.history
     history: pd.DataFrame | None = None
 

@@ -34,6 +34,7 @@ from allocator.io.tables import parse_ids
 from allocator.report.format import number
 from allocator.report.rules import MoveRules, family_masks, move_breaks
 from allocator.territory.build import Territory, build_territory, fair_shares, territory_problem
+from allocator.plan import territory_tables
 
 if TYPE_CHECKING:
     from allocator.plan import Plan
@@ -79,7 +80,7 @@ class _Context:
 
 def _context(plan: Plan) -> _Context:
     settings = plan.scenario.assignment
-    t = build_territory(plan.tables, settings)
+    t = build_territory(territory_tables(plan.scenario, plan.tables), settings)
     ids = t.accounts["account_id"]
     owner = pd.Index(t.reps["rep_id"]).get_indexer(pd.Index(plan.owners.reindex(ids).astype(str)))
     if plan.assignment is not None:
@@ -103,10 +104,17 @@ def _context(plan: Plan) -> _Context:
             "count": acc.size(),
         }
     ).reindex(range(len(t.reps)), fill_value=0.0)
+    for column in ("potential", "workload", "load", "count"):  # split accounts: fixed shares
+        totals[column] = totals[column].to_numpy(float) + t.offset(column)
     balance = settings.constraints.balance or BalanceSettings()
     measures = ["potential", "workload"] if balance.measure == "both" else [balance.measure]
     fair = pd.DataFrame(
-        {m: fair_shares(t.reps, float(t.accounts[m].sum()), balance.fair_share) for m in measures}
+        {
+            m: fair_shares(
+                t.reps, float(t.accounts[m].sum() + t.offset(m).sum()), balance.fair_share
+            )
+            for m in measures
+        }
     )
     reasons = reasons.fillna("").to_numpy(str)
     return _Context(t, rules, owner, reasons, totals, fair, settings, _proven_slack(plan))

@@ -23,6 +23,7 @@ from allocator.io.files import sha256
 from allocator.io.folder import MANIFEST, Claim, Owner, claim
 from allocator.io.scenario import Scenario
 from allocator.plan import Plan
+from allocator.report.rollup import rollup
 
 __all__ = [
     "MANIFEST",
@@ -43,6 +44,9 @@ def plan_tables(plan: Plan) -> dict[str, pd.DataFrame]:
         out["constraints"] = plan.assignment.constraints
         out["owners"] = owners_frame(plan)
     out["reps"] = plan.reps_frame()
+    hierarchy = rollup(plan)
+    if hierarchy is not None:
+        out["rollup"] = hierarchy
     if plan.target is not None:
         out["targets"] = plan.target.references
         out["targets_by_product"] = plan.target.by_product
@@ -63,6 +67,10 @@ def plan_tables(plan: Plan) -> dict[str, pd.DataFrame]:
             out["expenses"] = q.expenses
         if q.history is not None:
             out["quota_history"] = q.history
+        for name, stem in (("relief", "relief"), ("overlays", "overlay_quotas")):
+            extra = getattr(q, name, None)
+            if extra is not None:
+                out[stem] = extra
     return out
 
 

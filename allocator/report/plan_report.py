@@ -49,6 +49,7 @@ from allocator.report.plots import fairness_figures, png, stacked_periods, targe
 from allocator.report.plots import territory_map as static_map
 from allocator.report.quota_sections import quota_sections
 from allocator.report.relax import Relaxation, assignment_relaxation
+from allocator.report.rollup import rollup_section
 
 if TYPE_CHECKING:
     from allocator.io.scenario import Scenario
@@ -119,7 +120,9 @@ def plan_sections(
         sections.append(_failed(plan))
     if plan.target is not None:
         sections.append(_target(plan))
-    sections += [_reps(plan, reps), _fairness(plan, metrics, reps)]
+    sections.append(_reps(plan, reps))
+    sections += [s for s in (rollup_section(plan),) if s is not None]
+    sections.append(_fairness(plan, metrics, reps))
     sections.append(_constraints(explain_constraints(plan), relaxation))
     if accounts is not None:
         sections.append(_moved(plan, accounts))

@@ -9,7 +9,8 @@ solves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -19,10 +20,12 @@ from scipy import sparse
 from allocator.exceptions import InputError, ScenarioError
 from allocator.geography.distance import distance_matrix
 from allocator.geography.graph import region_graph
+from allocator.io.organisation import split_accounts
 from allocator.io.settings import AssignmentSettings, BalanceSettings
 from allocator.io.tables import Tables, parse_ids
 from allocator.territory.contiguity import Contiguity, home_rules
 from allocator.territory.core import ArcProblem, RowFamily, Sense
+from allocator.territory.splits import fixed_shares
 
 __all__ = ["Territory", "build_territory", "fair_shares", "territory_problem", "within_km"]
 
@@ -53,6 +56,13 @@ class Territory:
     items: tuple[str, ...]
     item_of: IntArray
     by_region: bool = False
+    fixed: Mapping[str, FloatArray] = field(default_factory=dict)
+    splits: pd.DataFrame | None = None
+
+    def offset(self, key: str) -> FloatArray:
+        """Per-rep constant of a measure from split accounts (``load``, ``potential``,
+        ``workload``, ``travel``, ``count``); zeros without splits."""
+        return self.fixed.get(key, np.zeros(len(self.reps)))
 
     @property
     def eligible(self) -> BoolArray:
@@ -76,14 +86,18 @@ def build_territory(tables: Tables, settings: AssignmentSettings) -> Territory:
     InputError
         When there is no active account or no active rep.
     """
-    accounts = tables.active_accounts.reset_index(drop=True)
+    splits = split_accounts(tables)
+    accounts = tables.active_accounts
+    accounts = accounts[~accounts["account_id"].isin(set(splits["account_id"]))]
+    accounts = accounts.reset_index(drop=True)
     reps = tables.active_reps.reset_index(drop=True)
     if accounts.empty or reps.empty:
         raise InputError([f"{'accounts' if accounts.empty else 'reps'}: no active row to assign"])
     cons = settings.constraints
+    hours_per_km = cons.capacity.travel_hours_per_km if cons.capacity else 0.0
+    fixed, split_rows = fixed_shares(tables, reps, splits, hours_per_km)
     km = distance_matrix(accounts["lat"], accounts["lon"], reps["lat"], reps["lon"])
     visits = accounts["visits"].to_numpy(float)
-    hours_per_km = cons.capacity.travel_hours_per_km if cons.capacity else 0.0
     load = accounts["workload"].to_numpy(float)[:, None] + hours_per_km * visits[:, None] * km
     index = {rep: k for k, rep in enumerate(reps["rep_id"])}
     incumbent = accounts["incumbent_rep_id"].map(index).fillna(-1).to_numpy(np.int64)
@@ -111,6 +125,8 @@ def build_territory(tables: Tables, settings: AssignmentSettings) -> Territory:
         items=tuple(str(i) for i in item_ids),
         item_of=np.asarray(item_of, np.int64),
         by_region=settings.level == "region",
+        fixed=fixed,
+        splits=split_rows,
     )
 
 
@@ -248,17 +264,23 @@ def _families(
     out: list[RowFamily] = []
     if cons.capacity is not None:
         limit = (1 + cons.capacity.tolerance) * t.reps["capacity"].to_numpy(float)
+        limit = limit - t.offset("load")
         out.append(_rep_rows("capacity", "capacity", items.load, "<=", limit, reps, "hours"))
     out += _balance_families(settings, t, items)
     if cons.max_accounts is not None:
-        limit = np.full(len(reps), float(cons.max_accounts.limit))
+        limit = np.full(len(reps), float(cons.max_accounts.limit)) - t.offset("count")
         count = items.count[:, None]
         out.append(_rep_rows("max_accounts", "max_accounts", count, "<=", limit, reps, "accounts"))
     continuity = cons.continuity
     if continuity is not None and continuity.max_moved_share is not None:
         by_potential = continuity.measure == "potential"
         coef = items.moved_potential if by_potential else items.moved
+        splits = t.splits.drop_duplicates("account_id") if t.splits is not None else None
+        extra = (
+            0.0 if splits is None else (splits["potential"].sum() if by_potential else len(splits))
+        )
         whole = float(t.accounts["potential"].sum()) if by_potential else float(len(t.accounts))
+        whole += float(extra)
         rhs = np.array([continuity.max_moved_share * whole])
         unit = "potential" if by_potential else "accounts"
         out.append(
@@ -282,11 +304,13 @@ def _balance_families(
     out: list[RowFamily] = []
     for measure in measures:
         values = items.measures[measure][:, None]
-        fair = fair_shares(t.reps, float(values.sum()), rule.fair_share)
+        fixed = t.offset(measure)
+        fair = fair_shares(t.reps, float(values.sum() + fixed.sum()), rule.fair_share)
         labels = tuple(f"{r},{measure}" for r in t.reps["rep_id"])
         unit = UNITS[measure]
         if balance is not None:
-            lo, hi = (1 - balance.tolerance) * fair, (1 + balance.tolerance) * fair
+            lo = (1 - balance.tolerance) * fair - fixed
+            hi = (1 + balance.tolerance) * fair - fixed
             out.append(
                 _rep_rows(f"balance_lo_{measure}", "balance_lo", values, ">=", lo, labels, unit)
             )
@@ -297,7 +321,15 @@ def _balance_families(
             per_point = np.divide(100.0 * weight, fair, out=np.zeros_like(fair), where=fair > 0)
             key = f"deviation_{measure}"
             row = RowFamily(
-                key, "deviation", "rep", values, "==", fair, labels, unit=unit, deviation=per_point
+                key,
+                "deviation",
+                "rep",
+                values,
+                "==",
+                fair - fixed,
+                labels,
+                unit=unit,
+                deviation=per_point,
             )
             out.append(row)
     return out

@@ -63,33 +63,36 @@ def check_assignment(
     they are the unweighted goals and the objective is the last goal's value.
     """
     accounts = tables.accounts[tables.accounts["active"]].set_index("account_id")
-    reps = tables.reps[tables.reps["active"]].set_index("rep_id")
+    reps = tables.reps[tables.reps["active"]]
+    if "role" in reps.columns:  # overlay reps hold no territory (models/organisation.md)
+        reps = reps[reps["role"].str.lower() != "overlay"]
+    reps = reps.set_index("rep_id")
     problems = list(_coverage(accounts, reps, assignments))
     owned = assignments.drop_duplicates("account_id")
     owned = owned[owned["account_id"].isin(accounts.index) & owned["rep_id"].isin(reps.index)]
-    df = accounts.loc[owned["account_id"]].assign(rep_id=owned["rep_id"].to_numpy())
-    home = reps.loc[df["rep_id"]]
-    df["km"] = _great_circle_km(
-        df["lat"].to_numpy(float),
-        df["lon"].to_numpy(float),
-        home["lat"].to_numpy(float),
-        home["lon"].to_numpy(float),
-    )
+    splits = _active_splits(tables, accounts, reps)
+    problems += _split_shares(tables, accounts, splits, owned)
+    df = _with_km(accounts.loc[owned["account_id"]].assign(rep_id=owned["rep_id"].to_numpy()), reps)
+    df = df[~df.index.isin(splits["account_id"])]  # split accounts are fixed: counted by share
     df["moved"] = (df["incumbent_rep_id"] != "") & (df["incumbent_rep_id"] != df["rep_id"])
+    shared = accounts.loc[splits["account_id"]].assign(
+        rep_id=splits["rep_id"].to_numpy(), share=splits["share"].to_numpy(float)
+    )
+    credited = pd.concat([df.assign(share=1.0), _with_km(shared, reps)])
     cons = settings.constraints
-    problems += _capacity(df, reps, settings)
+    problems += _capacity(credited, reps, settings)
     problems += _eligibility(df, reps, settings)
     if cons.max_accounts is not None:
-        count = df.groupby("rep_id").size()
+        count = credited.groupby("rep_id").size()
         problems += [
             f"max_accounts[{r}]: {n} accounts > {cons.max_accounts.limit}"
             for r, n in count.items()
             if n > cons.max_accounts.limit
         ]
     problems += _continuity(df, accounts, settings)
-    problems += _balance(df, reps, accounts, settings)
+    problems += _balance(credited, reps, accounts, settings)
     problems += _regions(df, accounts, tables, reps, settings)
-    goals = _goals(df, reps, accounts, settings)
+    goals = _goals(df, credited, reps, accounts, settings)
     weights = settings.objective
     if weights.mode == "lexicographic":
         return CheckResult(tuple(problems), goals[weights.order[-1]], goals)
@@ -116,11 +119,52 @@ def _coverage(
             yield f"assign_once[{a}]: {r} is not an active rep"
 
 
+def _active_splits(tables: Tables, accounts: pd.DataFrame, reps: pd.DataFrame) -> pd.DataFrame:
+    """Splits in force: active accounts and reps, shares rescaled, two reps or more."""
+    splits = tables.account_splits
+    if splits is None:
+        return pd.DataFrame({"account_id": [], "rep_id": [], "share": []})
+    rows = splits[splits["account_id"].isin(accounts.index) & splits["rep_id"].isin(reps.index)]
+    total = rows.groupby("account_id")["share"].transform("sum")
+    rows = rows.assign(share=rows["share"] / total)
+    return rows[rows.groupby("account_id")["rep_id"].transform("size") >= 2]
+
+
+def _split_shares(
+    tables: Tables, accounts: pd.DataFrame, splits: pd.DataFrame, owned: pd.DataFrame
+) -> list[str]:
+    """Each split's shares, as given, sum to 1; its row names one of the reps in force."""
+    out = []
+    given = tables.account_splits
+    if given is not None:
+        given = given[given["account_id"].isin(accounts.index)]
+        for a, total in given.groupby("account_id")["share"].sum().items():
+            if abs(float(total) - 1.0) > 1e-6:
+                out.append(f"split[{a}]: shares sum to {float(total):.6f}, not 1")
+    holder = dict(zip(owned["account_id"], owned["rep_id"], strict=True))
+    for a, group in splits.groupby("account_id"):
+        if a in holder and holder[a] not in set(group["rep_id"]):
+            out.append(f"split[{a}]: shown with {holder[a]}, not one of its split reps")
+    return out
+
+
+def _with_km(df: pd.DataFrame, reps: pd.DataFrame) -> pd.DataFrame:
+    home = reps.loc[df["rep_id"]]
+    km = _great_circle_km(
+        df["lat"].to_numpy(float),
+        df["lon"].to_numpy(float),
+        home["lat"].to_numpy(float),
+        home["lon"].to_numpy(float),
+    )
+    return df.assign(km=km)
+
+
 def _capacity(df: pd.DataFrame, reps: pd.DataFrame, settings: AssignmentSettings) -> list[str]:
+    """Hours of the accounts credited to each rep (x share) against its capacity."""
     rule = settings.constraints.capacity
     if rule is None:
         return []
-    hours = df["workload"] + rule.travel_hours_per_km * df["visits"] * df["km"]
+    hours = df["share"] * (df["workload"] + rule.travel_hours_per_km * df["visits"] * df["km"])
     used = hours.groupby(df["rep_id"]).sum().reindex(reps.index, fill_value=0.0)
     limits = (1 + rule.tolerance) * reps["capacity"].astype(float)
     out = []
@@ -205,7 +249,8 @@ def _balance(
     out = []
     for measure in measures:
         fair = _fair(reps, float(accounts[measure].sum()), fair_rule)
-        have = df.groupby("rep_id")[measure].sum().reindex(reps.index, fill_value=0.0)
+        have = (df[measure] * df["share"]).groupby(df["rep_id"]).sum()
+        have = have.reindex(reps.index, fill_value=0.0)
         for r in reps.index:
             lo, hi = (1 - rule.tolerance) * fair[r], (1 + rule.tolerance) * fair[r]
             if _over(lo, have[r]):
@@ -281,14 +326,23 @@ def _home(df: pd.DataFrame, accounts: pd.DataFrame, reps: pd.DataFrame, level: s
 
 
 def _goals(
-    df: pd.DataFrame, reps: pd.DataFrame, accounts: pd.DataFrame, settings: AssignmentSettings
+    df: pd.DataFrame,
+    credited: pd.DataFrame,
+    reps: pd.DataFrame,
+    accounts: pd.DataFrame,
+    settings: AssignmentSettings,
 ) -> dict[str, float]:
-    """Unweighted goals: travel km (x visits), balance percentage points, thousands moved."""
+    """Unweighted goals: travel km (x visits), balance percentage points, thousands moved.
+
+    Balance counts split accounts by share (``credited``); travel and disruption leave them out
+    (they are fixed by the input, a constant of every plan: ``models/organisation.md``).
+    """
     measures, fair_rule = _measures(settings)
     balance = 0.0
     for measure in measures:
         fair = _fair(reps, float(accounts[measure].sum()), fair_rule)
-        have = df.groupby("rep_id")[measure].sum().reindex(reps.index, fill_value=0.0)
+        have = (credited[measure] * credited["share"]).groupby(credited["rep_id"]).sum()
+        have = have.reindex(reps.index, fill_value=0.0)
         positive = fair > 0
         balance += float((100.0 * (have - fair).abs()[positive] / fair[positive]).sum())
     return {

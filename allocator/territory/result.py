@@ -28,6 +28,7 @@ from allocator.territory.core import (
     tolerance,
 )
 from allocator.territory.solve_arcs import ArcSolution
+from allocator.territory.splits import split_rows
 
 __all__ = ["ASSIGNMENT_COLUMNS", "REP_COLUMNS", "AssignmentResult", "make_result"]
 
@@ -145,6 +146,8 @@ def _assignment_table(t: Territory, owner: IntArray, reasons: list[str]) -> pd.D
             "reason": reasons,
         }
     )
+    if t.splits is not None:
+        table = pd.concat([table, split_rows(t.splits)], ignore_index=True)
     return table.sort_values("account_id", kind="stable").reset_index(drop=True)
 
 
@@ -157,18 +160,21 @@ def _rep_table(t: Territory, settings: AssignmentSettings, owner: IntArray) -> p
         return np.bincount(owner, weights=np.asarray(values, float), minlength=m).astype(float)
 
     capacity = t.reps["capacity"].to_numpy(float)
-    load = per_rep(t.load[rows, owner])
+    load = per_rep(t.load[rows, owner]) + t.offset("load")
     rule = settings.constraints.balance or BalanceSettings()
+    potential = per_rep(acc["potential"]) + t.offset("potential")
+    total = float(acc["potential"].sum() + t.offset("potential").sum())
     return pd.DataFrame(
         {
             "rep_id": t.reps["rep_id"].to_numpy(str),
-            "accounts": np.bincount(owner, minlength=m),
-            "potential": per_rep(acc["potential"]),
-            "workload": per_rep(acc["workload"]),
+            "accounts": np.bincount(owner, minlength=m) + t.offset("count").astype(np.int64),
+            "potential": potential,
+            "workload": per_rep(acc["workload"]) + t.offset("workload"),
             "capacity": capacity,
             "utilization": load / capacity,
-            "travel_km": per_rep(acc["visits"].to_numpy(float) * t.km[rows, owner]),
-            "fair_share": fair_shares(t.reps, float(acc["potential"].sum()), rule.fair_share),
+            "travel_km": per_rep(acc["visits"].to_numpy(float) * t.km[rows, owner])
+            + t.offset("travel"),
+            "fair_share": fair_shares(t.reps, total, rule.fair_share),
             "load": load,
         }
     )[REP_COLUMNS]

@@ -149,7 +149,9 @@ def _measures(frame: pd.DataFrame, elapsed: int, total: int, margin: float) -> p
         out["pace"] = actual / elapsed * total if elapsed else np.nan
         out["pace_attainment"] = np.where(out["quota"] > 0, out["pace"] / out["quota"], np.nan)
     out["gap_to_date"] = actual - out["quota_to_date"]
-    out["behind"] = (out["pace_attainment"] < 1 - margin).fillna(False).astype(bool)
+    # a rep with no quota yet (starts later, on leave) cannot be behind it
+    started = out["quota_to_date"] > 0
+    out["behind"] = ((out["pace_attainment"] < 1 - margin) & started).fillna(False).astype(bool)
     return out
 
 

@@ -27,7 +27,7 @@ from allocator.io.settings import (
     SolverSettings,
 )
 from allocator.io.tables import Tables
-from allocator.plan import territory_totals
+from allocator.plan import territory_tables, territory_totals
 from allocator.quota.allocate import QuotaResult, allocate_quotas
 from allocator.territory.assignment import AssignmentResult, solve_assignment
 from allocator.track.changes import apply_changes, check_changes, load_changes
@@ -119,12 +119,14 @@ def rebalance(
         tracked.tables, tracked.owners, changes, new_hire_ramp=settings.new_hire_ramp
     )
     assignment = rebalance_settings(scenario.assignment, settings)
-    result = solve_assignment(tables, assignment, solver)
+    result = solve_assignment(territory_tables(scenario, tables), assignment, solver)
     owners = result.assignments.set_index("account_id")["rep_id"]
     quotas = None
     quota_settings = scenario.quota or QuotaSettings()
     if tracked.target is not None and quota_settings.enabled:
-        quotas = allocate_quotas(tables, owners, tracked.target, quota_settings, solver)
+        quotas = allocate_quotas(
+            tables, owners, tracked.target, quota_settings, solver, scenario.staffing
+        )
     moves = _moves(tracked, tables, result, assignment, quotas)
     reps = _rep_table(tracked, tables, owners, quotas, changes)
     log.info("rebalance: %d account(s) move", len(moves))

@@ -144,7 +144,12 @@ def _reallocate(
     settings = base.model_copy(update={"history": HistoryBounds(), "expense": None})
     tables = tracked.tables.replace(commitments=None)
     result = allocate_quotas(
-        tables, tracked.owners, target, settings, solver or tracked.scenario.solver
+        tables,
+        tracked.owners,
+        target,
+        settings,
+        solver or tracked.scenario.solver,
+        tracked.scenario.staffing,
     )
     remaining = result.rep_product[[*KEYS, "quota"]].rename(columns={"quota": "remaining"})
     return remaining.astype({"remaining": "int64"}), result.report

@@ -19,8 +19,10 @@ import pandas as pd
 
 from allocator.exceptions import InputError, ScenarioError
 from allocator.io.files import read_output_csv
+from allocator.io.organisation import credits
 from allocator.io.scenario import Scenario
 from allocator.io.settings import CalendarSettings, QuotaSettings, SolverSettings
+from allocator.io.staffing import build_staffing
 from allocator.io.tables import Tables, potential_by_product
 from allocator.plan import Plan, owners_from_incumbents
 from allocator.quota.phasing import spread_over_accounts, spread_over_days, working_days
@@ -108,9 +110,13 @@ class TrackedPlan:
                 ]
             )
         calendar = working_days(target.periods, _calendar(scenario))
-        days = spread_over_days(months, calendar, KEYS)[[*KEYS, "date", "target"]]
-        owned = potential_by_product(tables).reindex(owners.index, fill_value=0.0)
-        accounts = spread_over_accounts(months, owned.assign(rep_id=owners.to_numpy()))
+        calendar_settings = _calendar(scenario)
+        off = build_staffing(tables, target.periods, calendar_settings, scenario.staffing).off
+        days = spread_over_days(months, calendar, KEYS, off)[[*KEYS, "date", "target"]]
+        credited = credits(tables, owners)  # a split account: each rep by share
+        owned = potential_by_product(tables).reindex(credited["account_id"], fill_value=0.0)
+        owned = owned.mul(credited["share"].to_numpy(float), axis=0)
+        accounts = spread_over_accounts(months, owned.assign(rep_id=credited["rep_id"].to_numpy()))
         return cls(scenario, tables, owners, target, months, days, accounts, calendar)
 
     def quota_tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

@@ -15,6 +15,7 @@ from allocator.cli import main
 from allocator.io.data import load_inputs
 from allocator.io.files import sha256
 from allocator.io.scenario import load_scenario
+from allocator.plan import territory_tables
 from allocator.territory.check import check_assignment
 
 ASSIGNMENT_COLUMNS = [
@@ -82,7 +83,8 @@ def test_written_assignment_passes_the_independent_checker(
     small_company: Path, solved: Path
 ) -> None:
     scenario = load_scenario(small_company)
-    tables = load_inputs(scenario)
+    # the checker reads the reps over the plan's months (start dates, leaves: docs/organisation.md)
+    tables = territory_tables(scenario, load_inputs(scenario))
     assignments = pd.read_csv(
         solved / "assignments.csv", dtype={"account_id": str, "rep_id": str}, keep_default_na=False
     )

@@ -167,8 +167,13 @@ def test_potential_is_the_sum_of_product_potential(demo: Tables) -> None:
 
 def test_reps(demo: Tables) -> None:
     reps = demo.reps
-    new = reps[reps["ramp"] < 1]
-    assert len(new) == 4 and (new["ramp"] == 0.5).all() and (new["experience"] <= 1).all()
+    new = reps[(reps["ramp"] < 1) | (reps["ramp_schedule"] != "")]
+    assert len(new) == 4 and (new["experience"] <= 1).all()
+    hired = new[new["start"] != ""]  # the first new hire starts in April on the new-hire ramp
+    assert hired[["start", "ramp_schedule", "ramp"]].values.tolist() == [
+        ["2027-04", "25/50/75/100", 1.0]
+    ]
+    assert (new.drop(hired.index)["ramp"] == 0.5).all()
     assert (reps["experience"] % 1 == 0).all() and reps["experience"].between(0, 20).all()
     assert reps["capacity"].between(1280, 1600).all() and reps["active"].all()
     assert (reps["skills"].str.count(";") >= 2).all()  # at most one of the 4 skills missing
@@ -338,3 +343,26 @@ def test_main_writes_a_company(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "reps must be an integer >= 1" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([])
+
+
+def test_organisation(demo: Tables) -> None:
+    """Districts of 8 reps west to east under two regions, one leave, one 60/40 split."""
+    reps, managers = demo.reps, demo.managers
+    assert managers is not None and demo.leaves is not None and demo.account_splits is not None
+    assert reps.groupby("manager_id").size().tolist() == [8] * 5
+    west = reps.groupby("manager_id")["lon"].mean().sort_index()
+    assert west.is_monotonic_increasing or west.iloc[0] < west.iloc[-1]
+    districts = managers[managers["level"] == "district"]
+    assert set(districts["parent_id"]) == {"V1", "V2"}
+    senior = reps.loc[reps["experience"].idxmax(), "rep_id"]
+    assert demo.leaves.values.tolist() == [[senior, "2027-07-01", "2027-07-14"]]
+    split = demo.account_splits
+    assert split["share"].tolist() == [0.6, 0.4]
+    account = demo.accounts.set_index("account_id").loc[split["account_id"].iloc[0]]
+    assert (
+        account["potential"]
+        == demo.accounts.loc[demo.accounts["incumbent_rep_id"] != "", "potential"].max()
+    )
+    assert split["rep_id"].iloc[0] == account["incumbent_rep_id"]
+    second = reps.set_index("rep_id").loc[split["rep_id"].iloc[1]]
+    assert second["experience"] >= 3 or account["segment"] != "A"

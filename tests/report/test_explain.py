@@ -36,7 +36,7 @@ from allocator.demo import demo_settings, generate_company
 from allocator.exceptions import InfeasibleError, InputError
 from allocator.io.data import make_tables
 from allocator.io.scenario import scenario_from_dict
-from allocator.plan import Plan, solve_scenario
+from allocator.plan import Plan, solve_scenario, territory_tables
 from allocator.report.explain import (
     conflicting_constraints,
     constraint_text,
@@ -340,14 +340,15 @@ def test_real_plan_cost_differences_match_the_independent_checker() -> None:
     settings = plan.scenario.assignment
     table = explain_accounts(plan)
     base = plan.assignment.assignments
-    assert check_assignment(plan.tables, settings, base).objective == pytest.approx(
+    tables = territory_tables(plan.scenario, plan.tables)  # the reps over the plan's months
+    assert check_assignment(tables, settings, base).objective == pytest.approx(
         plan.assignment.report.objective, rel=1e-9
     )
-    reference = check_assignment(plan.tables, settings, base).objective
+    reference = check_assignment(tables, settings, base).objective
     rows = table[table["next_rep_id"] != ""].iloc[::4]  # every 4th account: 20 checker runs
     for account, rep, delta in rows[["account_id", "next_rep_id", "delta"]].itertuples(index=False):
         moved = base.assign(rep_id=base["rep_id"].where(base["account_id"] != account, rep))
-        check = check_assignment(plan.tables, settings, moved)
+        check = check_assignment(tables, settings, moved)
         assert check.objective - reference == pytest.approx(delta, rel=1e-6, abs=1e-6)
 
 
@@ -359,7 +360,8 @@ def test_real_optimal_plan_has_no_free_improving_move() -> None:
     assert (table["next_rule"] == "").all()
     cheaper = table[table["cheaper_rep_id"] != ""]
     assert len(cheaper) and (cheaper["next_breaks"] != "").all()
-    assert len(table) == 80 and table["next_rep_id"].ne("").sum() > 60
+    # the company's one split account is fixed by its shares: not a move to explain
+    assert len(table) == 79 and table["next_rep_id"].ne("").sum() > 60
 
 
 def test_next_best_is_the_cheapest_eligible_rep() -> None:
