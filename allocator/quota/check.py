@@ -288,12 +288,8 @@ def _pairs(
         by_rep = pd.DataFrame({"q": q, "pot": pot}).groupby(rp["rep_id"]).sum()
         over = by_rep["q"] > settings.cap_share * by_rep["pot"] + rp["product_id"].nunique()
         found += _report(over, by_rep.reset_index()[["rep_id"]], "quota above the cap")
-<<<<<<< HEAD
     bounds = pd.DataFrame({"fair": fair, "eligible": eligible, "potential": pot})
-    found += _history(tables, owners, target, settings, rp, bounds, result)
-=======
-    found += _history(tables, credit, target, settings, rp, eligible)
->>>>>>> org
+    found += _history(tables, credit, target, settings, rp, bounds, result)
     return found
 
 
