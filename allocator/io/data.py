@@ -28,9 +28,10 @@ from typing import Any
 import pandas as pd
 
 from allocator.exceptions import ScenarioError
+from allocator.io.database import read_database
 from allocator.io.readers import Problems, Raw, read_table
 from allocator.io.scenario import Scenario
-from allocator.io.settings import DataPaths
+from allocator.io.settings import DatabaseTable, DataPaths
 from allocator.io.summary import describe, format_description
 from allocator.io.tables import (
     CATEGORIES,
@@ -221,7 +222,12 @@ def _check_references(
                 )
 
 
-def _build(raws: Mapping[str, Raw], problems: Problems, sources: Mapping[str, str]) -> Tables:
+def _build(
+    raws: Mapping[str, Raw],
+    problems: Problems,
+    sources: Mapping[str, str],
+    origins: Mapping[str, Mapping[str, str]] | None = None,
+) -> Tables:
     tidy = {name: _tidy(raw, problems) for name, raw in raws.items()}
     frames = {name: _normalise(raw, problems) for name, raw in tidy.items()}
     for name, frame in frames.items():
@@ -231,15 +237,16 @@ def _build(raws: Mapping[str, Raw], problems: Problems, sources: Mapping[str, st
         problems.add(f"{tidy['adjacency'].where}: adjacency is given without a regions table")
     _check_references(tidy, frames, problems)
     problems.raise_if_any()
-    tables = Tables(**frames, sources=dict(sources))
+    tables = Tables(**frames, sources=dict(sources), origins=dict(origins or {}))
     log.debug("input tables: %s", tables.summary())
     return tables
 
 
 def load_tables(data: DataPaths, *, max_problems: int = 50) -> Tables:
-    """Read, normalise and check the tables that ``data`` names (absolute paths).
+    """Read, normalise and check the tables that ``data`` names (absolute paths, or database
+    tables read through :mod:`allocator.io.database`, whose rows are named by their key).
 
-    Only ``reps`` and ``accounts`` are required. Files are never modified.
+    Only ``reps`` and ``accounts`` are required. Files and databases are never modified.
 
     Raises
     ------
@@ -250,17 +257,23 @@ def load_tables(data: DataPaths, *, max_problems: int = 50) -> Tables:
     """
     problems = Problems(max_problems)
     raws: dict[str, Raw] = {}
+    origins: dict[str, Mapping[str, str]] = {}
     for name in TABLE_NAMES:
         path = getattr(data, name)
         if path is None:
             if name in REQUIRED_TABLES:
                 problems.add(f"data.{name}: the {name} table is required")
             continue
+        if isinstance(path, DatabaseTable):
+            read = read_database(name, path, problems)
+            if read is not None:
+                raws[name], origins[name] = read
+            continue
         raw = read_table(name, Path(path), problems)
         if raw is not None:
             raws[name] = raw
     problems.raise_if_any()
-    return _build(raws, problems, {name: raw.where for name, raw in raws.items()})
+    return _build(raws, problems, {name: raw.where for name, raw in raws.items()}, origins)
 
 
 def make_tables(

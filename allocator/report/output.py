@@ -189,8 +189,10 @@ def _manifest(plan: Plan, written: list[Path]) -> dict[str, Any]:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             versions[dist] = None
-    inputs = {
-        name: {"path": path, "sha256": sha256(Path(path))}
+    inputs: dict[str, Any] = {
+        name: dict(plan.tables.origins[name])
+        if name in plan.tables.origins  # a database table: URL without password, rows' hash
+        else {"path": path, "sha256": sha256(Path(path))}
         for name, path in plan.tables.sources.items()
     }
     return {
