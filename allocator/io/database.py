@@ -170,9 +170,10 @@ def read_table(url: str, *, table: str | None, query: str | None, key: str) -> p
                 name = ".".join(quote(part) for part in table.split("."))
                 query = f"SELECT * FROM {name}"
             frame = pd.read_sql_query(sa.text(query), conn)
-    except (SQLAlchemyError, DBAPIError) as exc:
+    except (SQLAlchemyError, DBAPIError, pd.errors.DatabaseError) as exc:
         what = f"table {table}" if table is not None else "query"
-        cause = _scrub(str(getattr(exc, "orig", None) or exc), url)
+        error = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) and exc.__cause__ else exc
+        cause = _scrub(str(getattr(error, "orig", None) or error), url)
         raise InputError([f"{key}: {safe_url(url)}: cannot read the {what} ({cause})"]) from None
     finally:
         engine.dispose()

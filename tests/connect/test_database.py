@@ -75,11 +75,11 @@ def test_a_bad_cell_in_a_database_names_the_table_and_the_row_key(
 ) -> None:
     path = _sqlite_company(small_company, tmp_path)
     with sqlite3.connect(tmp_path / "crm.db") as con:
-        con.execute("UPDATE accounts SET potential = 'lots' WHERE account_id = 'A007'")
+        con.execute("UPDATE accounts SET potential = 'lots' WHERE account_id = 'A0007'")
     with pytest.raises(InputError) as err:
         load_inputs(load_scenario(path))
     line = str(err.value)
-    assert "data.accounts" in line and "account_id 'A007'" in line and "'lots'" in line, line
+    assert "data.accounts" in line and "account_id 'A0007'" in line and "'lots'" in line, line
 
 
 def test_a_missing_table_is_one_clear_line(small_company: Path, tmp_path: Path) -> None:
