@@ -31,6 +31,7 @@ log = logging.getLogger("allocator")
 #: Coordinate reference system of every polygon: WGS84 longitude/latitude in degrees.
 CRS = "EPSG:4326"
 _MARGIN = 0.02  # the hull grows by 2% of the map's extent: no point lies on the border
+_GRID = 1e-7  # degrees: the precision of territory polygons
 
 Transform = Callable[[np.ndarray], np.ndarray]
 
@@ -51,20 +52,29 @@ def _plane(lat0: float) -> tuple[Transform, Transform]:
 def voronoi_cells(points: np.ndarray, frame: object) -> list[object]:
     """The Voronoi cell of each point (rows x, y), clipped to the polygon ``frame``.
 
-    Points at the same place share one cell (each gets a copy of it).
+    Each cell goes to the first point it contains; a later point at the same place (or one
+    GEOS merged with a neighbour within its tolerance) gets an empty polygon, so the cells
+    never overlap.
     """
     import shapely
 
     if len(points) == 0:
         return []
-    unique, inverse = np.unique(points, axis=0, return_inverse=True)
-    if len(unique) == 1:
-        return [frame] * len(points)
-    cells = shapely.voronoi_polygons(
-        shapely.multipoints(unique), extend_to=frame, ordered=True
-    )
-    parts = shapely.intersection(np.asarray(shapely.get_parts(cells)), frame)
-    return [parts[i] for i in np.asarray(inverse).ravel()]
+    if len(points) == 1:
+        return [frame]
+    cells = shapely.voronoi_polygons(shapely.multipoints(points), extend_to=frame)
+    parts = np.asarray(shapely.get_parts(cells))
+    tree = shapely.STRtree(parts)
+    where = tree.query_nearest(shapely.points(points), all_matches=False)[1]
+    out: list[object] = []
+    used: set[int] = set()
+    for cell in where:
+        if cell in used:
+            out.append(shapely.Polygon())
+            continue
+        used.add(int(cell))
+        out.append(shapely.intersection(parts[cell], frame))
+    return out
 
 
 def _centres(regions: pd.DataFrame | None, accounts: pd.DataFrame) -> pd.DataFrame:
@@ -148,4 +158,8 @@ def territory_polygons(
         pieces += [shapely.transform(piece, back) for piece in split]
         reps += [str(r) for r in group["rep_id"]]
     frame = gpd.GeoDataFrame({"rep_id": reps, "geometry": pieces}, crs=shapes.crs or CRS)
-    return frame.dissolve(by="rep_id")
+    dissolved = frame.dissolve(by="rep_id")
+    # snap to 1e-7 degrees (about 1 cm): the floating-point slivers where pieces meet go, so
+    # the layer stays valid when a GIS reprojects it
+    dissolved["geometry"] = shapely.set_precision(dissolved.geometry.to_numpy(), _GRID)
+    return dissolved
