@@ -58,6 +58,9 @@ def cmd_export_geo(args: argparse.Namespace) -> int:
     territories, accounts = plan_layers(plan)
     paths = write_layers(territories, accounts, out, args.format)
     print(f"{len(territories)} territories and {len(accounts)} accounts (EPSG:4326) written to")
+    missing = sorted(set(plan.reps["rep_id"]) - set(territories["rep_id"]))
+    if missing:
+        print(f"  no territory for {len(missing)} rep(s) without accounts: {', '.join(missing)}")
     for path in paths:
         print(f"  {path.resolve()}")
     return 0

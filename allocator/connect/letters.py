@@ -173,6 +173,10 @@ def _page(plan: PlanFolder, rep: pd.Series, svg: str, regions: list[str]) -> str
         f"<div class='top'><div><h2>Territory</h2>{_summary(rep, regions)}</div><div>{svg}</div></div>",
     ]
     if quotas is not None and len(quotas):
+        products = plan.tables.products
+        if products is not None:  # "P1 Nova" reads better than "P1"
+            label = dict(zip(products["product_id"], products["product_id"] + " " + products["name"], strict=True))
+            quotas = quotas.assign(product_id=quotas["product_id"].map(lambda p: label.get(p, p)))
         parts += ["<h2>Quota by product and month (target)</h2>", _months(quotas)]
         parts += ["<h2>Tiers for the year</h2>", _tiers(quotas)]
     else:

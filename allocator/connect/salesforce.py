@@ -113,6 +113,16 @@ def developer_name(text: str) -> str:
     return name[:_NAME_MAX].rstrip("_")
 
 
+def _unique(name: str, taken: set[str]) -> str:
+    """``name``, or ``name_2``, ``name_3`` ... when taken (ids that differ only in non-ASCII)."""
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name[: _NAME_MAX - len(str(n)) - 1]}_{n}"
+    taken.add(candidate)
+    return candidate
+
+
 def _single(ids: Mapping[str, str], kind: str, unmapped: list[dict[str, str]]) -> str:
     if len(ids) == 1:
         return next(iter(ids.values()))
@@ -159,8 +169,9 @@ def salesforce_files(
             label = names.get(manager, manager)
             rows.append(_territory(f"{label} (manager)", dev, model, kind_id, "", f"{plan_name}: manager {manager}"))
     territory_of: dict[str, str] = {}
+    taken = set(parents.values())
     for rep in served.itertuples(index=False):
-        dev = developer_name(f"{prefix}{rep.rep_id}")
+        dev = _unique(developer_name(f"{prefix}{rep.rep_id}"), taken)
         territory_of[rep.rep_id] = dev
         manager = str(getattr(rep, "manager_id", "") or "")
         parent = known.get(parents[manager], "") if manager in parents else ""

@@ -103,3 +103,19 @@ def test_a_bad_commitment_names_the_sheet_and_row(demo_plan: Path, tmp_path: Pat
     err = capsys.readouterr().err
     assert "sheet 'M1': row 2: column 'committed': 'lots'" in err
     assert "sheet 'M1': row 3: column 'rep_id': 'R999'" in err
+
+
+def test_signoff_has_one_sheet_per_manager(demo_plan: Path) -> None:
+    import dataclasses
+
+    from allocator.connect.folder import read_plan_folder
+    from allocator.connect.signoff import signoff_sheets
+
+    plan = read_plan_folder(demo_plan)
+    managers = ["M-North" if i % 3 else "M/South" for i in range(len(plan.reps))]
+    plan = dataclasses.replace(plan, reps=plan.reps.assign(manager_id=managers))
+    sheets = signoff_sheets(plan)
+    assert list(sheets) == ["M-North", "M_South"]  # '/' is not allowed in a sheet name
+    south = set(plan.reps.loc[[m == "M/South" for m in managers], "rep_id"])
+    assert set(sheets["M_South"]["rep_id"]) == south
+    assert sum(len(s) for s in sheets.values()) == 160

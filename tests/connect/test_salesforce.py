@@ -119,3 +119,28 @@ def test_bad_crm_ids_are_reported_by_row(demo_plan: Path, tmp_path: Path,
                "--out", str(tmp_path / "sf")) == 2
     err = capsys.readouterr().err
     assert "row 3: column 'kind': 'user'" in err and "row 4: column 'crm_id': 'not-an-id'" in err
+
+
+def test_manager_hierarchy_and_non_ascii_ids_give_valid_unique_developer_names() -> None:
+    from allocator.connect.salesforce import salesforce_files
+
+    reps = pd.DataFrame({
+        "rep_id": ["销售01", "销售01b", "客户01", "M1"], "name": ["王伟", "李娜", "张敏", "刘洋"],
+        "manager_id": ["M1", "M1", "M2", ""], "accounts": [1, 1, 1, 0],
+        "potential": [10.0, 20.0, 30.0, 0.0], "quota": [5.0, 6.0, 7.0, 0.0]})
+    owners = pd.Series(["销售01", "销售01b", "客户01"], index=["甲", "乙", "丙"])
+    accounts = pd.DataFrame({"account_id": ["甲", "乙", "丙"], "name": ["甲公司", "乙公司", "丙公司"]})
+    ids = {"model": {"m": _sfid("0MA", 1)}, "type": {"t": _sfid("0M5", 1)},
+           "territory": {"MGR_M1": _sfid("0MI", 9)}}
+    files = salesforce_files(reps, owners, accounts, ids, plan_name="plan")
+    t = files.territories
+    assert not schema_problems("Territory2", t), schema_problems("Territory2", t)
+    assert t["DeveloperName"].is_unique
+    assert t["DeveloperName"].iloc[:2].tolist() == ["MGR_M1", "MGR_M2"]  # parents first
+    rep_rows = t.iloc[2:]
+    parents = dict(zip(rep_rows["Name"], rep_rows["ParentTerritory2Id"], strict=True))
+    assert parents["王伟 (销售01)"] == _sfid("0MI", 9)  # a loaded manager territory
+    assert parents["张敏 (客户01)"] == ""  # M2 not loaded yet: named in unmapped
+    assert "MGR_M2" in set(files.unmapped["id"])
+    assert {"甲", "乙", "丙"} <= set(files.unmapped["id"])  # accounts without CRM ids, by name
+    assert "甲公司" in set(files.unmapped["name"])
