@@ -70,17 +70,27 @@ def add_export_parser(sub: Any) -> None:
     """Add ``export salesforce`` and ``export geo`` to the sub-parsers ``sub``."""
     p = sub.add_parser("export", help="a plan as CRM territory files or GIS layers")
     kinds = p.add_subparsers(dest="kind", required=True, metavar="KIND")
-    s = kinds.add_parser("salesforce", help="Salesforce data-loader CSVs (Territory2 and associations)")
+    s = kinds.add_parser(
+        "salesforce", help="Salesforce data-loader CSVs (Territory2 and associations)"
+    )
     s.add_argument("plan", metavar="PLAN", help="plan folder written by allocator solve")
-    s.add_argument("--ids", required=True, metavar="CSV",
-                   help="our ids -> Salesforce ids: columns kind (rep, account, model, type, "
-                   "territory), id, crm_id")
+    s.add_argument(
+        "--ids",
+        required=True,
+        metavar="CSV",
+        help="our ids -> Salesforce ids: columns kind (rep, account, model, type, "
+        "territory), id, crm_id",
+    )
     s.add_argument("--prefix", default="", help="prefix of the territories' DeveloperName")
     s.add_argument("--out", metavar="DIR", help="output folder (default: a new PLAN/salesforce)")
     s.set_defaults(func=cmd_export_salesforce)
     g = kinds.add_parser("geo", help="territory polygons and account points for a GIS")
     g.add_argument("plan", metavar="PLAN", help="plan folder written by allocator solve")
-    g.add_argument("--format", choices=["geojson", "gpkg"], default="geojson",
-                   help="GeoJSON files or one GeoPackage (default: geojson)")
+    g.add_argument(
+        "--format",
+        choices=["geojson", "gpkg"],
+        default="geojson",
+        help="GeoJSON files or one GeoPackage (default: geojson)",
+    )
     g.add_argument("--out", metavar="DIR", help="output folder (default: a new PLAN/geo)")
     g.set_defaults(func=cmd_export_geo)

@@ -22,7 +22,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         from allocator.connect.db import write_company_database
 
         path = write_company_database(tables, Path(args.duckdb), scenario_name=args.name)
-        print(f"wrote {tables.summary()} into {Path(args.duckdb).resolve()} and the scenario {path}")
+        where = Path(args.duckdb).resolve()
+        print(f"wrote {tables.summary()} into {where} and the scenario {path}")
     if args.outdir is not None:
         path = write_company(tables, Path(args.outdir), scenario_name=args.name)
         print(f"wrote {tables.summary()} and the scenario {path}")

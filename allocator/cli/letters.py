@@ -32,12 +32,16 @@ def cmd_letters(args: argparse.Namespace) -> int:
     paths = write_letters(letters, out, title=title)
     workbook = write_signoff(signoff_sheets(plan), out / "signoff.xlsx")
     pdf = None if args.no_pdf else print_pdf(out / "letters.html", out / "letters.pdf")
-    print(f"{len(letters)} letters written to {out.resolve()}: one <rep_id>.html each, "
-          f"letters.html (all pages){', letters.pdf' if pdf else ''}")
+    print(
+        f"{len(letters)} letters written to {out.resolve()}: one <rep_id>.html each, "
+        f"letters.html (all pages){', letters.pdf' if pdf else ''}"
+    )
     if pdf is None and not args.no_pdf:
         print("no PDF: Chromium (or the playwright package) is not installed; print letters.html")
-    print(f"sign-off workbook: {workbook.resolve()} (fill in the committed column, then run "
-          "allocator reconcile PLAN --commitments it)")
+    print(
+        f"sign-off workbook: {workbook.resolve()} (fill in the committed column, then run "
+        "allocator reconcile PLAN --commitments it)"
+    )
     del accounts, paths
     return 0
 
@@ -50,7 +54,9 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     source = Path(args.plan)
     plan = read_plan_folder(source)
     products = set(plan.rep_product["product_id"]) if plan.rep_product is not None else set()
-    commitments = read_commitments(args.commitments, reps=set(plan.reps["rep_id"]), products=products)
+    commitments = read_commitments(
+        args.commitments, reps=set(plan.reps["rep_id"]), products=products
+    )
     result = reconcile(plan, commitments)
     if args.out is None:
         out = fresh_folder(source.resolve().with_name(f"{source.resolve().name}-reconciled"))
@@ -73,7 +79,11 @@ def add_letters_parsers(sub: Any) -> None:
         "reconcile", help="feed signed-off commitments back and allocate the quotas again"
     )
     p.add_argument("plan", metavar="PLAN", help="the signed-off plan folder")
-    p.add_argument("--commitments", required=True, metavar="XLSX",
-                   help="the filled-in sign-off workbook (committed column)")
+    p.add_argument(
+        "--commitments",
+        required=True,
+        metavar="XLSX",
+        help="the filled-in sign-off workbook (committed column)",
+    )
     p.add_argument("--out", metavar="DIR", help="new plan folder (default: PLAN-reconciled)")
     p.set_defaults(func=cmd_reconcile)

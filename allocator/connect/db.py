@@ -68,7 +68,10 @@ def _storable(frame: pd.DataFrame) -> pd.DataFrame:
     out.columns = [str(c) for c in out.columns]
     for column in out.columns:
         values = out[column]
-        if values.dtype == object and not values.map(lambda v: isinstance(v, str) or v is None).all():
+        if (
+            values.dtype == object
+            and not values.map(lambda v: isinstance(v, str) or v is None).all()
+        ):
             out[column] = values.map(lambda v: None if v is None or v != v else str(v))
     return out
 
@@ -113,8 +116,10 @@ def write_frames(url: str, frames: Mapping[str, pd.DataFrame], *, key: str = "--
             taken = [name for name in frames if _columns(conn, name) is not None]
             if taken:
                 raise InputError(
-                    [f"{key}: {safe_url(url)}: already holds table(s) {', '.join(taken)}: "
-                     "refusing to overwrite them (give a new database file)"]
+                    [
+                        f"{key}: {safe_url(url)}: already holds table(s) {', '.join(taken)}: "
+                        "refusing to overwrite them (give a new database file)"
+                    ]
                 )
             for name, frame in frames.items():
                 _append(conn, name, frame)
@@ -154,14 +159,16 @@ def write_plan_tables(
     plan_id = make_plan_id(scenario_hash, when)
     engine = connect(url, key="--to-db")
     row = pd.DataFrame(
-        [{
-            "plan_id": plan_id,
-            "scenario": scenario,
-            "scenario_hash": scenario_hash,
-            "created": when.isoformat(timespec="seconds"),
-            "status": status,
-            "tables": ",".join(tables),
-        }]
+        [
+            {
+                "plan_id": plan_id,
+                "scenario": scenario,
+                "scenario_hash": scenario_hash,
+                "created": when.isoformat(timespec="seconds"),
+                "status": status,
+                "tables": ",".join(tables),
+            }
+        ]
     )
     try:
         with engine.begin() as conn:
@@ -174,7 +181,9 @@ def write_plan_tables(
                     raise InputError([f"--to-db: plan {plan_id} is already in the database"])
             _append(conn, PLANS_TABLE, row)
             for name, frame in tables.items():
-                _append(conn, PREFIX + name, frame.assign(plan_id=plan_id)[["plan_id", *frame.columns]])
+                _append(
+                    conn, PREFIX + name, frame.assign(plan_id=plan_id)[["plan_id", *frame.columns]]
+                )
     except InputError:
         raise
     except Exception as exc:
@@ -254,7 +263,7 @@ def write_company_database(
 
 
 def append_plan(plan: Any, url: str) -> str:
-    """Append a solved :class:`~allocator.plan.Plan`'s output tables to ``url``; one line to print."""
+    """Append a solved :class:`~allocator.plan.Plan`'s tables to ``url``; a line to print."""
     from allocator.report.output import plan_tables
 
     plan_id = write_plan_tables(

@@ -69,12 +69,19 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         When the folder is missing or holds no readable manifest.
     """
     if not folder.is_dir():
-        raise InputError([f"{folder}: not a folder (expected a plan folder written by allocator solve)"])
+        raise InputError(
+            [f"{folder}: not a folder (expected a plan folder written by allocator solve)"]
+        )
     path = folder / "manifest.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError([f"{folder}: holds no manifest.json (expected a plan folder written by allocator solve)"]) from None
+        raise InputError(
+            [
+                f"{folder}: holds no manifest.json "
+                "(expected a plan folder written by allocator solve)"
+            ]
+        ) from None
     except (OSError, ValueError) as exc:
         raise InputError([f"{path}: cannot read it ({exc})"]) from None
     if not isinstance(data, dict) or not isinstance(data.get("scenario", {}).get("settings"), dict):
@@ -95,7 +102,9 @@ def read_plan_folder(folder: str | Path, *, tables: Tables | None = None) -> Pla
     """
     folder = Path(folder)
     manifest = read_manifest(folder)
-    scenario = scenario_from_dict(manifest["scenario"]["settings"], source=str(folder / "manifest.json"))
+    scenario = scenario_from_dict(
+        manifest["scenario"]["settings"], source=str(folder / "manifest.json")
+    )
     tables = tables if tables is not None else load_inputs(scenario)
     assignments = _read(folder / "assignments.csv", ["account_id", "rep_id"])
     if assignments is not None:
@@ -104,11 +113,20 @@ def read_plan_folder(folder: str | Path, *, tables: Tables | None = None) -> Pla
         owners = owners_from_incumbents(tables)
     unknown = sorted(set(owners.index) - set(tables.accounts["account_id"]))
     if unknown:
-        raise InputError([f"{folder}: accounts {', '.join(unknown[:5])} of the plan are not in its inputs any more (solve again)"])
+        raise InputError(
+            [
+                f"{folder}: accounts {', '.join(unknown[:5])} of the plan are not in its "
+                "inputs any more (solve again)"
+            ]
+        )
     reps = _read(folder / "reps.csv", ["rep_id", "accounts", "potential", "quota"])
     if reps is None:
-        raise InputError([f"{folder}: holds no reps.csv (expected a plan folder written by allocator solve)"])
-    extra = [c for c in ("name", "manager_id") if c in tables.reps.columns and c not in reps.columns]
+        raise InputError(
+            [f"{folder}: holds no reps.csv (expected a plan folder written by allocator solve)"]
+        )
+    extra = [
+        c for c in ("name", "manager_id") if c in tables.reps.columns and c not in reps.columns
+    ]
     reps = reps.merge(tables.reps[["rep_id", *extra]], on="rep_id", how="left")
     return PlanFolder(
         folder,
@@ -117,7 +135,9 @@ def read_plan_folder(folder: str | Path, *, tables: Tables | None = None) -> Pla
         tables,
         owners,
         reps,
-        _read(folder / "quotas.csv", ["rep_id", "product_id", "period", "base", "target", "stretch"]),
+        _read(
+            folder / "quotas.csv", ["rep_id", "product_id", "period", "base", "target", "stretch"]
+        ),
         _read(folder / "rep_product.csv", ["rep_id", "product_id", "quota"]),
         _read(folder / "expenses.csv", ["rep_id"]),
     )

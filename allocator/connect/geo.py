@@ -14,8 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import pandas as pd
-
 from allocator.connect.folder import PlanFolder
 from allocator.geography.cells import region_cells, territory_polygons
 
@@ -66,5 +64,3 @@ def write_layers(
     territories.to_file(path, layer="territories", driver="GPKG")
     accounts.to_file(path, layer="accounts", driver="GPKG")
     return [path]
-
-

@@ -64,14 +64,17 @@ def _money(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def _cell(value: object) -> str:
+    if isinstance(value, int | float | np.number):
+        return _money(float(value))
+    return html.escape(str(value))
+
+
 def _table(frame: pd.DataFrame, *, total: bool = False) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     rows = []
     for i, row in enumerate(frame.itertuples(index=False)):
-        cells = "".join(
-            f"<td>{_money(v) if isinstance(v, int | float | np.number) else html.escape(str(v))}</td>"
-            for v in row
-        )
+        cells = "".join(f"<td>{_cell(v)}</td>" for v in row)
         last = total and i == len(frame) - 1
         rows.append(f"<tr class='total'>{cells}</tr>" if last else f"<tr>{cells}</tr>")
     return f"<table class='grid'><tr>{head}</tr>{''.join(rows)}</table>"
@@ -111,7 +114,8 @@ def thumbnails(territories: Any, points: pd.DataFrame, size: int = 230) -> dict[
         out[rep] = (
             f"<svg xmlns='http://www.w3.org/2000/svg' width='{width:.0f}' height='{height:.0f}' "
             f"viewBox='0 0 {width:.1f} {height:.1f}' role='img' aria-label='territory of {rep}'>"
-            f"{base}<path d='{own}' fill='#f4a259' stroke='#b3541e' stroke-width='0.8'/>{dots}</svg>"
+            f"{base}<path d='{own}' fill='#f4a259' stroke='#b3541e' stroke-width='0.8'/>"
+            f"{dots}</svg>"
         )
     return out
 
@@ -122,7 +126,11 @@ def thumbnails(territories: Any, points: pd.DataFrame, size: int = 230) -> dict[
 def _summary(rep: pd.Series, regions: list[str]) -> str:
     rows = [
         ("Accounts", f"{int(rep['accounts']):,}"),
-        ("Regions", ", ".join(regions[:12]) + (f" and {len(regions) - 12} more" if len(regions) > 12 else "")),
+        (
+            "Regions",
+            ", ".join(regions[:12])
+            + (f" and {len(regions) - 12} more" if len(regions) > 12 else ""),
+        ),
         ("Potential", _money(rep["potential"])),
         ("Workload (hours)", _money(rep["workload"])),
         ("Capacity (hours)", _money(rep["capacity"])),
@@ -131,7 +139,9 @@ def _summary(rep: pd.Series, regions: list[str]) -> str:
     ]
     if "travel_km" in rep and pd.notna(rep["travel_km"]):
         rows.insert(6, ("Travel (km per year)", _money(rep["travel_km"])))
-    cells = "".join(f"<tr><td class='muted'>{k}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    cells = "".join(
+        f"<tr><td class='muted'>{k}</td><td>{html.escape(v)}</td></tr>" for k, v in rows
+    )
     return f"<table class='summary'>{cells}</table>"
 
 
@@ -163,19 +173,30 @@ def _expense(expenses: pd.DataFrame | None, rep_id: str) -> str:
 
 
 def _page(plan: PlanFolder, rep: pd.Series, svg: str, regions: list[str]) -> str:
-    quotas = plan.quotas[plan.quotas["rep_id"] == rep["rep_id"]] if plan.quotas is not None else None
+    quotas = (
+        plan.quotas[plan.quotas["rep_id"] == rep["rep_id"]] if plan.quotas is not None else None
+    )
     name = html.escape(str(rep.get("name", rep["rep_id"])))
     manager = str(rep.get("manager_id", "") or "")
-    manager_line = f" &middot; manager {html.escape(manager)}" if manager and manager != "nan" else ""
+    manager_line = (
+        f" &middot; manager {html.escape(manager)}" if manager and manager != "nan" else ""
+    )
     parts = [
         f"<h1>Quota letter: {name} ({html.escape(rep['rep_id'])})</h1>",
         f"<p class='muted'>Plan {html.escape(plan.scenario.name)}{manager_line}</p>",
-        f"<div class='top'><div><h2>Territory</h2>{_summary(rep, regions)}</div><div>{svg}</div></div>",
+        f"<div class='top'><div><h2>Territory</h2>{_summary(rep, regions)}</div>"
+        f"<div>{svg}</div></div>",
     ]
     if quotas is not None and len(quotas):
         products = plan.tables.products
         if products is not None:  # "P1 Nova" reads better than "P1"
-            label = dict(zip(products["product_id"], products["product_id"] + " " + products["name"], strict=True))
+            label = dict(
+                zip(
+                    products["product_id"],
+                    products["product_id"] + " " + products["name"],
+                    strict=True,
+                )
+            )
             quotas = quotas.assign(product_id=quotas["product_id"].map(lambda p: label.get(p, p)))
         parts += ["<h2>Quota by product and month (target)</h2>", _months(quotas)]
         parts += ["<h2>Tiers for the year</h2>", _tiers(quotas)]
@@ -233,8 +254,11 @@ def write_letters(letters: list[Letter], outdir: Path, *, title: str) -> list[Pa
 
 def chromium_path() -> str | None:
     """A Chromium executable: ``$ALLOCATOR_CHROMIUM``, else ``chromium`` on the PATH."""
-    for candidate in (os.environ.get("ALLOCATOR_CHROMIUM"), shutil.which("chromium"),
-                      shutil.which("chromium-browser")):
+    for candidate in (
+        os.environ.get("ALLOCATOR_CHROMIUM"),
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
         if candidate and Path(candidate).exists():
             return candidate
     return None
@@ -246,10 +270,14 @@ def print_pdf(html_path: Path, pdf_path: Path) -> Path | None:
     try:
         from playwright.sync_api import Error, sync_playwright
     except ImportError:
-        log.info("letters: no PDF (the playwright package is not installed); the HTML prints as well")
+        log.info(
+            "letters: no PDF (the playwright package is not installed); the HTML prints as well"
+        )
         return None
     if executable is None:
-        log.info("letters: no PDF (no Chromium found; set ALLOCATOR_CHROMIUM); the HTML prints as well")
+        log.info(
+            "letters: no PDF (no Chromium found; set ALLOCATOR_CHROMIUM); the HTML prints as well"
+        )
         return None
     try:
         with sync_playwright() as pw:
@@ -257,7 +285,9 @@ def print_pdf(html_path: Path, pdf_path: Path) -> Path | None:
             try:
                 page = browser.new_page()
                 page.goto(html_path.resolve().as_uri())
-                atomic_write(pdf_path, lambda p: page.pdf(path=str(p), format="A4", print_background=True))
+                atomic_write(
+                    pdf_path, lambda p: page.pdf(path=str(p), format="A4", print_background=True)
+                )
             finally:
                 browser.close()
     except Error as exc:

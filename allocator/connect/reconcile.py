@@ -36,7 +36,15 @@ __all__ = [
 
 log = logging.getLogger("allocator")
 
-CHANGE_COLUMNS = ["rep_id", "product_id", "quota_before", "committed", "quota_after", "change", "reason"]
+CHANGE_COLUMNS = [
+    "rep_id",
+    "product_id",
+    "quota_before",
+    "committed",
+    "quota_after",
+    "change",
+    "reason",
+]
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,8 @@ class Reconciled:
             f"commitment, {len(self.changes) - len(changed)} commitment(s) not taken"
         ]
         lines += [
-            f"  {r.rep_id} {r.product_id}: {r.quota_before:,.0f} -> {r.quota_after:,.0f}: {r.reason}"
+            f"  {r.rep_id} {r.product_id}: {r.quota_before:,.0f} -> {r.quota_after:,.0f}: "
+            f"{r.reason}"
             for r in self.changes.head(20).itertuples()
         ]
         if len(self.changes) > 20:
@@ -80,7 +89,9 @@ def reconcile(
 
     scenario = plan.scenario
     if scenario.target is None or plan.rep_product is None:
-        raise ScenarioError(f"{plan.folder}: the plan has no target and quotas: nothing to reconcile")
+        raise ScenarioError(
+            f"{plan.folder}: the plan has no target and quotas: nothing to reconcile"
+        )
     start = time.perf_counter()
     solver = solver or scenario.solver
     table = commitments[["rep_id", "product_id", "amount"]].reset_index(drop=True)
@@ -117,14 +128,15 @@ def explain_changes(
 def _reason(r: object, band: float) -> str:
     before, after, c, fair, gap = r.quota_before, r.quota_after, r.committed, r.fair, r.gap  # type: ignore[attr-defined]
     low, high = (1 - band) * fair, (1 + band) * fair
+    edge = f"the fairness band (+-{band:.0%} of the fair quota {fair:,.0f})"
     if c != before:
         said = f"committed {c:,.0f} against a quota of {before:,.0f}"
         if after == c:
             return f"{said}: the quota follows the commitment"
         if c > high:
-            why = f"the fairness band (+-{band:.0%} of the fair quota {fair:,.0f}) allows at most {high:,.0f}"
+            why = f"{edge} allows at most {high:,.0f}"
         elif c < low:
-            why = f"the fairness band (+-{band:.0%} of the fair quota {fair:,.0f}) needs at least {low:,.0f}"
+            why = f"{edge} needs at least {low:,.0f}"
         else:
             why = (
                 f"the {r.product_id} target still has to be met and the commitments for it "  # type: ignore[attr-defined]
@@ -203,7 +215,10 @@ def write_reconciled(rec: Reconciled, source: Path, out: Path) -> list[Path]:
     written = write_plan(plan, out, force=True)  # ``out`` is new: only our files are in it
     manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     manifest["files"].update({p.name: sha256(p) for p in extra})
-    manifest["reconciled_from"] = {"folder": str(source.resolve()), "manifest": sha256(source / MANIFEST)}
+    manifest["reconciled_from"] = {
+        "folder": str(source.resolve()),
+        "manifest": sha256(source / MANIFEST),
+    }
     body = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     atomic_write(out / MANIFEST, lambda p: p.write_text(body, encoding="utf-8"))
     return [*extra, *written]

@@ -31,7 +31,14 @@ import pandas as pd
 from allocator.io.files import atomic_write
 from allocator.io.rows import RowProblems, read_rows
 
-__all__ = ["FIELDS", "KINDS", "SalesforceFiles", "read_crm_ids", "salesforce_files", "write_salesforce"]
+__all__ = [
+    "FIELDS",
+    "KINDS",
+    "SalesforceFiles",
+    "read_crm_ids",
+    "salesforce_files",
+    "write_salesforce",
+]
 
 #: The columns of each file, in Salesforce's object reference spelling.
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -89,14 +96,24 @@ def read_crm_ids(path: str | Path) -> dict[str, dict[str, str]]:
     problems = RowProblems(frame, str(path), rows)
     missing = [c for c in ("kind", "id", "crm_id") if c not in frame.columns]
     if missing:
-        problems.problems.append(f"{path}: missing column(s) {', '.join(missing)} (expected kind, id, crm_id)")
+        problems.problems.append(
+            f"{path}: missing column(s) {', '.join(missing)} (expected kind, id, crm_id)"
+        )
         problems.raise_if_any()
     text = frame[["kind", "id", "crm_id"]].map(lambda v: "" if pd.isna(v) else str(v).strip())
     text["kind"] = text["kind"].str.lower()
     problems.cells(~text["kind"].isin(KINDS), "kind", f"one of {', '.join(KINDS)}")
-    problems.cells(text["id"] == "", "id", "our id of the rep, account, territory (model and type: any label)")
-    problems.cells(~text["crm_id"].map(lambda v: bool(_ID.match(v))), "crm_id", "a Salesforce id: 15 or 18 letters and digits")
-    problems.cells(text.duplicated(["kind", "id"]) & (text["id"] != ""), "id", "an id given once per kind")
+    problems.cells(
+        text["id"] == "", "id", "our id of the rep, account, territory (model and type: any label)"
+    )
+    problems.cells(
+        ~text["crm_id"].map(lambda v: bool(_ID.match(v))),
+        "crm_id",
+        "a Salesforce id: 15 or 18 letters and digits",
+    )
+    problems.cells(
+        text.duplicated(["kind", "id"]) & (text["id"] != ""), "id", "an id given once per kind"
+    )
     problems.raise_if_any()
     out: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
     for kind, ours, theirs in text.itertuples(index=False):
@@ -163,11 +180,17 @@ def salesforce_files(
     rows: list[dict[str, str]] = []
     parents: dict[str, str] = {}
     if "manager_id" in served.columns:
-        for manager in sorted({str(m) for m in served["manager_id"] if str(m).strip() and str(m) != "nan"}):
+        for manager in sorted(
+            {str(m) for m in served["manager_id"] if str(m).strip() and str(m) != "nan"}
+        ):
             dev = developer_name(f"{prefix}MGR_{manager}")
             parents[manager] = dev
             label = names.get(manager, manager)
-            rows.append(_territory(f"{label} (manager)", dev, model, kind_id, "", f"{plan_name}: manager {manager}"))
+            rows.append(
+                _territory(
+                    f"{label} (manager)", dev, model, kind_id, "", f"{plan_name}: manager {manager}"
+                )
+            )
     territory_of: dict[str, str] = {}
     taken = set(parents.values())
     for rep in served.itertuples(index=False):
@@ -176,22 +199,44 @@ def salesforce_files(
         manager = str(getattr(rep, "manager_id", "") or "")
         parent = known.get(parents[manager], "") if manager in parents else ""
         if manager in parents and not parent:
-            unmapped.append({"kind": "territory", "id": parents[manager], "name": names.get(manager, manager),
-                             "reason": "parent territory not loaded yet: ParentTerritory2Id left empty"})
-        about = f"{plan_name}: {int(rep.accounts)} accounts, potential {rep.potential:,.0f}, quota {rep.quota:,.0f}"
+            unmapped.append(
+                {
+                    "kind": "territory",
+                    "id": parents[manager],
+                    "name": names.get(manager, manager),
+                    "reason": "parent territory not loaded yet: ParentTerritory2Id left empty",
+                }
+            )
+        about = (
+            f"{plan_name}: {int(rep.accounts)} accounts, potential {rep.potential:,.0f}, "
+            f"quota {rep.quota:,.0f}"
+        )
         rows.append(_territory(f"{rep.name} ({rep.rep_id})", dev, model, kind_id, parent, about))
     territories = pd.DataFrame(rows, columns=list(FIELDS["Territory2"]))
     missing_territories = [dev for dev in territory_of.values() if dev not in known]
     for dev in missing_territories:
-        unmapped.append({"kind": "territory", "id": dev, "name": "", "reason": "no Salesforce id yet: load Territory2.csv, add the ids as territory rows, export again"})
+        unmapped.append(
+            {
+                "kind": "territory",
+                "id": dev,
+                "name": "",
+                "reason": "no Salesforce id yet: load Territory2.csv, add the ids as "
+                "territory rows, export again",
+            }
+        )
     users = _users(served, territory_of, known, ids.get("rep", {}), unmapped)
     objects = _objects(owners, accounts, territory_of, known, ids.get("account", {}), unmapped)
     return SalesforceFiles(
-        territories, users, objects, pd.DataFrame(unmapped, columns=["kind", "id", "name", "reason"])
+        territories,
+        users,
+        objects,
+        pd.DataFrame(unmapped, columns=["kind", "id", "name", "reason"]),
     )
 
 
-def _territory(name: str, dev: str, model: str, kind: str, parent: str, about: str) -> dict[str, str]:
+def _territory(
+    name: str, dev: str, model: str, kind: str, parent: str, about: str
+) -> dict[str, str]:
     return dict(
         zip(
             FIELDS["Territory2"],
@@ -206,7 +251,14 @@ def _users(served, territory_of, known, users, unmapped) -> pd.DataFrame:
     for rep in served.itertuples(index=False):
         user = users.get(rep.rep_id, "")
         if not user:
-            unmapped.append({"kind": "rep", "id": rep.rep_id, "name": rep.name, "reason": "no Salesforce User id in crm_ids.csv"})
+            unmapped.append(
+                {
+                    "kind": "rep",
+                    "id": rep.rep_id,
+                    "name": rep.name,
+                    "reason": "no Salesforce User id in crm_ids.csv",
+                }
+            )
         territory = known.get(territory_of[rep.rep_id], "")
         if user and territory:
             rows.append((territory, user, "Owner"))
@@ -219,7 +271,14 @@ def _objects(owners, accounts, territory_of, known, crm, unmapped) -> pd.DataFra
     for account, rep in owners.items():
         object_id = crm.get(account, "")
         if not object_id:
-            unmapped.append({"kind": "account", "id": account, "name": names.get(account, ""), "reason": "no Salesforce Account id in crm_ids.csv"})
+            unmapped.append(
+                {
+                    "kind": "account",
+                    "id": account,
+                    "name": names.get(account, ""),
+                    "reason": "no Salesforce Account id in crm_ids.csv",
+                }
+            )
         territory = known.get(territory_of.get(rep, ""), "")
         if object_id and territory:
             rows.append((object_id, territory, "Territory2Manual"))
@@ -237,6 +296,8 @@ def write_salesforce(files: SalesforceFiles, outdir: Path) -> list[Path]:
         ("unmapped", files.unmapped),
     ):
         path = outdir / f"{name}.csv"
-        atomic_write(path, lambda p, f=frame: f.to_csv(p, index=False, encoding="utf-8", lineterminator="\n"))
+        atomic_write(
+            path, lambda p, f=frame: f.to_csv(p, index=False, encoding="utf-8", lineterminator="\n")
+        )
         written.append(path)
     return written

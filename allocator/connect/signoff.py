@@ -47,14 +47,20 @@ def signoff_sheets(plan: PlanFolder) -> dict[str, pd.DataFrame]:
         When the plan has no quotas (``rep_product.csv``).
     """
     if plan.rep_product is None:
-        raise InputError([f"{plan.folder}: the plan has no quotas (rep_product.csv): nothing to sign off"])
+        raise InputError(
+            [f"{plan.folder}: the plan has no quotas (rep_product.csv): nothing to sign off"]
+        )
     rows = plan.rep_product[["rep_id", "product_id", "quota"]].copy()
     reps = plan.reps.set_index("rep_id")
     rows.insert(1, "name", rows["rep_id"].map(reps["name"]) if "name" in reps else "")
     rows["quota"] = rows["quota"].astype("int64")
     rows["committed"] = rows["quota"]
     rows["comment"] = ""
-    managers = rows["rep_id"].map(reps["manager_id"]).fillna("").astype(str) if "manager_id" in reps else pd.Series("", index=rows.index)
+    managers = (
+        rows["rep_id"].map(reps["manager_id"]).fillna("").astype(str)
+        if "manager_id" in reps
+        else pd.Series("", index=rows.index)
+    )
     taken: set[str] = set()
     sheets = {}
     for manager, group in rows.groupby(managers.replace("nan", ""), sort=True):
@@ -102,7 +108,9 @@ def read_commitments(path: str | Path, *, reps: set[str], products: set[str]) ->
     for sheet, frame in book.items():
         where = f"{path}: sheet '{sheet}'"
         frame.columns = [str(c).strip() for c in frame.columns]
-        missing = [c for c in ("rep_id", "product_id", "quota", "committed") if c not in frame.columns]
+        missing = [
+            c for c in ("rep_id", "product_id", "quota", "committed") if c not in frame.columns
+        ]
         if missing:
             problems.append(f"{where}: missing column(s) {', '.join(missing)}")
             continue
@@ -110,20 +118,31 @@ def read_commitments(path: str | Path, *, reps: set[str], products: set[str]) ->
         for pos, row in zip(frame.index, frame.itertuples(index=False), strict=True):
             line = f"{where}: row {pos + 2}"
             rep, product = str(row.rep_id).strip(), str(row.product_id).strip()
-            committed = row.committed if pd.notna(row.committed) and str(row.committed).strip() else row.quota
+            committed = (
+                row.committed
+                if pd.notna(row.committed) and str(row.committed).strip()
+                else row.quota
+            )
             amount = pd.to_numeric(pd.Series([committed]), errors="coerce").iloc[0]
             if rep not in reps:
                 problems.append(f"{line}: column 'rep_id': {rep!r}: expected a rep of the plan")
             if product not in products:
-                problems.append(f"{line}: column 'product_id': {product!r}: expected a product of the plan")
+                problems.append(
+                    f"{line}: column 'product_id': {product!r}: expected a product of the plan"
+                )
             if not (np.isfinite(amount) and amount >= 0):
-                problems.append(f"{line}: column 'committed': {committed!r}: expected a number >= 0")
+                problems.append(
+                    f"{line}: column 'committed': {committed!r}: expected a number >= 0"
+                )
                 continue
             parts.append((rep, product, float(amount), line))
     out = pd.DataFrame(parts, columns=["rep_id", "product_id", "amount", "where"])
     for (rep, product), group in out.groupby(["rep_id", "product_id"]):
         if len(group) > 1:
-            problems.append(f"{group['where'].iloc[1]}: rep {rep} and product {product} are given twice (first on {group['where'].iloc[0]})")
+            problems.append(
+                f"{group['where'].iloc[1]}: rep {rep} and product {product} are given twice "
+                f"(first on {group['where'].iloc[0]})"
+            )
     if problems:
         raise InputError(problems[:50], total=len(problems))
     return out.drop(columns="where")

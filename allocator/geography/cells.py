@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -90,7 +91,7 @@ def _centres(regions: pd.DataFrame | None, accounts: pd.DataFrame) -> pd.DataFra
 
 def region_cells(
     regions: pd.DataFrame | None, accounts: pd.DataFrame, reps: pd.DataFrame
-) -> object:
+) -> Any:
     """One polygon per region: the Voronoi cell of its centre, clipped to the grown hull.
 
     Returns a ``geopandas.GeoDataFrame`` indexed by ``region_id`` (str) with column
@@ -118,9 +119,7 @@ def region_cells(
     return gpd.GeoDataFrame({"geometry": geometry}, index=index, crs=CRS)
 
 
-def territory_polygons(
-    shapes: object, accounts: pd.DataFrame, owners: pd.Series
-) -> object:
+def territory_polygons(shapes: Any, accounts: pd.DataFrame, owners: pd.Series) -> Any:
     """One dissolved (Multi)Polygon per rep from region polygons and the owners of accounts.
 
     Parameters
@@ -146,7 +145,9 @@ def territory_polygons(
     reps: list[str] = []
     missing = sorted(set(owned["region_id"]) - set(shapes.index))
     if missing:
-        log.warning("no polygon for region(s) %s: their accounts are not drawn", ", ".join(missing[:10]))
+        log.warning(
+            "no polygon for region(s) %s: their accounts are not drawn", ", ".join(missing[:10])
+        )
     for region, group in owned[owned["region_id"].isin(shapes.index)].groupby("region_id"):
         cell = shapes.geometry[region]
         if group["rep_id"].nunique() == 1:

@@ -36,7 +36,9 @@ __all__ = [
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _USERINFO = re.compile(r"^[^:/]+://(?P<user>[^:@/]*):(?P<password>[^@/]*)@")
 #: Dialects whose database is a file: a relative path is relative to the scenario file.
-_FILE_DIALECTS = re.compile(r"^(?P<head>(?:sqlite|duckdb)(?:\+\w+)?:///)(?P<path>[^?]*)(?P<tail>\?.*)?$")
+_FILE_DIALECTS = re.compile(
+    r"^(?P<head>(?:sqlite|duckdb)(?:\+\w+)?:///)(?P<path>[^?]*)(?P<tail>\?.*)?$"
+)
 
 
 def check_url(url: str) -> str:
@@ -125,11 +127,15 @@ def connect(url: str, *, key: str) -> Any:
     except NoSuchModuleError:
         driver = url.split(":", 1)[0]
         raise InputError(
-            [f"{key}: {shown}: no SQLAlchemy driver for '{driver}' is installed "
-             "(duckdb, sqlite and postgresql+psycopg come with allocator)"]
+            [
+                f"{key}: {shown}: no SQLAlchemy driver for '{driver}' is installed "
+                "(duckdb, sqlite and postgresql+psycopg come with allocator)"
+            ]
         ) from None
     except (ArgumentError, ValueError) as exc:
-        raise InputError([f"{key}: {shown}: not a database URL ({_scrub(str(exc), url)})"]) from None
+        raise InputError(
+            [f"{key}: {shown}: not a database URL ({_scrub(str(exc), url)})"]
+        ) from None
     except ImportError as exc:
         raise InputError([f"{key}: {shown}: its driver cannot be imported ({exc})"]) from None
 
@@ -206,7 +212,9 @@ def row_labels(frame: pd.DataFrame, columns: tuple[str, ...]) -> tuple[str, ...]
         if all(str(v).strip() == "" for v in values):
             labels.append(f"row {i + 1} (no {', '.join(present)})")
         else:
-            labels.append(", ".join(f"{c} {str(v).strip()!r}" for c, v in zip(present, values, strict=True)))
+            labels.append(
+                ", ".join(f"{c} {str(v).strip()!r}" for c, v in zip(present, values, strict=True))
+            )
     return tuple(labels)
 
 

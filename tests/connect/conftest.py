@@ -26,6 +26,21 @@ def demo_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def small_company(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated company of 240 accounts, 8 reps, 10 regions as CSVs: its scenario file."""
     folder = tmp_path_factory.mktemp("small") / "company"
-    assert run("generate", str(folder), "--accounts", "240", "--reps", "8", "--regions", "10",
-               "--seed", "3", "--name", "small") == 0
+    assert (
+        run(
+            "generate",
+            str(folder),
+            "--accounts",
+            "240",
+            "--reps",
+            "8",
+            "--regions",
+            "10",
+            "--seed",
+            "3",
+            "--name",
+            "small",
+        )
+        == 0
+    )
     return folder / "scenario.yaml"

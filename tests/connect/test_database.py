@@ -47,21 +47,34 @@ def _sqlite_company(small_company: Path, tmp_path: Path) -> Path:
     """The small company's CSVs copied into a SQLite file; a scenario reading it by query."""
     source = load_scenario(small_company)
     db = tmp_path / "crm.db"
-    frames = {name: pd.read_csv(getattr(source.data, name), dtype=str, keep_default_na=False)
-              for name in ("reps", "accounts", "regions", "adjacency", "products", "history",
-                           "account_potential")}
+    frames = {
+        name: pd.read_csv(getattr(source.data, name), dtype=str, keep_default_na=False)
+        for name in (
+            "reps",
+            "accounts",
+            "regions",
+            "adjacency",
+            "products",
+            "history",
+            "account_potential",
+        )
+    }
     write_frames(f"sqlite:///{db}", frames)
     raw = yaml.safe_load(small_company.read_text())
     raw["data"] = {name: {"url": "sqlite:///crm.db", "table": name} for name in frames}
     raw["data"]["accounts"] = {
-        "url": "sqlite:///crm.db", "query": "SELECT * FROM accounts ORDER BY account_id"}
+        "url": "sqlite:///crm.db",
+        "query": "SELECT * FROM accounts ORDER BY account_id",
+    }
     raw.pop("output", None)
     path = tmp_path / "crm.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
 
 
-def test_sqlite_by_table_and_query_equals_the_csv_inputs(small_company: Path, tmp_path: Path) -> None:
+def test_sqlite_by_table_and_query_equals_the_csv_inputs(
+    small_company: Path, tmp_path: Path
+) -> None:
     from_db = load_inputs(load_scenario(_sqlite_company(small_company, tmp_path)))
     from_csv = load_inputs(load_scenario(small_company))
     for name in ("reps", "accounts", "history", "account_potential"):
@@ -87,7 +100,9 @@ def test_a_missing_table_is_one_clear_line(small_company: Path, tmp_path: Path) 
     raw = yaml.safe_load(path.read_text())
     raw["data"]["reps"]["table"] = "sales_reps"
     path.write_text(yaml.safe_dump(raw))
-    with pytest.raises(InputError, match=r"data.reps: sqlite:///.*crm.db: cannot read the table sales_reps"):
+    with pytest.raises(
+        InputError, match=r"data.reps: sqlite:///.*crm.db: cannot read the table sales_reps"
+    ):
         load_inputs(load_scenario(path))
 
 
@@ -117,8 +132,10 @@ def test_plans_are_appended_with_an_id_and_listed(small_company: Path, tmp_path:
     url = f"duckdb:///{tmp_path / 'plans.duckdb'}"
     for n in (1, 2):
         out = tmp_path / f"plan{n}"
-        assert run("solve", str(small_company), "--out", str(out), "--to-db", url,
-                   "--threads", "1") == 0
+        assert (
+            run("solve", str(small_company), "--out", str(out), "--to-db", url, "--threads", "1")
+            == 0
+        )
     plans = list_plans(url)
     assert len(plans) == 2 and plans["plan_id"].is_unique
     assert plans["scenario"].tolist() == ["small", "small"]

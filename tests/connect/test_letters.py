@@ -18,8 +18,15 @@ def test_letters_on_the_demo_write_forty_pages(demo_plan: Path, tmp_path: Path) 
     pages = sorted(out.glob("R*.html"))
     assert len(pages) == 40
     one = (out / "R001.html").read_text()
-    for part in ("Quota letter", "Territory", "<svg", "Quota by product and month", "Tiers",
-                 "Expense budget", "signature"):
+    for part in (
+        "Quota letter",
+        "Territory",
+        "<svg",
+        "Quota by product and month",
+        "Tiers",
+        "Expense budget",
+        "signature",
+    ):
         assert part in one, part
     quotas = pd.read_csv(demo_plan / "quotas.csv", dtype={"rep_id": str})
     year = int(quotas.loc[quotas["rep_id"] == "R001", "target"].sum())
@@ -33,7 +40,11 @@ def test_letters_on_the_demo_write_forty_pages(demo_plan: Path, tmp_path: Path) 
         pytest.skip("no Chromium: letters.pdf not written (HTML checked above)")
     from pypdf import PdfReader
 
-    assert len(PdfReader(out / "letters.pdf").pages) == 40
+    pdf = PdfReader(out / "letters.pdf")
+    assert len(pdf.pages) == 40
+    reps = [p.stem for p in pages]
+    for page, rep in zip(pdf.pages, reps, strict=True):  # one letter per page, in order
+        assert page.extract_text().startswith("Quota letter") and f"({rep})" in page.extract_text()
 
 
 def test_reconcile_changes_quotas_exactly_where_commitments_differ(
@@ -56,14 +67,21 @@ def test_reconcile_changes_quotas_exactly_where_commitments_differ(
     assert run("reconcile", str(plan), "--commitments", str(signed)) == 0
     new = tmp_path / "plan-reconciled"
     assert (plan / "rep_product.csv").read_bytes() == (demo_plan / "rep_product.csv").read_bytes()
-    before = pd.read_csv(plan / "rep_product.csv", dtype={"rep_id": str}).set_index(["rep_id", "product_id"])["quota"]
-    after = pd.read_csv(new / "rep_product.csv", dtype={"rep_id": str}).set_index(["rep_id", "product_id"])["quota"]
+    before = pd.read_csv(plan / "rep_product.csv", dtype={"rep_id": str}).set_index(
+        ["rep_id", "product_id"]
+    )["quota"]
+    after = pd.read_csv(new / "rep_product.csv", dtype={"rep_id": str}).set_index(
+        ["rep_id", "product_id"]
+    )["quota"]
     changed = after[after != before]
     assert sorted(changed.index) == [("R001", "P2"), ("R002", "P2")]
     assert changed[("R001", "P2")] == before[("R001", "P2")] + 3000
     assert changed[("R002", "P2")] == before[("R002", "P2")] - 3000
     explained = pd.read_csv(new / "reconcile.csv", dtype={"rep_id": str})
-    assert sorted(zip(explained["rep_id"], explained["product_id"])) == [("R001", "P2"), ("R002", "P2")]
+    assert sorted(zip(explained["rep_id"], explained["product_id"], strict=True)) == [
+        ("R001", "P2"),
+        ("R002", "P2"),
+    ]
     assert explained["reason"].str.contains("the quota follows the commitment").all()
     assert (new / "assignments.csv").read_bytes() == (plan / "assignments.csv").read_bytes()
     report = (new / "reconcile.md").read_text()
@@ -94,11 +112,18 @@ def test_reconcile_explains_a_commitment_the_band_cannot_take(
     assert explained.loc[explained["product_id"] != "P1"].empty
 
 
-def test_a_bad_commitment_names_the_sheet_and_row(demo_plan: Path, tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_commitment_names_the_sheet_and_row(
+    demo_plan: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     signed = tmp_path / "signed.xlsx"
-    pd.DataFrame({"rep_id": ["R001", "R999"], "product_id": ["P1", "P1"], "quota": [1, 1],
-                  "committed": ["lots", 5]}).to_excel(signed, sheet_name="M1", index=False)
+    pd.DataFrame(
+        {
+            "rep_id": ["R001", "R999"],
+            "product_id": ["P1", "P1"],
+            "quota": [1, 1],
+            "committed": ["lots", 5],
+        }
+    ).to_excel(signed, sheet_name="M1", index=False)
     assert run("reconcile", str(demo_plan), "--commitments", str(signed)) == 2
     err = capsys.readouterr().err
     assert "sheet 'M1': row 2: column 'committed': 'lots'" in err

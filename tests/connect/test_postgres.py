@@ -60,7 +60,10 @@ def postgres() -> Iterator[str]:
     as_user: list[str] = []
     folder = Path(tempfile.mkdtemp(prefix="allocator-pg-"))
     if os.geteuid() == 0:
-        if shutil.which("runuser") is None or subprocess.run(["id", "postgres"], capture_output=True).returncode:
+        if (
+            shutil.which("runuser") is None
+            or subprocess.run(["id", "postgres"], capture_output=True).returncode
+        ):
             _unavailable("running as root without a postgres user to run the server as")
         shutil.chown(folder, "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
@@ -69,10 +72,32 @@ def postgres() -> Iterator[str]:
         shutil.chown(pwfile, "postgres")
     port, data = _free_port(), folder / "data"
     steps = [
-        [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", f"--pwfile={pwfile}",
-         "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"],
-        [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "-t", "60",
-         "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -F", "start"],
+        [
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            f"--pwfile={pwfile}",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
+        [
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(folder / "log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -F",
+            "start",
+        ],
     ]
     for step in steps:
         done = subprocess.run(as_user + step, capture_output=True, text=True, timeout=120)
@@ -84,8 +109,11 @@ def postgres() -> Iterator[str]:
     try:
         yield f"postgresql+psycopg://postgres:${{ALLOCATOR_TEST_PGPASSWORD}}@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run(as_user + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+            capture_output=True,
+            timeout=120,
+        )
         shutil.rmtree(folder, ignore_errors=True)
         os.environ.pop("ALLOCATOR_TEST_PGPASSWORD", None)
 
@@ -95,8 +123,13 @@ def test_postgres_inputs_solve_like_csv_and_plans_append(
 ) -> None:
     source = load_scenario(small_company)
     names = ("reps", "accounts", "regions", "adjacency", "products", "history", "account_potential")
-    write_frames(postgres, {f"in_{n}": pd.read_csv(getattr(source.data, n), dtype=str,
-                                                   keep_default_na=False) for n in names})
+    write_frames(
+        postgres,
+        {
+            f"in_{n}": pd.read_csv(getattr(source.data, n), dtype=str, keep_default_na=False)
+            for n in names
+        },
+    )
     raw = yaml.safe_load(small_company.read_text())
     raw["data"] = {n: {"url": postgres, "query": f"SELECT * FROM in_{n} ORDER BY 1"} for n in names}
     raw["data"]["reps"] = {"url": postgres, "table": "in_reps"}
@@ -106,8 +139,10 @@ def test_postgres_inputs_solve_like_csv_and_plans_append(
     csv_out, pg_out = tmp_path / "csv", tmp_path / "pg"
     assert run("solve", str(small_company), "--out", str(csv_out), "--threads", "1") == 0
     for out in (pg_out, tmp_path / "pg-again"):
-        assert run("solve", str(scenario), "--out", str(out), "--to-db", postgres,
-                   "--threads", "1") == 0
+        assert (
+            run("solve", str(scenario), "--out", str(out), "--to-db", postgres, "--threads", "1")
+            == 0
+        )
     assert (pg_out / "assignments.csv").read_bytes() == (csv_out / "assignments.csv").read_bytes()
     manifest = (pg_out / "manifest.json").read_text()
     assert PASSWORD not in manifest and "${ALLOCATOR_TEST_PGPASSWORD}" in manifest

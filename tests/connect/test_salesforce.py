@@ -15,7 +15,11 @@ from tests.connect.conftest import run
 SCHEMA: dict[str, dict[str, dict[str, object]]] = {
     "Territory2": {
         "Name": {"required": True, "length": 80},
-        "DeveloperName": {"required": True, "length": 80, "pattern": r"^[A-Za-z](?!.*__)[A-Za-z0-9_]*(?<!_)$"},
+        "DeveloperName": {
+            "required": True,
+            "length": 80,
+            "pattern": r"^[A-Za-z](?!.*__)[A-Za-z0-9_]*(?<!_)$",
+        },
         "Territory2ModelId": {"required": True, "id": True},
         "Territory2TypeId": {"required": True, "id": True},
         "ParentTerritory2Id": {"id": True},
@@ -31,7 +35,10 @@ SCHEMA: dict[str, dict[str, dict[str, object]]] = {
     "ObjectTerritory2Association": {
         "ObjectId": {"required": True, "id": True},
         "Territory2Id": {"required": True, "id": True},
-        "AssociationCause": {"required": True, "values": ["Territory2Manual", "Territory2AssignmentRule"]},
+        "AssociationCause": {
+            "required": True,
+            "values": ["Territory2Manual", "Territory2AssignmentRule"],
+        },
     },
 }
 _ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
@@ -40,8 +47,11 @@ _ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
 def schema_problems(obj: str, frame: pd.DataFrame) -> list[str]:
     fields = SCHEMA[obj]
     problems = [f"{obj}: unknown field {c}" for c in frame.columns if c not in fields]
-    problems += [f"{obj}: missing required field {f}" for f, rule in fields.items()
-                 if rule.get("required") and f not in frame.columns]
+    problems += [
+        f"{obj}: missing required field {f}"
+        for f, rule in fields.items()
+        if rule.get("required") and f not in frame.columns
+    ]
     for column in frame.columns:
         rule = fields.get(column, {})
         for i, value in frame[column].items():
@@ -110,13 +120,19 @@ def test_first_pass_without_territory_ids_names_what_to_load_first(
     assert (_read(out, "unmapped")["kind"] == "territory").sum() == 40
 
 
-def test_bad_crm_ids_are_reported_by_row(demo_plan: Path, tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_crm_ids_are_reported_by_row(
+    demo_plan: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ids = tmp_path / "crm_ids.csv"
-    ids.write_text("kind,id,crm_id\nrep,R001,005000000000001\nuser,R002,005000000000002\n"
-                   "rep,R003,not-an-id\n")
-    assert run("export", "salesforce", str(demo_plan), "--ids", str(ids),
-               "--out", str(tmp_path / "sf")) == 2
+    ids.write_text(
+        "kind,id,crm_id\nrep,R001,005000000000001\nuser,R002,005000000000002\nrep,R003,not-an-id\n"
+    )
+    assert (
+        run(
+            "export", "salesforce", str(demo_plan), "--ids", str(ids), "--out", str(tmp_path / "sf")
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "row 3: column 'kind': 'user'" in err and "row 4: column 'crm_id': 'not-an-id'" in err
 
@@ -124,14 +140,25 @@ def test_bad_crm_ids_are_reported_by_row(demo_plan: Path, tmp_path: Path,
 def test_manager_hierarchy_and_non_ascii_ids_give_valid_unique_developer_names() -> None:
     from allocator.connect.salesforce import salesforce_files
 
-    reps = pd.DataFrame({
-        "rep_id": ["销售01", "销售01b", "客户01", "M1"], "name": ["王伟", "李娜", "张敏", "刘洋"],
-        "manager_id": ["M1", "M1", "M2", ""], "accounts": [1, 1, 1, 0],
-        "potential": [10.0, 20.0, 30.0, 0.0], "quota": [5.0, 6.0, 7.0, 0.0]})
+    reps = pd.DataFrame(
+        {
+            "rep_id": ["销售01", "销售01b", "客户01", "M1"],
+            "name": ["王伟", "李娜", "张敏", "刘洋"],
+            "manager_id": ["M1", "M1", "M2", ""],
+            "accounts": [1, 1, 1, 0],
+            "potential": [10.0, 20.0, 30.0, 0.0],
+            "quota": [5.0, 6.0, 7.0, 0.0],
+        }
+    )
     owners = pd.Series(["销售01", "销售01b", "客户01"], index=["甲", "乙", "丙"])
-    accounts = pd.DataFrame({"account_id": ["甲", "乙", "丙"], "name": ["甲公司", "乙公司", "丙公司"]})
-    ids = {"model": {"m": _sfid("0MA", 1)}, "type": {"t": _sfid("0M5", 1)},
-           "territory": {"MGR_M1": _sfid("0MI", 9)}}
+    accounts = pd.DataFrame(
+        {"account_id": ["甲", "乙", "丙"], "name": ["甲公司", "乙公司", "丙公司"]}
+    )
+    ids = {
+        "model": {"m": _sfid("0MA", 1)},
+        "type": {"t": _sfid("0M5", 1)},
+        "territory": {"MGR_M1": _sfid("0MI", 9)},
+    }
     files = salesforce_files(reps, owners, accounts, ids, plan_name="plan")
     t = files.territories
     assert not schema_problems("Territory2", t), schema_problems("Territory2", t)
