@@ -133,6 +133,11 @@ def solve_and_write(scenario_path: Path, out: Path | None, args: argparse.Namesp
         plan = solve_into(scenario, folder)
     print(plan.summary())
     print(f"outputs written to {out.resolve()} (open report.html)")
+    url = getattr(args, "to_db", None) or scenario.output.database
+    if url:
+        from allocator.connect.db import append_plan
+
+        print(append_plan(plan, url))
     return 0
 
 

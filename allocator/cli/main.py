@@ -16,8 +16,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from allocator.cli.bench import add_bench_parser
+from allocator.cli.export import add_export_parser
 from allocator.cli.generate import add_generate_parser
+from allocator.cli.letters import add_letters_parsers
 from allocator.cli.plan import add_plan_parsers
+from allocator.cli.plans import add_plans_parser
 from allocator.cli.reference import render_reference
 from allocator.cli.size import add_size_parser
 from allocator.cli.sweep import add_sweep_parser
@@ -50,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_generate_parser(sub)
     add_bench_parser(sub)
     add_size_parser(sub)
+    add_plans_parser(sub)
+    add_export_parser(sub)
+    add_letters_parsers(sub)
     return parser
 
 

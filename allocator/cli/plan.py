@@ -96,6 +96,12 @@ def add_plan_parsers(sub: Any) -> None:
     p.add_argument(
         "--out", metavar="DIR", help="output folder (default: output.dir or output/NAME)"
     )
+    p.add_argument(
+        "--to-db",
+        metavar="URL",
+        help="also append the plan's tables to this database (SQLAlchemy URL; default: "
+        "output.database); earlier plans are kept",
+    )
     add_solver_options(p)
     p.set_defaults(func=cmd_solve)
 

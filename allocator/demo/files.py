@@ -24,7 +24,15 @@ from allocator.demo.generate import generate_company, last_twelve_months
 from allocator.exceptions import AllocatorError
 from allocator.io.tables import OPTIONAL_DEFAULTS, TABLE_NAMES, Tables
 
-__all__ = ["DEMO_DIR", "DEMO_SETTINGS", "demo_settings", "main", "write_company", "write_demo"]
+__all__ = [
+    "DEMO_DIR",
+    "DEMO_SETTINGS",
+    "demo_settings",
+    "export_frame",
+    "main",
+    "write_company",
+    "write_demo",
+]
 
 #: Where the shipped demo dataset lives.
 DEMO_DIR = Path(__file__).parent
@@ -84,6 +92,15 @@ def demo_settings(tables: Tables, *, output_dir: str = "output") -> dict[str, An
 
 def _csv_text(name: str, frame: pd.DataFrame) -> str:
     """One table as CSV: optional columns at their default omitted, whole floats as ints."""
+    return export_frame(name, frame).to_csv(index=False, lineterminator="\n")
+
+
+def export_frame(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """One table as written: optional columns at their default omitted, whole floats as ints.
+
+    The CSV files and a database written from the same tables hold the same values
+    (:func:`allocator.connect.db.write_company_database`).
+    """
     out = frame.copy()
     for col, (_, default) in OPTIONAL_DEFAULTS.get(name, {}).items():
         values = out.get(col)
@@ -95,7 +112,7 @@ def _csv_text(name: str, frame: pd.DataFrame) -> str:
         values = out[col]
         if pd.api.types.is_float_dtype(values) and values.notna().all() and (values % 1 == 0).all():
             out[col] = values.astype("int64")
-    return out.to_csv(index=False, lineterminator="\n")
+    return out
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -30,11 +30,12 @@ import pandas as pd
 from allocator.exceptions import ScenarioError
 from allocator.geography.adjacency import LINK_WORDS
 from allocator.geography.shapes import is_polygon_file
-from allocator.io.polygons import fill_points, read_polygons, with_links
+from allocator.io.database import read_database
 from allocator.io.organisation import check_organisation
+from allocator.io.polygons import fill_points, read_polygons, with_links
 from allocator.io.readers import Problems, Raw, read_table
 from allocator.io.scenario import Scenario
-from allocator.io.settings import DataPaths, GeographySettings
+from allocator.io.settings import DatabaseTable, DataPaths, GeographySettings
 from allocator.io.summary import describe, format_description
 from allocator.io.tables import (
     CATEGORIES,
@@ -318,7 +319,12 @@ def _padding_line(raw: Raw, column: str, padded: dict[int, str], what: str) -> s
     )
 
 
-def _build(raws: Mapping[str, Raw], problems: Problems, sources: Mapping[str, str]) -> Tables:
+def _build(
+    raws: Mapping[str, Raw],
+    problems: Problems,
+    sources: Mapping[str, str],
+    origins: Mapping[str, Mapping[str, str]] | None = None,
+) -> Tables:
     tidy = fill_points({name: _tidy(raw, problems) for name, raw in raws.items()})
     frames = {name: _normalise(raw, problems) for name, raw in tidy.items()}
     for name, frame in frames.items():
@@ -329,7 +335,7 @@ def _build(raws: Mapping[str, Raw], problems: Problems, sources: Mapping[str, st
     _check_references(tidy, frames, problems)
     check_organisation(tidy, frames, problems)
     problems.raise_if_any()
-    tables = Tables(**frames, sources=dict(sources))
+    tables = Tables(**frames, sources=dict(sources), origins=dict(origins or {}))
     log.debug("input tables: %s", tables.summary())
     return tables
 
@@ -337,12 +343,13 @@ def _build(raws: Mapping[str, Raw], problems: Problems, sources: Mapping[str, st
 def load_tables(
     data: DataPaths, *, geography: GeographySettings | None = None, max_problems: int = 50
 ) -> Tables:
-    """Read, normalise and check the tables that ``data`` names (absolute paths).
+    """Read, normalise and check the tables that ``data`` names (absolute paths, or database
+    tables read through :mod:`allocator.io.database`, whose rows are named by their key).
 
-    Only ``reps`` and ``accounts`` are required. Files are never modified. ``data.regions`` may
-    be a polygon file (GeoJSON, GeoPackage, Shapefile): its features are the regions, its
-    polygons become ``Tables.shapes`` and give the region graph's links, read as ``geography``
-    says (default :class:`~allocator.io.settings.GeographySettings`).
+    Only ``reps`` and ``accounts`` are required. Files and databases are never modified.
+    ``data.regions`` may be a polygon file (GeoJSON, GeoPackage, Shapefile): its features are
+    the regions, its polygons become ``Tables.shapes`` and give the region graph's links, read
+    as ``geography`` says (default :class:`~allocator.io.settings.GeographySettings`).
 
     Raises
     ------
@@ -355,21 +362,27 @@ def load_tables(
     problems = Problems(max_problems)
     raws: dict[str, Raw] = {}
     shapes = None
+    origins: dict[str, Mapping[str, str]] = {}
     for name in TABLE_NAMES:
         path = getattr(data, name)
         if path is None:
             if name in REQUIRED_TABLES:
                 problems.add(f"data.{name}: the {name} table is required")
             continue
+        if isinstance(path, DatabaseTable):
+            from_db = read_database(name, path, problems)
+            if from_db is not None:
+                raws[name], origins[name] = from_db
+            continue
         if name == "regions" and is_polygon_file(path):
-            read = read_polygons(Path(path), geography, problems)
-            raw, shapes = read if read is not None else (None, None)
+            polygons = read_polygons(Path(path), geography, problems)
+            raw, shapes = polygons if polygons is not None else (None, None)
         else:
             raw = read_table(name, Path(path), problems)
         if raw is not None:
             raws[name] = raw
     problems.raise_if_any()
-    tables = _build(raws, problems, {name: raw.where for name, raw in raws.items()})
+    tables = _build(raws, problems, {name: raw.where for name, raw in raws.items()}, origins)
     return with_links(tables.replace(shapes=shapes), geography)
 
 

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from allocator.exceptions import ScenarioError
+from allocator.io.database import resolve_file_url
 from allocator.io.settings import (
     ActivitySettings,
     AssignmentSettings,
@@ -166,11 +167,22 @@ def _resolve_paths(raw: dict[str, Any], base: Path, shown: str) -> dict[str, Any
     if data is not None:
         if not isinstance(data, dict):
             raise ScenarioError(f"{shown}: data: expected a mapping of table name to path")
-        out["data"] = {k: _resolve(base, v) if isinstance(v, str) else v for k, v in data.items()}
+        out["data"] = {k: _resolve_table(base, v) for k, v in data.items()}
     output = out.get("output")
     if isinstance(output, dict) and isinstance(output.get("dir"), str):
-        out["output"] = {**output, "dir": _resolve(base, output["dir"])}
+        out["output"] = output = {**output, "dir": _resolve(base, output["dir"])}
+    if isinstance(output, dict) and isinstance(output.get("database"), str):
+        out["output"] = {**output, "database": resolve_file_url(output["database"], base)}
     return out
+
+
+def _resolve_table(base: Path, value: Any) -> Any:
+    """A file path made absolute; a database table's SQLite/DuckDB file likewise."""
+    if isinstance(value, str):
+        return _resolve(base, value)
+    if isinstance(value, dict) and isinstance(value.get("url"), str):
+        return {**value, "url": resolve_file_url(value["url"], base)}
+    return value
 
 
 Origins = dict[tuple[str, ...], str]
@@ -251,6 +263,9 @@ def _format_errors(exc: ValidationError, source: str, origins: Origins) -> str:
     lines = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"] if not str(p).startswith("function-after")]
+        if loc and loc[-1] == "str" and isinstance(err.get("input"), dict):
+            continue  # the text branch of a table that is a {url: ...} mapping: not the problem
+        loc = [p for p in loc if p != "DatabaseTable"]
         key, where = ".".join(loc) or "(top level)", _origin(loc, source, origins)
         if err["type"] == "extra_forbidden":
             lines.append(f"{where}: {key}: unknown key{_did_you_mean(loc)}")

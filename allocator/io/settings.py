@@ -9,9 +9,11 @@ with the defaults below.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from allocator.io.database import check_url
 
 NonNeg = Annotated[float, Field(ge=0)]
 Share = Annotated[float, Field(ge=0, le=1)]
@@ -21,20 +23,54 @@ class _Block(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DataPaths(_Block):
-    """``data:``: paths of the input tables, relative to the YAML file that names them."""
+class DatabaseTable(_Block):
+    """``data.<table>: {url, table}`` or ``{url, query}``: a table read from a database.
 
-    reps: str | None = None
-    accounts: str | None = None
-    regions: str | None = None
-    adjacency: str | None = None
-    products: str | None = None
-    history: str | None = None
-    account_potential: str | None = None
-    commitments: str | None = None
-    leaves: str | None = None
-    account_splits: str | None = None
-    managers: str | None = None
+    ``url`` is a SQLAlchemy URL (``duckdb:///company.duckdb``; a relative SQLite or DuckDB file
+    is relative to the YAML file); ``${VAR}`` comes from the environment or a ``.env`` file, and
+    a password written into the URL is refused (``allocator/io/database.py``).
+    """
+
+    url: str
+    table: str | None = None
+    query: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password(cls, raw: Any) -> Any:
+        # before validation, on the whole mapping: an error never echoes the URL itself
+        if isinstance(raw, dict) and isinstance(raw.get("url"), str):
+            try:
+                check_url(raw["url"])
+            except ValueError as exc:
+                raise ValueError(f"url: {exc}") from None
+        return raw
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatabaseTable:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of table: (a table name) or query: (a SELECT)")
+        return self
+
+
+Table = str | DatabaseTable | None
+
+
+class DataPaths(_Block):
+    """``data:``: the input tables: file paths, relative to the YAML file that names them, or
+    database tables (:class:`DatabaseTable`)."""
+
+    reps: Table = None
+    accounts: Table = None
+    regions: Table = None
+    adjacency: Table = None
+    products: Table = None
+    history: Table = None
+    account_potential: Table = None
+    commitments: Table = None
+    leaves: Table = None
+    account_splits: Table = None
+    managers: Table = None
 
 
 class GeographySettings(_Block):
@@ -291,6 +327,18 @@ class OutputSettings(_Block):
     dir: str | None = None
     formats: tuple[Literal["csv", "parquet", "json", "xlsx"], ...] = ("csv",)
     granularity: Literal["month", "week", "day"] = "month"
+    #: a SQLAlchemy URL the plan's tables are appended to (``allocator/connect/db.py``)
+    database: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and isinstance(raw.get("database"), str):
+            try:
+                check_url(raw["database"])
+            except ValueError as exc:
+                raise ValueError(f"database: {exc}") from None
+        return raw
 
 
 # ---------------------------------------------------------------- tracking and activities

@@ -240,7 +240,9 @@ REFERENCES: tuple[Reference, ...] = (
 class Tables:
     """The validated input tables of one scenario (``None`` for an absent optional table).
 
-    ``sources`` maps a table name to the file it came from, for messages and the manifest.
+    ``sources`` maps a table name to the file it came from, for messages and the manifest;
+    ``origins`` maps a table read from a database to its ``url`` (password hidden), ``table`` or
+    ``query``, and ``rows_sha256`` (the hash of the rows read), for the manifest.
     ``shapes``: the region polygons when ``data.regions`` is a polygon file, else ``None``: a
     ``geopandas.GeoDataFrame`` indexed by ``region_id`` (str), one row per region, column
     ``geometry`` (Polygon/MultiPolygon, EPSG:4326 lon/lat degrees). ``adjacency`` is then the
@@ -261,6 +263,7 @@ class Tables:
     account_splits: pd.DataFrame | None = None
     managers: pd.DataFrame | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
+    origins: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> Tables:
         """Return a copy with some tables replaced (not re-validated)."""

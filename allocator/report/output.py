@@ -127,7 +127,7 @@ def write_plan(
 
         written += write_report(plan, folder)
     written.append(folder.write_text("metrics.json", _json(plan_metrics_json(plan))))
-    record = scenario_record(plan.scenario, plan.tables.sources)
+    record = scenario_record(plan.scenario, plan.tables.sources, plan.tables.origins)
     record["status"] = plan.status
     if plan.failed is not None:
         record["failed_stage"] = plan.failed.stage
@@ -189,8 +189,13 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def scenario_record(scenario: Scenario, sources: Mapping[str, str]) -> dict[str, Any]:
-    """The manifest's account of a result: scenario, input hashes, solver, versions."""
+def scenario_record(
+    scenario: Scenario,
+    sources: Mapping[str, str],
+    origins: Mapping[str, Mapping[str, str]] | None = None,
+) -> dict[str, Any]:
+    """The manifest's account of a result: scenario, input hashes (``origins``: the tables read
+    from a database, by their URL without password and rows' hash), solver, versions."""
     versions: dict[str, str | None] = {}
     for dist in (
         "allocator",
@@ -206,11 +211,14 @@ def scenario_record(scenario: Scenario, sources: Mapping[str, str]) -> dict[str,
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             versions[dist] = None
-    inputs = {}
+    inputs: dict[str, Any] = {}
     for name, path in sources.items():
+        if origins and name in origins:  # a database table: URL without password, rows' hash
+            inputs[name] = dict(origins[name])
+            continue
         try:
             inputs[name] = {"path": path, "sha256": sha256(Path(path))}
-        except OSError:  # a database table, or a file gone since it was read
+        except OSError:  # a file gone since it was read
             inputs[name] = {"path": path, "sha256": None}
     return {
         "scenario": {

@@ -260,7 +260,9 @@ def settings_fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[
         values = _dict_values_of(field.annotation)
         sub = _model_of(field.annotation) if values is None else _model_of(values)
         if sub is not None:
-            yield from settings_fields(sub, f"{path}.<>." if values is not None else f"{path}.")
+            # a data table's database keys are the same for every table: documented once
+            nested = f"{path}.<>." if values is not None else f"{path}."
+            yield from settings_fields(sub, "data.<>." if prefix == "data." else nested)
 
 
 def documented() -> dict[str, str]:
