@@ -16,6 +16,7 @@ from allocator.cli.bench import add_bench_parser
 from allocator.cli.generate import add_generate_parser
 from allocator.cli.plan import add_plan_parsers
 from allocator.cli.reference import render_reference
+from allocator.cli.serve import add_serve_parser
 from allocator.cli.sweep import add_sweep_parser
 from allocator.cli.track import add_track_parsers
 from allocator.exceptions import AllocatorError, CheckError, InfeasibleError, SolverError
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_plan_parsers(sub)
     add_sweep_parser(sub)
     add_track_parsers(sub)
+    add_serve_parser(sub)
     add_generate_parser(sub)
     add_bench_parser(sub)
     return parser
