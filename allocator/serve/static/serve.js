@@ -16,6 +16,11 @@ function num(v, digits = 0) {
   return Number(v).toLocaleString("en-US", {minimumFractionDigits: digits, maximumFractionDigits: digits});
 }
 function pct(v) { return v === null || v === undefined ? "-" : (100 * v).toFixed(1) + "%"; }
+const SHARES = new Set(["potential_moved_share", "max_utilization"]);
+function metric(key, v) {
+  if (SHARES.has(key)) return pct(v);
+  return Number.isInteger(v) ? num(v) : num(v, 1);
+}
 
 function say(text, error = false) {
   const m = $("message");
@@ -155,7 +160,8 @@ function renderJob(job) {
   if (done) {
     const d = job.diff;
     let html = "<table class='diff-metrics'><tr><th>metric</th><th>now</th><th>re-optimised</th></tr>" +
-      d.metrics.map((m) => `<tr><td>${esc(m.metric)}</td><td>${num(m.before, 1)}</td><td>${num(m.after, 1)}</td></tr>`).join("") + "</table>";
+      d.metrics.filter((m) => m.metric !== "accounts" && m.metric !== "reps")
+        .map((m) => `<tr><td>${esc(m.metric.replaceAll("_", " "))}</td><td>${metric(m.metric, m.before)}</td><td>${metric(m.metric, m.after)}</td></tr>`).join("") + "</table>";
     html += `<h2>What moves (${d.moved})</h2><table class='diff-moves'><tr><th>account</th><th>from</th><th>to</th><th>potential</th></tr>` +
       d.moves.map((m) => `<tr><td>${esc(m.account_id)}</td><td>${esc(m.from_rep)}</td><td>${esc(m.to_rep)}</td><td>${num(m.potential)}</td></tr>`).join("") + "</table>";
     $("job-diff").innerHTML = html;
