@@ -20,7 +20,7 @@ from allocator.io.tables import DEFAULT_PRODUCT, Tables, potential_by_product
 from allocator.quota.phasing import before, month_periods, parse_month, round_groups, round_to_total
 from allocator.solver import SolveReport, solve
 
-__all__ = ["TargetResult", "reference_shares", "set_target"]
+__all__ = ["TargetResult", "effective_bands", "reference_shares", "set_target"]
 
 log = logging.getLogger("allocator")
 
@@ -264,10 +264,29 @@ def _mix(tables: Tables, settings: TargetSettings, solver: SolverSettings | None
         shares = _solve_mix(products, lo, hi, ref, settings, solver)
     else:
         shares = ref
-    cat_max = products["category"].map(lambda c: settings.mix.categories.get(c, Band()).max)
-    return products.assign(
-        share=shares, band_min=lo, band_max=np.minimum(hi, cat_max.to_numpy(float))
-    )[["product_id", "category", "share", "margin", "band_min", "band_max"]]
+    band_min, band_max = effective_bands(products, lo, hi, settings)
+    return products.assign(share=shares, band_min=band_min, band_max=band_max)[
+        ["product_id", "category", "share", "margin", "band_min", "band_max"]
+    ]
+
+
+def effective_bands(
+    products: pd.DataFrame, lo: np.ndarray, hi: np.ndarray, settings: TargetSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each product's share band with its category's band folded in, both ends.
+
+    ``max = min(product max, category max)``; ``min = max(product min, category min - the most
+    the category's other products may take)``: a category of one product passes its minimum on
+    whole, a category of several passes what its other products cannot cover.
+    """
+    cats = products["category"].to_numpy()
+    cat_band = [settings.mix.categories.get(c, Band()) for c in cats]
+    band_max = np.minimum(hi, np.array([b.max for b in cat_band], float))
+    band_min = np.array(lo, float).copy()
+    for i, (cat, band) in enumerate(zip(cats, cat_band, strict=True)):
+        others = (cats == cat) & (np.arange(len(cats)) != i)
+        band_min[i] = max(band_min[i], band.min - float(band_max[others].sum()))
+    return np.clip(band_min, 0.0, 1.0), np.clip(band_max, 0.0, 1.0)
 
 
 def _solve_mix(

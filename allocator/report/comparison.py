@@ -1,25 +1,33 @@
-"""Scenario comparison: metrics side by side, owner changes, quota changes, settings that differ.
+"""Scenario comparison: a headline, metrics side by side, owner changes, quota changes, settings
+that differ, a chart of the largest metric changes and the territory maps side by side.
 
 :func:`compare` takes solved :class:`~allocator.plan.Plan` objects or output folders (as written
-by ``allocator solve``: ``manifest.json``, ``metrics.json``, ``assignments.csv``, ``reps.csv``)
-in any mix, two or more. The first one is the baseline: every change is "other minus first".
+by ``allocator solve``: ``manifest.json``, ``metrics.json``, ``assignments.csv``, ``reps.csv``,
+``map.json``) in any mix, two or more. The first one is the baseline: every change is "other
+minus first". The number of metrics that differ is :meth:`Comparison.differing`, one count for
+the terminal, the HTML and the Markdown (run times, which always differ, are left out of it).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
 
 from allocator.exceptions import InputError
 from allocator.io.files import read_output_csv
+from allocator.report.document import Bullets, Html, Image, Section, Table, Text, write_document
+from allocator.report.format import number, percent
 from allocator.report.metrics import plan_metrics
-from allocator.report.plan_report import Bullets, Section, Table, Text, write_document
 
 if TYPE_CHECKING:
     from allocator.plan import Plan
@@ -27,6 +35,9 @@ if TYPE_CHECKING:
 __all__ = ["Comparison", "Snapshot", "compare", "flatten", "snapshot", "write_comparison"]
 
 _MISSING = "-"
+log = logging.getLogger("allocator")
+#: Metrics left out of the count of differences: run times differ on every run.
+_TIMING = "seconds"
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -37,7 +48,7 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         if isinstance(value, Mapping) and value:
             out |= flatten(value, f"{path}.")
         elif isinstance(value, list | tuple | Mapping):
-            out[path] = json.dumps(value, sort_keys=True, default=str)
+            out[path] = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
         else:
             out[path] = value
     return out
@@ -52,6 +63,7 @@ class Snapshot:
     metrics: dict[str, Any]
     owners: pd.Series  # account_id -> rep_id
     quotas: pd.Series  # rep_id -> quota of the horizon
+    figure: go.Figure | None = None  # the territory map (allocator.report.map), when known
 
 
 def snapshot(source: Plan | str | Path) -> Snapshot:
@@ -65,6 +77,8 @@ def snapshot(source: Plan | str | Path) -> Snapshot:
     """
     if isinstance(source, str | Path):
         return _read_folder(Path(source))
+    from allocator.report.map import territory_map
+
     plan = source
     reps = plan.reps_frame()
     return Snapshot(
@@ -73,6 +87,7 @@ def snapshot(source: Plan | str | Path) -> Snapshot:
         metrics=flatten({**plan.metrics(), **plan_metrics(plan)}),
         owners=plan.owners.astype(str),
         quotas=reps.set_index("rep_id")["quota"].astype(float),
+        figure=territory_map(plan),
     )
 
 
@@ -117,7 +132,19 @@ def _read_folder(folder: Path) -> Snapshot:
         metrics=flatten(metrics),
         owners=owners,
         quotas=by_rep,
+        figure=_read_figure(folder / "map.json"),
     )
+
+
+def _read_figure(path: Path) -> go.Figure | None:
+    """The map a plan's folder holds (``map.json``), or None when absent or unreadable."""
+    if not path.exists():
+        return None
+    try:
+        return pio.from_json(path.read_text(encoding="utf-8"), skip_invalid=True)
+    except (OSError, ValueError) as exc:
+        log.warning("%s: cannot read the map (%s); the comparison goes on without it", path, exc)
+        return None
 
 
 @dataclass(frozen=True)
@@ -129,18 +156,48 @@ class Comparison:
     owners: pd.DataFrame  # account_id, one column per plan: accounts whose owner differs
     quotas: pd.DataFrame  # rep_id, one column per plan, changes, sorted by the largest change
     settings: pd.DataFrame  # key, one column per plan: scenario keys whose values differ
+    figures: tuple[go.Figure | None, ...] = ()  # each plan's territory map, when known
 
     def shown_metrics(self) -> pd.DataFrame:
-        """:attr:`metrics` for reading: values as text (6 significant digits, None as '-')."""
+        """:attr:`metrics` for reading: values as text in the report's number format."""
         shown = self.metrics.drop(columns="differs")
         return shown.assign(**{c: shown[c].map(_shown) for c in shown.columns[1:]})
 
+    def differing(self) -> pd.DataFrame:
+        """The metrics that differ between the plans, run times left out: the one count that
+        the terminal, the HTML and the Markdown all report."""
+        timing = self.metrics["metric"].str.contains(_TIMING)
+        return self.metrics[self.metrics["differs"] & ~timing]
+
+    def count_line(self) -> str:
+        """``"N of M metrics differ (run times left out)"``, the same words everywhere."""
+        timing = int(self.metrics["metric"].str.contains(_TIMING).sum())
+        return (
+            f"{len(self.differing())} of {len(self.metrics) - timing} metrics differ "
+            f"(run times left out)"
+        )
+
+    def headline(self) -> list[str]:
+        """What changed, in a few sentences: moves, quotas, the largest metric changes, keys."""
+        base = self.names[0]
+        lines = [f"Against the baseline {base}:"]
+        for name in self.names[1:]:
+            moved = int((self.owners[name] != self.owners[base]).sum()) if len(self.owners) else 0
+            lines.append(
+                f"{name}: {number(moved)} accounts change owner; " + _quota_words(self, name)
+            )
+        lines.append(self.count_line() + "; the largest changes: " + _largest_words(self) + ".")
+        if len(self.settings):
+            keys = ", ".join(self.settings["key"].head(6))
+            lines.append(f"{len(self.settings)} scenario key(s) differ: {keys}.")
+        return lines
+
     def summary(self, *, rows: int = 15) -> str:
-        """A plain-text digest for the terminal (run times, which always differ, left out)."""
-        timing = self.metrics["metric"].str.contains("seconds")
-        changed = self.shown_metrics()[self.metrics["differs"] & ~timing]
+        """A plain-text digest for the terminal."""
+        changed = self.shown_metrics().loc[self.differing().index]
         lines = [f"comparing {len(self.names)} plans: {' | '.join(self.names)} (baseline first)"]
-        lines += ["", f"metrics that differ ({len(changed)} of {len(self.metrics)}):"]
+        lines += ["", *self.headline()]
+        lines += ["", f"{self.count_line()}:"]
         lines += [_text(changed.head(rows)) if len(changed) else "  (none)"]
         lines += ["", f"accounts that change owner: {len(self.owners)}"]
         if len(self.owners):
@@ -155,18 +212,28 @@ class Comparison:
     def sections(self) -> list[Section]:
         """The comparison as report sections (for :func:`write_comparison`)."""
         shown = self.shown_metrics()
-        changed = shown[self.metrics["differs"]]
-        return [
+        out = [
+            Section("Headline", (Bullets(tuple(self.headline())),)),
             Section(
                 "Plans", (Bullets(tuple(self.names)), Text("Changes are against the first plan."))
             ),
+        ]
+        chart = _delta_chart(self)
+        if chart is not None:
+            out.append(Section("Largest changes", (chart,)))
+        maps = _maps(self)
+        if maps is not None:
+            out.append(Section("Maps side by side", (maps,)))
+        out += [
             Section(
                 "Scenario keys that differ", (_table(self.settings, "no scenario key differs"),)
             ),
             Section(
                 "Metrics",
                 (
-                    Text(f"{len(changed)} of {len(self.metrics)} metrics differ; all of them:"),
+                    Text(f"{self.count_line()}:"),
+                    _table(shown.loc[self.differing().index], "no metric differs"),
+                    Text("Every metric:"),
                     Table(shown),
                 ),
             ),
@@ -177,10 +244,96 @@ class Comparison:
                 "Reps whose quota changes most", (_table(self.quotas, "no quotas to compare"),)
             ),
         ]
+        return out
+
+
+def _quota_words(comparison: Comparison, name: str) -> str:
+    column = f"change {name}"
+    quotas = comparison.quotas
+    if not len(quotas) or column not in quotas.columns:
+        return "no quota changes"
+    changed = quotas[quotas[column].abs() >= 1]
+    if not len(changed):
+        return "no quota changes"
+    top = changed.iloc[int(np.argmax(changed[column].abs().to_numpy()))]
+    return (
+        f"{len(changed)} reps' quotas change (largest: {top['rep_id']} "
+        f"{'+' if top[column] > 0 else ''}{number(top[column])})"
+    )
+
+
+def _relative_changes(comparison: Comparison) -> pd.DataFrame:
+    """metric, plan, change, relative (change over |baseline|) of every numeric differing metric."""
+    rows = []
+    base = comparison.names[0]
+    for _, row in comparison.differing().iterrows():
+        a = _number(row[base])
+        for name in comparison.names[1:]:
+            b = _number(row[name])
+            if a is None or b is None or a == b:
+                continue
+            rel = (b - a) / abs(a) if a else np.inf
+            rows.append((row["metric"], name, b - a, rel))
+    frame = pd.DataFrame(rows, columns=["metric", "plan", "change", "relative"])
+    return frame.reindex(frame["relative"].abs().sort_values(ascending=False).index)
+
+
+def _largest_words(comparison: Comparison) -> str:
+    frame = _relative_changes(comparison).head(3)
+    if not len(frame):
+        return "none"
+    return "; ".join(
+        f"{m} {'+' if c > 0 else ''}{number(c)}"
+        + (f" ({'+' if r > 0 else ''}{percent(r)})" if np.isfinite(r) else "")
+        for m, c, r in zip(frame["metric"], frame["change"], frame["relative"], strict=True)
+    )
+
+
+def _delta_chart(comparison: Comparison) -> Image | None:
+    """Horizontal bars: the 12 largest relative changes of a metric against the baseline."""
+    from allocator.report.plots import delta_bars, png
+
+    frame = _relative_changes(comparison)
+    frame = frame[np.isfinite(frame["relative"])].head(12)
+    if not len(frame):
+        return None
+    labels = [
+        f"{m} ({p})" if len(comparison.names) > 2 else m
+        for m, p in zip(frame["metric"], frame["plan"], strict=True)
+    ]
+    figure = delta_bars(
+        labels,
+        frame["relative"].to_numpy(float),
+        title=(f"Largest metric changes against {comparison.names[0]} (relative)"),
+    )
+    return Image(
+        "deltas", "The largest relative changes of a metric against the baseline", png(figure)
+    )
+
+
+def _maps(comparison: Comparison) -> Html | None:
+    """The plans' maps side by side, accounts that change owner between them ringed."""
+    from allocator.report.map import highlight_accounts, map_html
+
+    figures = [f for f in comparison.figures if f is not None]
+    if len(figures) < 2 or len(figures) != len(comparison.names):
+        return None
+    moved = list(comparison.owners["account_id"]) if len(comparison.owners) else []
+    cells = []
+    for i, (name, figure) in enumerate(zip(comparison.names, figures, strict=True)):
+        shown = highlight_accounts(figure, moved, title=name)
+        fragment = map_html(shown, div_id=f"map-{i}", include_plotlyjs=i == 0, height=520)
+        cells.append(f'<div class="map">{fragment}</div>')
+    html = '<div class="side-by-side">' + "".join(cells) + "</div>"
+    words = (
+        f"{len(moved)} account(s) change owner between the plans: they are ringed in black on "
+        "every map."
+    )
+    return Html(f"<p>{words}</p>{html}", words + " The maps are in comparison.html.")
 
 
 def _text(frame: pd.DataFrame) -> str:
-    text = frame.to_string(index=False, na_rep=_MISSING, float_format=lambda v: f"{v:,.6g}")
+    text = frame.to_string(index=False, na_rep=_MISSING, float_format=number)
     return "\n".join("  " + line for line in text.splitlines())
 
 
@@ -212,6 +365,7 @@ def compare(
         owners=_owners(snaps, labels),
         quotas=_quotas(snaps, labels),
         settings=_settings(snaps, labels),
+        figures=tuple(s.figure for s in snaps),
     )
 
 
@@ -229,13 +383,11 @@ def _number(value: Any) -> float | None:
 
 
 def _shown(value: Any) -> str:
-    """A metric value as text: numbers with up to 6 significant digits, None or NaN as '-'."""
-    number = _number(value)
-    if number is None:
+    """A metric value as text in the report's number format, None or NaN as '-'."""
+    value_number = _number(value)
+    if value_number is None:
         return _MISSING if value is None or value != value else str(value)
-    if number == 0:
-        return "0"  # no "-0" from a change that is zero
-    return f"{number:,.0f}" if abs(number) >= 1e5 else f"{number:,.6g}"
+    return number(value_number)
 
 
 def _metrics(snaps: list[Snapshot], labels: list[str]) -> pd.DataFrame:
@@ -250,7 +402,8 @@ def _metrics(snaps: list[Snapshot], labels: list[str]) -> pd.DataFrame:
             None if a is None or b is None else b - a for a, b in zip(base, other, strict=True)
         ]
     frame["differs"] = [
-        len({json.dumps(v, default=str) for v in row}) > 1 for row in frame[labels].values
+        len({json.dumps(v, default=str, ensure_ascii=False) for v in row}) > 1
+        for row in frame[labels].values
     ]
     return frame
 
@@ -284,7 +437,9 @@ def _settings(snaps: list[Snapshot], labels: list[str]) -> pd.DataFrame:
     rows = []
     for key in keys:
         values = [
-            json.dumps(s.settings.get(key), default=str) if key in s.settings else _MISSING
+            json.dumps(s.settings.get(key), default=str, ensure_ascii=False)
+            if key in s.settings
+            else _MISSING
             for s in snaps
         ]
         if len(set(values)) > 1:

@@ -1,10 +1,11 @@
 """Documents: sections of blocks (text, bullets, tables, images) rendered to HTML and Markdown.
 
 A document is a list of :class:`Section` made of blocks. The same blocks render to one HTML page
-(:func:`render_html`: inline CSS, images as base64 ``<img>``, opens offline) and to Markdown
+(:func:`render_html`: inline CSS with a print stylesheet, images as base64 ``<img>``, interactive
+figures as :class:`Html` fragments with their JS embedded, opens offline) and to Markdown
 (:func:`render_markdown`: images as ``<stem>_<name>.png`` files next to it);
 :func:`write_document` writes both, and the PNG files, atomically. The plan report
-(:mod:`allocator.report.plan_report`), the comparison and the tracking reports are such documents.
+(:mod:`allocator.report`), the comparison and the tracking reports are such documents.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from string import Template
 import pandas as pd
 
 from allocator.io.files import atomic_write
+from allocator.report.format import number
 
 __all__ = [
     "Block",
     "Bullets",
+    "Html",
     "Image",
     "Section",
     "Table",
@@ -36,7 +39,7 @@ __all__ = [
 
 log = logging.getLogger("allocator")
 
-MAX_ROWS = 200  # longer tables are cut in the report; the CSV outputs hold every row
+MAX_ROWS = 1000  # longer tables are cut in the report; the CSV outputs hold every row
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,20 @@ class Image:
     data: bytes
 
 
-Block = Text | Bullets | Table | Image
+@dataclass(frozen=True)
+class Html:
+    """A trusted HTML fragment (an interactive figure, a headline) and its Markdown stand-in.
+
+    Fragments are built by allocator itself with every user string escaped; they may carry
+    ``<script>`` (plotly.js embedded, never fetched).
+    """
+
+    html: str
+    markdown: str = ""
+    image: Image | None = None  # shown in Markdown after the text (a static stand-in)
+
+
+Block = Text | Bullets | Table | Image | Html
 
 
 @dataclass(frozen=True)
@@ -90,13 +106,7 @@ def _format_column(column: pd.Series) -> list[str]:
     if not pd.api.types.is_numeric_dtype(column):
         return ["" if pd.isna(v) else str(v) for v in column]
     values = column.astype(float)
-    finite = values.dropna().abs()
-    top = float(finite.max()) if len(finite) else 0.0
-    if (len(finite) and (finite % 1 == 0).all()) or top >= 1000:
-        spec = ",.0f"
-    else:
-        spec = ",.1f" if top >= 10 else ".3f"
-    return ["" if pd.isna(v) else format(v, spec) for v in values]
+    return ["" if pd.isna(v) else number(v) for v in values]
 
 
 def _cells(frame: pd.DataFrame) -> list[list[str]]:
@@ -113,6 +123,8 @@ def _cut(table: Table) -> tuple[pd.DataFrame, str]:
 
 
 def _html_block(block: Block) -> str:
+    if isinstance(block, Html):
+        return block.html
     if isinstance(block, Text):
         return f"<p>{html.escape(block.text)}</p>"
     if isinstance(block, Bullets):
@@ -138,7 +150,7 @@ def _html_block(block: Block) -> str:
     )
     table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     caption = f'<p class="note">{html.escape(note)}</p>' if note else ""
-    return f'<div class="scroll">{table}</div>{caption}'
+    return f'<div class="wide">{table}</div>{caption}'
 
 
 _PAGE = Template(
@@ -147,19 +159,46 @@ _PAGE = Template(
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>$title</title>
 <style>
-body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2330;
-       margin: 0 auto; max-width: 1180px; padding: 24px 32px 64px; background: #fff; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans CJK SC",
+       "Noto Sans", sans-serif; color: #1d2330; margin: 0 auto; max-width: 1180px;
+       padding: 24px 32px 64px; background: #fff; }
 h1 { font-size: 26px; margin: 0 0 4px; } h2 { font-size: 20px; margin-top: 36px;
      border-bottom: 2px solid #e3e7ef; padding-bottom: 4px; }
+  h3 { font-size: 16px; margin: 18px 0 6px; }
 .subtitle { color: #5b6475; margin: 0 0 16px; } nav { background: #f5f7fb; padding: 8px 14px;
      border-radius: 6px; } nav a { margin-right: 14px; color: #2856b6; text-decoration: none; }
 table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
 th, td { border: 1px solid #dde2ea; padding: 3px 8px; text-align: left; vertical-align: top; }
-th { background: #eef2f8; position: sticky; top: 0; } td.num { text-align: right;
-     font-variant-numeric: tabular-nums; } tr:nth-child(even) td { background: #fafbfd; }
-.scroll { max-height: 520px; overflow: auto; display: inline-block; max-width: 100%; }
+th { background: #eef2f8; } td.num { text-align: right; font-variant-numeric: tabular-nums;
+     white-space: nowrap; } tr:nth-child(even) td { background: #fafbfd; }
+.wide { overflow-x: auto; max-width: 100%; }
 figure { margin: 12px 0; } img { max-width: 100%; border: 1px solid #e3e7ef; }
 figcaption, .note { color: #5b6475; font-size: 13px; }
+.headline { border: 1px solid #d5dbe6; border-radius: 8px; padding: 12px 16px;
+  background: #fbfcfe; }
+.figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr));
+  gap: 10px; }
+.figure-card { border-left: 4px solid #2856b6; padding: 4px 10px; background: #fff; }
+.figure-card .label { color: #5b6475; font-size: 12px; text-transform: uppercase;
+  letter-spacing: .04em; }
+.figure-card .value { font-size: 18px; font-weight: 600; }
+  .figure-card .detail { font-size: 13px; color: #3b4354; }
+ul.warnings li { color: #8a3b00; } .map-search { margin: 8px 0; }
+  .map-search input { font: inherit; padding: 3px 6px; }
+.map { border: 1px solid #e3e7ef; border-radius: 6px; min-width: 0; }
+.side-by-side { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
+@media print {
+  @page { size: A4; margin: 12mm; }
+  body { max-width: none; padding: 0; font-size: 11px; }
+  nav, .map-search, .modebar-container { display: none !important; }
+  h2 { break-after: avoid; margin-top: 18px; }
+  figure, .figure-card, .headline { break-inside: avoid; }
+  .wide { overflow: visible !important; max-height: none !important; }
+  table { font-size: 9px; width: 100%; } thead { display: table-header-group; }
+  tr { break-inside: avoid; } th, td { padding: 1px 4px; word-break: break-word; }
+  td.num { white-space: normal; }
+  .map { break-inside: avoid; } .side-by-side { grid-template-columns: 1fr; }
+}
 </style></head>
 <body>
 <h1>$title</h1>
@@ -190,6 +229,9 @@ def _md_cell(value: str) -> str:
 
 
 def _md_block(block: Block, stem: str) -> str:
+    if isinstance(block, Html):
+        image = _md_block(block.image, stem) if block.image is not None else ""
+        return "\n\n".join(p for p in (block.markdown, image) if p)
     if isinstance(block, Text):
         return block.text
     if isinstance(block, Bullets):
@@ -214,6 +256,16 @@ def render_markdown(title: str, subtitle: str, sections: Sequence[Section], *, s
     return "\n".join(parts) + "\n"
 
 
+def _images(sections: Sequence[Section]) -> list[Image]:
+    out = []
+    for block in (b for s in sections for b in s.blocks):
+        if isinstance(block, Image):
+            out.append(block)
+        elif isinstance(block, Html) and block.image is not None:
+            out.append(block.image)
+    return out
+
+
 def write_document(
     outdir: str | Path, stem: str, title: str, sections: Sequence[Section], *, subtitle: str = ""
 ) -> list[Path]:
@@ -221,7 +273,7 @@ def write_document(
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     written = []
-    for image in (b for s in sections for b in s.blocks if isinstance(b, Image)):
+    for image in _images(sections):
         path = outdir / f"{stem}_{image.name}.png"
         atomic_write(path, partial(Path.write_bytes, data=image.data))
         written.append(path)

@@ -1,16 +1,19 @@
 """Explanations in plain words: why an account sits with its rep, and which constraints bind.
 
-Per account, the *next-best rep* is the eligible rep whose taking the account (everything else held
-fixed) raises the objective least; the cost difference is split into the objective's terms
-(``models/assignment.md``): travel (weight x the difference of km x visits from the two home
-bases), balance (weight x the change of the two reps' percentage-point deviations from their fair
-shares, computed from the reps' totals) and disruption (weight x the change of moved potential /
-1,000). Eligibility follows the hard rules (8)-(10): experience per segment, skills, locked
-accounts, read from the model's own arrays (:func:`allocator.territory.build.build_territory`), so
-an
-explanation never disagrees with the model about who may serve whom. It is a one-move answer to
-"why not Zhang?", not a re-optimisation: contiguity and the share of moves allowed are not
-re-checked, and at ``level: region`` the model moves whole regions, not single accounts.
+Per account, the *next-best rep* is the rep that could take the account (everything else held
+fixed) while every hard rule of the model still holds, at the least objective change: the rules
+are read from the plan's own territory model (:mod:`allocator.report.rules`: eligibility by
+experience, skills and locks, capacity, balance, max_accounts, the continuity budget
+``max_moved``, contiguity and the home rule). The change (``delta``) is split into the
+objective's terms (``models/assignment.md``): travel (weight x the difference of km x visits
+from the two home bases), balance (weight x the change of the two reps' percentage-point
+deviations from their fair shares) and disruption (weight x the change of moved potential /
+1,000). A negative delta, a move that would improve the plan, always comes with its reason in
+``next_rule``: the solve's proven gap (the plan is within ``objective - bound`` of the optimum,
+so a saving up to that is possible). A cheaper rep that a rule forbids is named too
+(``cheaper_rep_id``, ``cheaper_delta``) with the rules it would break (``next_breaks``).
+It is a one-move answer to "why not Zhang?", not a re-optimisation; at ``level: region`` the
+move checked against the rules is the account's whole region, as the model moves it.
 
 Per constraint, :func:`explain_constraints` turns slack and the LP shadow prices (``dual`` =
 d objective / d right-hand side, normalised by :mod:`allocator.solver`) into sentences.
@@ -28,7 +31,9 @@ import pandas as pd
 from allocator.exceptions import InfeasibleError, InputError
 from allocator.io.settings import AssignmentSettings, BalanceSettings
 from allocator.io.tables import parse_ids
-from allocator.territory.build import Territory, build_territory, fair_shares
+from allocator.report.format import number
+from allocator.report.rules import MoveRules, family_masks, move_breaks
+from allocator.territory.build import Territory, build_territory, fair_shares, territory_problem
 
 if TYPE_CHECKING:
     from allocator.plan import Plan
@@ -43,21 +48,25 @@ __all__ = [
 
 ACCOUNT_COLUMNS = [
     *("account_id", "rep_id", "incumbent_rep_id", "moved", "reason", "next_rep_id"),
-    *("delta", "delta_travel", "delta_balance", "delta_disruption", "next_breaks"),
+    *("delta", "delta_travel", "delta_balance", "delta_disruption", "next_rule"),
+    *("cheaper_rep_id", "cheaper_delta", "next_breaks"),
 ]
 
 
 @dataclass(frozen=True)
 class _Context:
     """What a one-move cost needs: the model's own account x rep arrays (``Territory``: km,
-    capacity use, eligibility), each account's owner, the reps' totals and fair shares."""
+    capacity use, eligibility), its rules, each account's owner, the reps' totals and fair
+    shares, and the solve's proven gap in objective units (None when unknown)."""
 
     t: Territory
+    rules: MoveRules
     owner: np.ndarray  # position of each account's owner among t.reps
     reasons: np.ndarray
     totals: pd.DataFrame  # per rep position: potential, workload, load, count
     fair: pd.DataFrame  # per rep position: fair share of each balance measure
     settings: AssignmentSettings
+    slack: float | None
 
     @property
     def travel(self) -> np.ndarray:
@@ -80,6 +89,9 @@ def _context(plan: Plan) -> _Context:
     if (owner < 0).any():
         shown = ", ".join(ids[owner < 0].head(5))
         raise InputError([f"explain: the owner of account(s) {shown} is not an active rep"])
+    assign = np.zeros(len(t.items), np.int64)
+    assign[t.item_of] = owner
+    rules = MoveRules.of(territory_problem(plan.tables, settings, t), assign)
     rows = np.arange(len(ids))
     acc = t.accounts.assign(owner=owner, load=t.load[rows, owner]).groupby("owner")
     totals = pd.DataFrame(
@@ -95,13 +107,18 @@ def _context(plan: Plan) -> _Context:
     fair = pd.DataFrame(
         {m: fair_shares(t.reps, float(t.accounts[m].sum()), balance.fair_share) for m in measures}
     )
-    return _Context(t, owner, reasons.fillna("").to_numpy(str), totals, fair, settings)
+    reasons = reasons.fillna("").to_numpy(str)
+    return _Context(t, rules, owner, reasons, totals, fair, settings, _proven_slack(plan))
 
 
-def _ineligible(ctx: _Context) -> dict[str, np.ndarray]:
-    """Accounts x reps masks, one per hard rule, True where the rule forbids the arc."""
-    t = ctx.t
-    return {"experience": ~t.experience_ok, "skills": ~t.skills_ok, "locked": ~t.lock_ok}
+def _proven_slack(plan: Plan) -> float | None:
+    """objective - bound of the territory solve: what a better plan could save at most."""
+    if plan.assignment is None:
+        return None
+    r = plan.assignment.report
+    if r.objective is None or r.bound is None:
+        return None
+    return max(float(r.objective) - float(r.bound), 0.0)
 
 
 def _deviation(value: np.ndarray, fair: np.ndarray) -> np.ndarray:
@@ -133,59 +150,54 @@ def _deltas(ctx: _Context) -> dict[str, np.ndarray]:
     return {"travel": travel, "balance": balance, "disruption": disruption}
 
 
-def _breaks(ctx: _Context, pos: np.ndarray, rows: np.ndarray | None = None) -> list[list[str]]:
-    """For accounts ``rows`` (all when None), the constraints their move to the rep at position
-    ``pos`` (-1: no move) would break: capacity, max_accounts, balance."""
-    cons, t, totals = ctx.settings.constraints, ctx.t, ctx.totals
-    rows = np.arange(len(ctx.owner)) if rows is None else rows
-    ids, owner, acc = ctx.rep_ids(), ctx.owner[rows], t.accounts.iloc[rows]
-    out: list[list[str]] = [[] for _ in rows]
-    p, moves = np.where(pos >= 0, pos, 0), pos >= 0
-    if cons.capacity is not None:
-        load = totals["load"].to_numpy(float)[p] + t.load[rows, p]
-        cap = t.reps["capacity"].to_numpy(float)[p] * (1 + cons.capacity.tolerance)
-        for i in np.flatnonzero(moves & (load > cap + 1e-9)):
-            out[i].append(f"capacity[{ids[p[i]]}] ({load[i]:,.1f} > {cap[i]:,.1f} hours)")
-    if cons.max_accounts is not None:
-        limit, count = cons.max_accounts.limit, totals["count"].to_numpy(float)[p] + 1
-        for i in np.flatnonzero(moves & (count > limit)):
-            out[i].append(f"max_accounts[{ids[p[i]]}] ({count[i]:.0f} > {limit})")
-    if cons.balance is None:
-        return out
-    tol = cons.balance.tolerance
-    for m in ctx.fair.columns:
-        x, total, fair = (f[m].to_numpy(float) for f in (acc, totals, ctx.fair))
-        gain, hi = total[p] + x, fair[p] * (1 + tol)
-        left, lo = total[owner] - x, fair[owner] * (1 - tol)
-        for i in np.flatnonzero(moves & (gain > hi + 1e-9)):
-            out[i].append(f"balance_hi[{ids[p[i]]},{m}] ({gain[i]:,.0f} > {hi[i]:,.0f})")
-        for i in np.flatnonzero(moves & (left < lo - 1e-9)):
-            out[i].append(f"balance_lo[{ids[owner[i]]},{m}] ({left[i]:,.0f} < {lo[i]:,.0f})")
-    return out
+def _next_feasible(ctx: _Context, total: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Per account the rep position of the cheapest move that breaks no rule (-1: none).
+
+    Row families are checked for every arc at once; contiguity (a graph question) only along
+    each account's candidates in order of cost, until one passes.
+    """
+    items = ctx.t.item_of
+    allowed = eligible & ~family_masks(ctx.rules, items)
+    order = np.argsort(np.where(allowed, total, np.inf), axis=1, kind="stable")
+    best = np.full(len(total), -1, np.int64)
+    for a in range(len(total)):
+        for r in order[a]:
+            if not allowed[a, r]:
+                break
+            if (
+                ctx.rules.problem.contiguity is None
+                or not move_breaks(ctx.rules, items[a : a + 1], np.array([r]))[0]
+            ):
+                best[a] = r
+                break
+    return best
 
 
 def explain_accounts(plan: Plan) -> pd.DataFrame:
     """One row per active account: owner, incumbent, moved, reason and the next-best rep.
 
-    ``delta`` is the objective change if the account went to ``next_rep_id`` instead (everything
-    else fixed), split into ``delta_travel``, ``delta_balance`` and ``delta_disruption``;
-    ``next_breaks`` names the constraints that move would break ("" when none). Accounts no
-    other rep may serve have an empty ``next_rep_id`` and NaN deltas.
+    ``next_rep_id`` is the rep that could take the account at the least objective change with
+    every hard rule still holding ("" when none can); ``delta`` is that change, split into
+    ``delta_travel``, ``delta_balance`` and ``delta_disruption``; ``next_rule`` says why a
+    negative delta is not taken (the proven gap of the solve), "" otherwise. ``cheaper_rep_id``
+    and ``cheaper_delta`` name the cheapest eligible rep when a rule forbids it, and
+    ``next_breaks`` the rules that move would break.
     """
     ctx = _context(plan)
     t, owner = ctx.t, ctx.owner
     deltas = _deltas(ctx)
     total = deltas["travel"] + deltas["balance"] + deltas["disruption"]
     rows = np.arange(len(owner))
-    blocked = np.zeros(total.shape, dtype=bool)
-    blocked[rows, owner] = True  # not a move
-    for mask in _ineligible(ctx).values():
-        blocked |= mask
-    total = np.where(blocked, np.inf, total)
-    best = total.argmin(axis=1)
-    found = np.isfinite(total[rows, best])
+    eligible = ctx.rules.problem.eligible[t.item_of] & t.eligible
+    eligible[rows, owner] = False  # not a move
+    nxt = _next_feasible(ctx, total, eligible)
+    cheapest = np.where(eligible, total, np.inf).argmin(axis=1)
+    found = nxt >= 0
+    pick = np.where(found, nxt, 0)
     rep_ids = ctx.rep_ids()
     incumbent = t.accounts["incumbent_rep_id"].to_numpy(str)
+    delta = np.where(found, total[rows, pick], np.nan)
+    blocked = eligible[rows, cheapest] & (~found | (total[rows, cheapest] < delta - 1e-9))
     frame = pd.DataFrame(
         {
             "account_id": t.accounts["account_id"].to_numpy(str),
@@ -193,14 +205,35 @@ def explain_accounts(plan: Plan) -> pd.DataFrame:
             "incumbent_rep_id": incumbent,
             "moved": (incumbent != "") & (rep_ids[owner] != incumbent),
             "reason": ctx.reasons,
-            "next_rep_id": np.where(found, rep_ids[best], ""),
-            "delta": np.where(found, total[rows, best], np.nan),
-            **{f"delta_{k}": np.where(found, v[rows, best], np.nan) for k, v in deltas.items()},
+            "next_rep_id": np.where(found, rep_ids[pick], ""),
+            "delta": delta,
+            **{f"delta_{k}": np.where(found, v[rows, pick], np.nan) for k, v in deltas.items()},
+            "next_rule": [_gap_words(ctx, d) for d in delta],
+            "cheaper_rep_id": np.where(blocked, rep_ids[cheapest], ""),
+            "cheaper_delta": np.where(blocked, total[rows, cheapest], np.nan),
         }
     )
-    breaks = _breaks(ctx, np.where(found, best, -1))
-    frame["next_breaks"] = ["; ".join(b) for b in breaks]
+    breaks = move_breaks(ctx.rules, t.item_of[blocked], cheapest[blocked])
+    words = np.full(len(frame), "", dtype=object)
+    words[blocked] = ["; ".join(_rule_text(ctx, b) for b in br) for br in breaks]
+    frame["next_breaks"] = words
     return frame[ACCOUNT_COLUMNS].sort_values("account_id", ignore_index=True)
+
+
+def _gap_words(ctx: _Context, delta: float) -> str:
+    """Why a move that would lower the objective by ``-delta`` is not in the plan."""
+    if not delta < -1e-9:
+        return ""
+    if ctx.slack is None:
+        return "the solve proved no bound: the plan may not be optimal"
+    saving = -delta
+    if saving <= ctx.slack + 1e-6 * max(1.0, ctx.slack):
+        return f"gap: the plan is proven within {number(ctx.slack)} of the optimum"
+    return f"not explained: saves {number(saving)}, more than the proven gap {number(ctx.slack)}"
+
+
+def _rule_text(ctx: _Context, rule: str) -> str:
+    return rule
 
 
 def _who(ctx: _Context, pos: int) -> str:
@@ -209,7 +242,13 @@ def _who(ctx: _Context, pos: int) -> str:
 
 
 def _number(value: float) -> str:
-    return f"{value:,.2f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.0f}"
+    return number(value)
+
+
+def _ineligible(ctx: _Context) -> dict[str, np.ndarray]:
+    """Accounts x reps masks, one per eligibility rule, True where the rule forbids the arc."""
+    t = ctx.t
+    return {"experience": ~t.experience_ok, "skills": ~t.skills_ok, "locked": ~t.lock_ok}
 
 
 def why_not(plan: Plan, account_id: str, rep_id: str) -> str:
@@ -251,14 +290,11 @@ def why_not(plan: Plan, account_id: str, rep_id: str) -> str:
         f"{'raise' if total >= 0 else 'lower'} the objective by {abs(total):,.2f}: "
         f"{', '.join(parts)}."
     )
-    broken = _breaks(ctx, np.array([col]), np.array([a]))[0]
+    broken = move_breaks(ctx.rules, ctx.t.item_of[[a]], np.array([col]))[0]
     if broken:
-        text += f" It would also break {', '.join(broken)}."
+        text += f" It would break {', '.join(broken)}."
     elif total < 0:
-        text += (
-            " The plan is not proven optimal for this move (see the gap), or a rule not checked"
-            " here (contiguity, moves allowed) holds it."
-        )
+        text += f" No rule forbids it; why it is not taken: {_gap_words(ctx, total)}."
     return text
 
 
@@ -281,9 +317,9 @@ def _rule_words(ctx: _Context, a: int, col: int, rule: str) -> str:
 #: family -> (what its right-hand side is, unit of one step, step); {0} is the constraint's ids.
 _RHS: dict[str, tuple[str, str, float]] = {
     "capacity": ("capacity for {0}", "hour", 1.0),
-    "balance": ("the balance limit of {0}", "", 1.0),
-    "balance_hi": ("the upper balance limit of {0}", "", 1.0),
-    "balance_lo": ("the lower balance limit of {0}", "", 1.0),
+    "balance": ("the balance limit of {0}", "", 1000.0),
+    "balance_hi": ("the upper balance limit of {0}", "", 1000.0),
+    "balance_lo": ("the lower balance limit of {0}", "", 1000.0),
     "max_accounts": ("the account limit of {0}", "account", 1.0),
     "max_moved": ("the moves allowed", "", 1.0),
     "target_total": ("the target of {0}", "", 1000.0),

@@ -36,6 +36,7 @@ __all__ = [
     "normalise",
     "plan_metrics",
     "plan_weights",
+    "quota_fair",
 ]
 
 ArrayLike = pd.Series | Sequence[float] | np.ndarray
@@ -131,7 +132,11 @@ def _finite(value: float) -> float | None:
 
 
 def fairness(
-    values: ArrayLike, weights: ArrayLike | None = None, *, band: float | None = None
+    values: ArrayLike,
+    weights: ArrayLike | None = None,
+    *,
+    band: float | None = None,
+    edge: float = 1e-9,
 ) -> dict[str, Any]:
     """Inequality of per-rep values after dividing each by its fair-share weight.
 
@@ -144,6 +149,9 @@ def fairness(
     band
         Relative tolerance: a rep is inside the band when its normalised value is within
         ``1 +- band`` of the fair level.
+    edge
+        Slack on the band's edge (relative), so a rep exactly on the edge, as an LP leaves it,
+        counts as inside; quotas rounded to whole units pass a larger one.
 
     Returns
     -------
@@ -174,8 +182,7 @@ def fairness(
         "cv": float(rel.std(ddof=0) / rel.mean()),
         "max_min": _finite(hi / lo) if lo > 0 else None,
         "jain": jain(rel),
-        # a hair of tolerance: a rep exactly on the band edge (as an LP leaves it) is inside
-        "in_band": None if band is None else float(((rel - 1).abs() <= band + 1e-9).mean()),
+        "in_band": None if band is None else float(((rel - 1).abs() <= band + edge).mean()),
     }
     return out
 
@@ -185,7 +192,7 @@ def fairness(
 
 def fair_share_weights(reps: pd.DataFrame, mode: str) -> pd.Series:
     """Fair-share weight per rep_id, summing to 1: the assignment model's own fair shares
-    (:func:`allocator.territory.build.fair_shares`: ``equal``, ``ramp`` or ``experience_ramp`` =
+    (:func:`allocator.arcs.fair_shares`: ``equal``, ``ramp`` or ``experience_ramp`` =
     ramp x (1 + experience / max experience))."""
     return pd.Series(fair_shares(reps, 1.0, mode), index=reps["rep_id"].to_numpy())
 
@@ -210,6 +217,18 @@ def fair_quota(rep_product: pd.DataFrame, reps: pd.DataFrame) -> pd.Series:
     share = (frame["weight"] / total_weight).where(total_weight > 0, 0.0)
     frame = frame.assign(fair=share * by_product["quota"].transform("sum"))
     return frame.groupby("rep_id")["fair"].sum()
+
+
+def quota_fair(plan: Plan) -> pd.Series:
+    """Each rep's fair quota exactly as the quota LP used it: ``sum_p f_rp`` of the LP's own
+    ``rep_product.fair`` column (``models/quota.md``), indexed by rep_id; empty without quotas.
+
+    This is the fair share of the quota fairness band ``fairness_lo/hi[r,p]``: measured against
+    it, ``in_band`` is the share of reps the LP held inside its band.
+    """
+    if plan.quotas is None:
+        return pd.Series(dtype=float)
+    return plan.quotas.rep_product.groupby("rep_id")["fair"].sum().astype(float)
 
 
 def disruption(assignments: pd.DataFrame) -> dict[str, Any]:
@@ -269,9 +288,11 @@ def plan_metrics(plan: Plan) -> dict[str, Any]:
     """Fairness per measure, disruption and coverage of a plan (JSON-able, for metrics.json).
 
     Measures: ``potential`` (weight: fair share), ``utilization`` (workload over capacity, i.e.
-    weight: capacity), ``travel_km`` (fair share), and with quotas ``quota`` (fair share) and
-    ``quota_ratio`` (weight: the fair quota of :func:`fair_quota`). Territory measures use the
-    balance tolerance as band, quota measures the quota fairness band.
+    weight: capacity), ``travel_km`` (fair share), and with quotas ``quota`` (weight: the fair
+    quota the quota LP used, :func:`quota_fair`, so ``in_band`` is the share of reps inside the
+    LP's band) and ``quota_ratio`` (the same measure, kept under its old name for sweeps that
+    read it). Territory measures use the balance tolerance as band, quota measures the quota
+    fairness band.
     """
     scenario = plan.scenario
     balance = scenario.assignment.constraints.balance or BalanceSettings()
@@ -285,9 +306,12 @@ def plan_metrics(plan: Plan) -> dict[str, Any]:
         "travel_km": fairness(reps["travel_km"], weights, band=balance.tolerance),
     }
     if plan.quotas is not None:
-        fair = fair_quota(plan.quotas.rep_product, active).reindex(reps.index, fill_value=0.0)
-        measures["quota"] = fairness(reps["quota"], weights, band=quota_band)
-        measures["quota_ratio"] = fairness(reps["quota"], fair, band=quota_band)
+        fair = quota_fair(plan).reindex(reps.index, fill_value=0.0)
+        # whole-unit rounding moves a quota by < 1 unit: allow that much on the band's edge
+        pairs = plan.quotas.rep_product.groupby("rep_id").size().max()
+        edge = float(pairs) / max(float(fair[fair > 0].min()) if (fair > 0).any() else 1.0, 1.0)
+        measures["quota"] = fairness(reps["quota"], fair, band=quota_band, edge=edge)
+        measures["quota_ratio"] = measures["quota"]
     out: dict[str, Any] = {"fairness": measures}
     if plan.assignment is not None:
         out["disruption"] = disruption(plan.assignment.assignments)

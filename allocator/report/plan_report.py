@@ -1,16 +1,17 @@
-"""The plan report: ``report.html`` (self-contained) and ``report.md`` (with PNG files beside it).
+"""The plan report: ``report.html`` (self-contained, interactive map) and ``report.md``.
 
-:func:`write_report` writes the sections of :func:`plan_sections` (summary, target build-up,
-reps, fairness, map, binding constraints, moved accounts, monthly phasing) as a document of
-:mod:`allocator.report.document`, whose blocks are re-exported here; :func:`infeasible_report`
-writes
-the report of a scenario without a feasible plan. :mod:`allocator.report.comparison` and the
-tracking
-reports reuse the same document rendering.
+:func:`write_report` writes the sections of :func:`plan_sections`: the headline a sales VP
+reads in thirty seconds (:mod:`allocator.report.headline`), the interactive territory map
+(:mod:`allocator.report.map`), then the details (summary, target build-up, reps, fairness, what
+constrains the plan, moved accounts, quota tiers, expenses, reconciliation, monthly phasing) as a
+document of :mod:`allocator.report.document`, whose blocks are re-exported here;
+:func:`infeasible_report` writes the report of a scenario without a feasible plan.
+:mod:`allocator.report.comparison` and the tracking reports reuse the same rendering.
 """
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,16 +19,29 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from allocator.exceptions import InfeasibleError
-from allocator.report.document import Block, Bullets, Image, Section, Table, Text, write_document
-from allocator.report.explain import conflicting_constraints, explain_accounts, explain_constraints
-from allocator.report.metrics import plan_metrics
-from allocator.report.plots import (
-    fairness_figures,
-    png,
-    stacked_periods,
-    target_plot,
-    territory_map,
+from allocator.report.document import (
+    Block,
+    Bullets,
+    Html,
+    Image,
+    Section,
+    Table,
+    Text,
+    write_document,
 )
+from allocator.report.explain import (
+    conflicting_constraints,
+    explain_accounts,
+    explain_constraints,
+)
+from allocator.report.format import number, percent
+from allocator.report.headline import Headline, plan_headline
+from allocator.report.map import map_html, territory_map
+from allocator.report.metrics import plan_metrics
+from allocator.report.plots import fairness_figures, png, stacked_periods, target_plot
+from allocator.report.plots import territory_map as static_map
+from allocator.report.quota_sections import quota_sections
+from allocator.report.relax import Relaxation, assignment_relaxation
 
 if TYPE_CHECKING:
     from allocator.io.scenario import Scenario
@@ -35,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Bullets",
+    "Html",
     "Image",
     "Section",
     "Table",
@@ -60,52 +75,81 @@ def plan_sections(plan: Plan) -> list[Section]:
     """Every section of the plan report, in reading order."""
     metrics = plan_metrics(plan)
     reps = plan.reps_frame()
-    sections = [_summary(plan, metrics)]
+    relaxation = assignment_relaxation(plan)
+    accounts = explain_accounts(plan) if plan.assignment is not None else None
+    sections = [
+        _headline(plan_headline(plan, metrics, relaxation)),
+        _map(plan, accounts),
+        _summary(plan, metrics),
+    ]
     if plan.target is not None:
         sections.append(_target(plan))
-    sections += [_reps(plan, reps), _fairness(plan, metrics, reps), _map(plan)]
-    constraints = explain_constraints(plan)
-    if len(constraints):
-        sections.append(_constraints(constraints))
-    if plan.assignment is not None:
-        sections.append(_moved(plan))
+    sections += [_reps(plan, reps), _fairness(plan, metrics, reps)]
+    sections.append(_constraints(explain_constraints(plan), relaxation))
+    if accounts is not None:
+        sections.append(_moved(plan, accounts))
+    sections += quota_sections(plan)
     if plan.quotas is not None:
         sections.append(_phasing(plan))
     return sections
 
 
-def _num(value: Any, spec: str = ",.2f") -> str:
-    return "-" if value is None or value != value else format(value, spec)
+def _headline(head: Headline) -> Section:
+    """The key figures as cards, the three constraining things and the warnings."""
+    cards = "".join(
+        f'<div class="figure-card"><div class="label">{html.escape(label)}</div>'
+        f'<div class="value">{html.escape(value)}</div>'
+        f'<div class="detail">{html.escape(detail)}</div></div>'
+        for label, value, detail in head.figures
+    )
+    parts = [f'<div class="headline"><div class="figures">{cards}</div>']
+    parts.append("<h3>What constrains the plan most</h3><ol>")
+    parts += [f"<li>{html.escape(c)}</li>" for c in head.constraining]
+    parts.append("</ol>")
+    if head.warnings:
+        parts.append('<h3>Warnings</h3><ul class="warnings">')
+        parts += [f"<li>{html.escape(w)}</li>" for w in head.warnings]
+        parts.append("</ul>")
+    parts.append("</div>")
+    md = [f"- **{label}**: {value} ({detail})" for label, value, detail in head.figures]
+    md += ["", "What constrains the plan most:", ""]
+    md += [f"{i}. {c}" for i, c in enumerate(head.constraining, 1)]
+    if head.warnings:
+        md += ["", "Warnings:", "", *(f"- {w}" for w in head.warnings)]
+    return Section("Headline", (Html("".join(parts), "\n".join(md)),))
+
+
+def _num(value: Any) -> str:
+    return number(value)
 
 
 def _fact(value: Any) -> str:
-    if not isinstance(value, float):
-        return "-" if value is None else str(value)
-    return _num(value, ",.0f" if abs(value) >= 1000 else ".3f")
+    return number(value) if isinstance(value, int | float) else "-" if value is None else str(value)
 
 
 def _summary(plan: Plan, metrics: dict[str, Any]) -> Section:
-    items = [f"status: {plan.status}", f"total time: {plan.seconds:.1f} s"]
+    items = [f"status: {plan.status}", f"total time: {number(plan.seconds)} s"]
     if plan.assignment is not None:
         r = plan.assignment.report
-        gap = "-" if r.gap is None else f"{100 * r.gap:.3f}%"
+        gap = percent(r.gap, 3)
         terms = ", ".join(f"{k} {_num(v)}" for k, v in plan.assignment.terms.items())
         d = metrics["disruption"]
         items += [
             f"assignment ({r.solver}): objective {_num(r.objective)}, bound {_num(r.bound)}, "
-            f"gap {gap}, {r.seconds:.1f} s",
+            f"gap {gap}, {number(r.seconds)} s",
             f"objective terms: {terms}",
-            f"moves: {d['accounts_moved']:,} accounts ({d['accounts_moved_share']:.1%}), "
-            f"{d['potential_moved_share']:.1%} of the potential, {d['reps_affected']} reps "
+            f"moves: {number(d['accounts_moved'])} accounts "
+            f"({percent(d['accounts_moved_share'])}), "
+            f"{percent(d['potential_moved_share'])} of the potential, {d['reps_affected']} reps "
             "affected",
         ]
     else:
         items.append("territory: as given (assignment off), every account with its incumbent")
     if plan.target is not None:
-        items.append(f"target: {plan.target.total:,.0f}")
+        items.append(f"target: {number(plan.target.total)}")
     if plan.quotas is not None:
         q = plan.quotas.report
-        items.append(f"quotas ({q.solver}): {q.status.value}, objective {_num(q.objective, '.4f')}")
+        items.append(f"quotas ({q.solver}): {q.status.value}, objective {_num(q.objective)}")
     t = plan.tables
     items.append(
         f"data: {len(t.active_accounts):,} active accounts, {len(t.active_reps):,} active reps, "
@@ -147,65 +191,141 @@ def _image(name: str, caption: str, figure: Figure) -> Image:
 
 
 def _fairness(plan: Plan, metrics: dict[str, Any], reps: pd.DataFrame) -> Section:
-    table = pd.DataFrame(metrics["fairness"]).T.rename_axis("measure").reset_index()
+    fair = {k: v for k, v in metrics["fairness"].items() if k != "quota_ratio"}  # same as quota
+    table = pd.DataFrame(fair).T.rename_axis("measure").reset_index()
     columns = ["n", "gini", "cv", "max_min", "jain", "min_rel", "max_rel", "band", "in_band"]
     facts = {**metrics.get("disruption", {}), **metrics["coverage"]}
     shown = [f"{k}: {_fact(v)}" for k, v in facts.items()]
     blocks: list[Block] = [
         Text(
-            "Each rep's value is divided by its fair-share weight before measuring inequality "
+            "Each rep's value is divided by its fair share before measuring inequality "
             "(docs/metrics.md): 1 = exactly the fair share; in_band = share of reps inside the "
-            "band."
+            "band. The fair shares are the models' own: potential and travel against the "
+            "assignment's fair share (its balance band), utilisation against capacity, and quota "
+            "against the fair quota the quota LP used (ramp x potential share of each product; "
+            "its band quota.fairness.band), so in_band is the share of reps each model held "
+            "inside its band."
         ),
         Table(table[["measure", *columns]].astype(dict.fromkeys(columns, float))),
         Bullets(tuple(shown)),
     ]
-    blocks += [_image(*f) for f in fairness_figures(plan, metrics["fairness"], reps)]
+    figures = fairness_figures(plan, metrics["fairness"], reps)
+    blocks += [_image(*f) for f in figures]
+    if plan.quotas is not None and not any(f[0] == "quota_ratio" for f in figures):
+        blocks.append(
+            Text(
+                "Quota against the fair quota: every rep's quota is within "
+                f"{percent(plan.quotas.largest_deviation, 2)} of its fair quota (no chart: "
+                "the bars would all read 1)."
+            )
+        )
     return Section("Fairness", tuple(blocks))
 
 
-def _map(plan: Plan) -> Section:
-    figure = territory_map(plan.tables.active_accounts, plan.owners, plan.tables.active_reps)
-    return Section("Map", (_image("map", "Accounts coloured by rep; home bases as stars", figure),))
-
-
-def _constraints(table: pd.DataFrame) -> Section:
-    rows = table[~table["internal"]]
-    binding = rows[rows["binding"]]
-    binding = binding.iloc[binding["dual"].abs().fillna(0.0).argsort()[::-1]]
-    free = rows[~rows["binding"]].sort_values("slack")
-    closest = free.groupby(["model", "family"], sort=False).head(1)
-    note = f"{len(binding):,} binding of {len(table):,} constraint rows (auxiliary rows left out)"
-    columns = ["model", "name", "slack", "dual", "text"]
+def _map(plan: Plan, accounts: pd.DataFrame | None) -> Section:
+    figure = territory_map(plan, explanations=accounts)
+    still = static_map(plan.tables.active_accounts, plan.owners, plan.tables.active_reps)
+    caption = (
+        "Regions filled in the colour of the territory holding most of their potential "
+        "(neighbouring territories never share a colour); points are accounts sized by "
+        "potential in their owner's colour, ringed when they change owner; stars are home "
+        "bases. Hover for details, search an account or rep id, double-click for the whole plan."
+    )
     return Section(
-        "Binding constraints",
+        "Map",
         (
-            Table(binding[columns], note=note) if len(binding) else Text("No constraint binds."),
-            Text("Closest to binding, the tightest row of each family:"),
-            Table(closest[columns]),
+            Html(
+                f'<div class="map">{map_html(figure)}</div>',
+                "The interactive map is in report.html.",
+                Image("map", "Accounts by rep (report.html has the interactive map)", png(still)),
+            ),
+            Text(caption),
         ),
     )
 
 
-def _moved(plan: Plan) -> Section:
-    table = explain_accounts(plan)
+def _constraints(table: pd.DataFrame, relaxation: Relaxation | None) -> Section:
+    """What constrains the plan: the value of relaxing each assignment family (LP), the rows
+    that truly bind (at their limit with a non-zero shadow price, or at their limit in the MIP),
+    and the tightest free row of each family."""
+    table = _with_lp_duals(table, relaxation)
+    rows = table[~table["internal"]]
+    priced = rows["dual"].abs() > 1e-9
+    truly = rows[rows["binding"] & (priced | rows["dual"].isna())]
+    truly = truly.iloc[truly["dual"].abs().fillna(0.0).argsort()[::-1]]
+    idle = rows[rows["binding"] & ~priced & rows["dual"].notna()]
+    lp_only = rows[~rows["binding"] & priced & (rows["model"] == "assignment")]
+    free = rows[~rows["binding"]].sort_values("slack")
+    closest = free.groupby(["model", "family"], sort=False).head(1)
+    columns = ["model", "name", "slack", "dual", "text"]
+    blocks: list[Block] = []
+    if relaxation is not None:
+        blocks += [
+            Text(
+                "Value of relaxing each family of the territory model: how much lower the LP "
+                "relaxation's optimum is without it (objective units), and the row with the "
+                "largest shadow price (d objective / d right-hand side, sign as for the quota LP)."
+            ),
+            Table(relaxation.families),
+        ]
+    note = f"{len(truly):,} of {len(table):,} constraint rows truly bind (auxiliary rows left out)"
+    blocks.append(Table(truly[columns], note=note) if len(truly) else Text("No constraint binds."))
+    if len(idle):
+        families = ", ".join(sorted(set(idle["family"])))
+        blocks.append(
+            Text(
+                f"{len(idle):,} more rows sit exactly at their limit ({families}) but have a "
+                "shadow price of 0: relaxing them alone would change nothing."
+            )
+        )
+    if len(lp_only):
+        blocks += [
+            Text("Rows with slack in the plan that the LP relaxation prices (they bind there):"),
+            Table(lp_only[columns].iloc[lp_only["dual"].abs().argsort()[::-1]]),
+        ]
+    blocks += [
+        Text("Closest to binding, the tightest free row of each family:"),
+        Table(closest[columns]),
+    ]
+    return Section("What constrains the plan", tuple(blocks))
+
+
+def _with_lp_duals(table: pd.DataFrame, relaxation: Relaxation | None) -> pd.DataFrame:
+    """The assignment rows with the LP relaxation's shadow prices and their sentences."""
+    if relaxation is None or not len(table):
+        return table
+    from allocator.report.explain import constraint_text
+
+    duals = relaxation.duals.set_index("name")["dual"]
+    mine = table["model"] == "assignment"
+    out = table.copy()
+    out.loc[mine, "dual"] = out.loc[mine, "name"].map(duals)
+    objective = "the objective (LP relaxation) by {}"
+    out.loc[mine, "text"] = [
+        constraint_text(n, f, s, d, b or abs(d) > 1e-9 if d == d else b, objective=objective)
+        for n, f, s, d, b in out.loc[
+            mine, ["name", "family", "slack", "dual", "binding"]
+        ].itertuples(index=False)
+    ]
+    return out
+
+
+def _moved(plan: Plan, table: pd.DataFrame) -> Section:
     names = plan.tables.accounts.set_index("account_id")["name"]
     moved = table[table["moved"]].copy()
     moved.insert(1, "name", moved["account_id"].map(names))
     columns = [
-        "account_id",
-        "name",
-        "incumbent_rep_id",
-        "rep_id",
-        "reason",
-        "next_rep_id",
-        "delta",
-        "next_breaks",
+        *("account_id", "name", "incumbent_rep_id", "rep_id", "reason", "next_rep_id", "delta"),
+        *("next_rule", "cheaper_rep_id", "cheaper_delta", "next_breaks"),
     ]
     text = (
-        "Accounts that change owner, why, and the next-best eligible rep: delta is how much the "
-        "objective would rise if the account went there instead (everything else fixed); a "
-        "negative delta comes with the constraint that move would break."
+        "Accounts that change owner, why, and the next-best rep: the rep that could take the "
+        "account with every hard rule of the model still holding (eligibility, capacity, "
+        "balance, account limit, continuity budget, contiguity). delta is how much the "
+        "objective would change if the account went there instead (everything else fixed); a "
+        "negative delta always comes with next_rule, the proven gap of the solve that allows "
+        "it. cheaper_rep_id is a rep that would cost less but a rule forbids: next_breaks "
+        "names the rule, with its numbers."
     )
     if not len(moved):
         return Section("Moved accounts", (Text("No account changes owner."),))

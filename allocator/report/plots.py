@@ -2,27 +2,35 @@
 
 Figures are built with :class:`matplotlib.figure.Figure` and an Agg canvas, never through
 ``pyplot``: no global figure registry, no GUI backend, safe in worker processes and threads.
-Each function takes plain frames and returns a :class:`Figure`; :func:`png` renders one.
+Each function takes plain frames and returns a :class:`Figure`; :func:`png` renders one, with a
+CJK font as fallback (:func:`font_families`) so Chinese, Japanese and Korean names in titles
+and labels are drawn, not shown as empty boxes.
 """
 
 from __future__ import annotations
 
+import functools
+import glob
 import io
+import logging
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from matplotlib import colormaps
+from matplotlib import colormaps, font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
-from allocator.report.metrics import fair_quota, lorenz, plan_weights
+from allocator.report.metrics import lorenz, plan_weights, quota_fair
 
 if TYPE_CHECKING:
     from allocator.plan import Plan
 
 __all__ = [
+    "delta_bars",
     "fairness_figures",
+    "font_families",
     "lorenz_plot",
     "png",
     "ratio_bars",
@@ -33,6 +41,38 @@ __all__ = [
 
 _LABEL_LIMIT = 40  # above this many reps, bar and map labels would overlap: leave them out
 
+log = logging.getLogger("allocator")
+
+#: Where Debian (fonts-noto-cjk), Fedora and macOS keep a CJK font, for a stale font cache.
+_CJK_FILES = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/**/NotoSansCJK*.tt[cf]",
+    "/usr/share/fonts/**/*CJK*.[ot]t[cf]",
+    "/System/Library/Fonts/PingFang.ttc",
+)
+
+
+@functools.cache
+def font_families() -> tuple[str, ...]:
+    """Font families for every text of a figure: DejaVu Sans, then a CJK font as fallback when
+    one is installed (found at run time; none: a log line, and CJK glyphs may show as boxes)."""
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    cjk = [n for n in sorted(names) if "CJK" in n or n in ("PingFang SC", "Microsoft YaHei")]
+    if not cjk:
+        for pattern in _CJK_FILES:
+            for path in glob.glob(pattern, recursive=True):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        cjk = [n for n in sorted(names) if "CJK" in n]
+    if not cjk:
+        log.info("plots: no CJK font found; Chinese names in figures may show as boxes")
+        return ("DejaVu Sans",)
+    preferred = [n for n in cjk if n.endswith(" SC")] or cjk
+    return ("DejaVu Sans", preferred[0])
+
 
 def _figure(width: float = 9.0, height: float = 4.5) -> Figure:
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
@@ -41,7 +81,10 @@ def _figure(width: float = 9.0, height: float = 4.5) -> Figure:
 
 
 def png(fig: Figure) -> bytes:
-    """The figure as PNG bytes (Agg)."""
+    """The figure as PNG bytes (Agg), every text with the CJK fallback of :func:`font_families`."""
+    families = list(font_families())
+    for text in fig.findobj(Text):
+        text.set_fontfamily(families)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()
@@ -201,17 +244,15 @@ def fairness_figures(
     out = [
         ("utilization", "Workload utilisation per rep against the mean and the band", utilization)
     ]
-    if plan.quotas is not None:
-        fair = fair_quota(plan.quotas.rep_product, plan.tables.active_reps).reindex(by_rep.index)
+    if plan.quotas is not None and plan.quotas.largest_deviation > 1e-3:
+        fair = quota_fair(plan).reindex(by_rep.index)
         bars = ratio_bars(
             (by_rep["quota"] / fair).where(fair > 0).dropna(),
-            title="Quota over the fair quota per rep (1 = fair)",
+            title="Quota over the fair quota the quota LP used, per rep (1 = fair)",
             ylabel="quota / fair quota",
-            band=fairness["quota_ratio"]["band"],
+            band=fairness["quota"]["band"],
         )
-        out.append(
-            ("quota_ratio", "Quota-to-potential: quota over the ramp x potential share", bars)
-        )
+        out.append(("quota_ratio", "Quota over the LP's fair quota (ramp x potential share)", bars))
     lorenz_fig = lorenz_plot(
         by_rep["potential"],
         plan_weights(plan).reindex(by_rep.index),
@@ -220,3 +261,17 @@ def fairness_figures(
     )
     out.append(("lorenz", "Lorenz curve of potential over fair-share weights", lorenz_fig))
     return out
+
+
+def delta_bars(labels: list[str], relative: np.ndarray, *, title: str) -> Figure:
+    """Horizontal bars of relative changes (0.1 = +10%), largest first at the top."""
+    fig = _figure(9.0, 0.9 + 0.32 * max(len(labels), 1))
+    ax = fig.add_subplot()
+    y = np.arange(len(labels))[::-1]
+    colours = np.where(relative >= 0, "#2e7d32", "#c62828")
+    ax.barh(y, relative * 100, color=colours)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("change against the baseline, %")
+    ax.set_title(title)
+    return fig
