@@ -1,126 +1,147 @@
-"""The map of the plan under edit: accounts coloured by rep, locks, violations, rep homes.
+"""The map of the plan under edit: the report's territory map, restyled after every edit.
 
-:func:`edit_map` draws with Plotly (the report's map library): every active account is a point
-(``customdata`` = account_id, so a click or a lasso in the page selects accounts), diamonds are
-locked accounts, red rings mark accounts that break a rule or belong to a rep who does, stars
-are the reps' homes. Above 5,000 accounts the points use WebGL (``scattergl``), which keeps
-lasso selection fast on a 20,000-account plan. The figure is a plain dict in Plotly's JSON
-schema, drawn by the plotly.js that the ``plotly`` package ships.
+:class:`EditMap` draws the report's :func:`allocator.report.map.territory_map` once, when the
+plan is opened (region polygons, account points, home bases, the territory colours), and keeps
+it as a plain dict in Plotly's JSON schema. After an edit, :meth:`EditMap.figure` changes only
+what an edit changes, without building the figure again (on the demo that takes seconds):
+each account's colour (its rep's), ring (red: it breaks a rule or its rep does; black: moved
+from its incumbent), symbol (diamond: locked) and hover; each region's fill (the rep holding
+most of its potential); the home bases' rings and hovers. The account points keep
+``customdata = [account_id, rep_id]``, so a click or a lasso in the page selects accounts, and
+a click on a region selects its accounts.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pandas as pd
 
+from allocator.plan import Plan
+from allocator.report.map import territory_map
+from allocator.report.regions import territory_colours
 from allocator.serve.recompute import Context, Evaluation
 
-__all__ = ["PALETTE", "edit_map", "rep_colours"]
+__all__ = ["EditMap"]
 
-#: 20 distinguishable colours (Plotly's D3 + Dark24 heads); reps cycle through them.
-PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-    "#17becf", "#2e91e5", "#e15f99", "#1ca71c", "#fb0d0d", "#da16ff", "#222a2a", "#b68100",
-    "#750d86", "#eb663b", "#511cfb", "#00a08b",
-)  # fmt: skip
+GREY = "#9aa3b2"
+RED = "#d62728"
 
 
-def rep_colours(rep_ids: list[str]) -> dict[str, str]:
-    """A colour per rep, stable for a plan (reps in their table order)."""
-    return {r: PALETTE[i % len(PALETTE)] for i, r in enumerate(rep_ids)}
+def _alpha(colour: str, alpha: float) -> str:
+    if not colour.startswith("#") or len(colour) != 7:
+        return colour
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
 
 
-def edit_map(
-    ctx: Context,
-    owners: pd.Series,
-    locked: frozenset[str],
-    evaluation: Evaluation,
-    *,
-    title: str = "",
-    height: int = 640,
-) -> dict[str, Any]:
-    """The plan's accounts and reps as a Plotly figure dict (lon/lat axes, equal scale).
+class EditMap:
+    """The opened plan's territory map, restyled for each version of the plan under edit."""
 
-    A plain dict (``{"data": [...], "layout": {...}}``), built without plotly's validation:
-    on 20,000 accounts validating the figure would take seconds per edit.
-    """
-    acc = ctx.accounts
-    owner = owners.reindex(acc.index).astype(str)
-    colours = rep_colours(list(ctx.reps.index))
-    flagged_reps = {v.rep for v in evaluation.violations if v.rep}
-    flagged = {v.account for v in evaluation.violations if v.account}
-    bad = owner.isin(flagged_reps).to_numpy() | acc.index.isin(list(flagged))
-    is_locked = acc.index.isin(list(locked))
-    big = len(acc) > 5000
-    names = ctx.reps["name"].reindex(owner.to_numpy()).to_numpy()
-    hover = [
-        f"{a} ({seg}) · {r} {n}<br>potential {p:,.0f} · workload {w:,.0f} h"
-        + (" · locked" if k else "")
-        for a, seg, r, n, p, w, k in zip(
-            acc.index,
-            acc["segment"],
-            owner,
-            names,
-            acc["potential"],
-            acc["workload"],
-            is_locked,
-            strict=True,
+    def __init__(self, plan: Plan, ctx: Context, *, title: str = "", height: int = 640) -> None:
+        self.ctx = ctx
+        owners = plan.owners.reindex(ctx.accounts.index)
+        self.colours = territory_colours(
+            owners, plan.tables.active_accounts, plan.tables.adjacency, list(ctx.reps.index)
         )
-    ]
-    accounts = {
-        "type": "scattergl" if big else "scatter",
-        "x": acc["lon"].to_numpy(float).tolist(),
-        "y": acc["lat"].to_numpy(float).tolist(),
-        "mode": "markers",
-        "name": "accounts",
-        "customdata": [[a] for a in acc.index],
-        "hovertext": hover,
-        "hoverinfo": "text",
-        "marker": {
-            "color": owner.map(colours).tolist(),
-            "size": 4 if big else 7,
-            "symbol": ["diamond" if k else "circle" for k in is_locked],
-            "line": {
-                "color": ["#d62728" if b else "rgba(0,0,0,0.25)" for b in bad],
-                "width": [2.5 if b else 0.5 for b in bad],
-            },
-        },
-        "selected": {"marker": {"opacity": 1.0, "size": 13 if not big else 8}},
-        "unselected": {"marker": {"opacity": 0.45}},
-    }
-    reps = ctx.reps
-    homes = {
-        "type": "scatter",
-        "x": reps["lon"].to_numpy(float).tolist(),
-        "y": reps["lat"].to_numpy(float).tolist(),
-        "mode": "markers+text",
-        "name": "rep homes",
-        "text": list(reps.index),
-        "textposition": "top center",
-        "hovertext": [f"{r} {n} (home)" for r, n in zip(reps.index, reps["name"], strict=True)],
-        "hoverinfo": "text",
-        "marker": {
-            "symbol": "star",
-            "size": 14,
-            "color": [colours[r] for r in reps.index],
-            "line": {
-                "color": ["#d62728" if r in flagged_reps else "#000" for r in reps.index],
-                "width": 1.5,
-            },
-        },
-    }
-    layout = {
-        "height": height,
-        "margin": {"l": 40, "r": 10, "t": 40 if title else 10, "b": 30},
-        "dragmode": "lasso",
-        "showlegend": False,
-        "clickmode": "event+select",
-        "xaxis": {"title": {"text": "longitude"}},
-        "yaxis": {"title": {"text": "latitude"}, "scaleanchor": "x", "scaleratio": 1.0},
-        "uirevision": "keep",  # edits keep the planner's zoom and pan
-        "plot_bgcolor": "#f7f7f7",
-    }
-    if title:
-        layout["title"] = {"text": title, "x": 0.01}
-    return {"data": [accounts, homes], "layout": layout}
+        empty = pd.DataFrame({"account_id": pd.Series(dtype=str)})  # hovers are redone per edit
+        fig = territory_map(plan, explanations=empty, title=title, height=height)
+        self.base: dict[str, Any] = fig.to_plotly_json()
+        self.base["layout"].update(
+            dragmode="lasso", clickmode="event+select", uirevision="keep", showlegend=False
+        )
+        metas = [t.get("meta") for t in self.base["data"]]
+        self.account_trace = metas.index("accounts")
+        self.rep_trace = metas.index("reps")
+        self.regions = {
+            i: str(t.get("name"))
+            for i, t in enumerate(self.base["data"])
+            if t.get("meta") == "region"
+        }
+        ids = [str(row[0]) for row in self.base["data"][self.account_trace]["customdata"]]
+        self.order = pd.Index(ids)  # the points' order in the figure
+        self.acc = ctx.accounts.reindex(self.order)
+
+    def figure(
+        self, owners: pd.Series, locked: frozenset[str], evaluation: Evaluation
+    ) -> dict[str, Any]:
+        """The map for ``owners`` (account_id -> rep_id): a JSON-able Plotly figure dict."""
+        fig = {"data": list(self.base["data"]), "layout": self.base["layout"]}
+        owner = owners.reindex(self.order).astype(str)
+        flagged_reps = {v.rep for v in evaluation.violations if v.rep}
+        flagged = {v.account for v in evaluation.violations if v.account}
+        fig["data"][self.account_trace] = self._accounts(owner, locked, flagged_reps, flagged)
+        fig["data"][self.rep_trace] = self._reps(evaluation, flagged_reps)
+        top = self._top_rep(owner)
+        for i, region in self.regions.items():
+            trace = dict(fig["data"][i])
+            trace["fillcolor"] = _alpha(self.colours.get(top.get(region, ""), GREY), 0.35)
+            fig["data"][i] = trace
+        return fig
+
+    def _top_rep(self, owner: pd.Series) -> dict[str, str]:
+        """Region -> the rep holding most of its potential."""
+        frame = pd.DataFrame(
+            {
+                "region": self.acc["region_id"].astype(str).to_numpy(),
+                "rep": owner.to_numpy(),
+                "v": self.acc["potential"].to_numpy(float),
+            }
+        )
+        top = frame.groupby(["region", "rep"])["v"].sum().groupby(level=0).idxmax()
+        return {str(g): str(pair[1]) for g, pair in top.items()}
+
+    def _accounts(
+        self, owner: pd.Series, locked: frozenset[str], reps: set[str], accounts: set[str]
+    ) -> dict[str, Any]:
+        acc = self.acc
+        trace = copy.copy(self.base["data"][self.account_trace])
+        marker = dict(trace["marker"])
+        bad = owner.isin(reps).to_numpy() | self.order.isin(list(accounts))
+        incumbent = acc["incumbent_rep_id"].astype(str)
+        moved = ((incumbent != "") & (incumbent != owner)).to_numpy()
+        is_locked = self.order.isin(list(locked))
+        marker["color"] = [self.colours.get(r, GREY) for r in owner]
+        marker["symbol"] = ["diamond" if k else "circle" for k in is_locked]
+        marker["line"] = {
+            "color": [
+                RED if b else ("#000000" if m else "#ffffff")
+                for b, m in zip(bad, moved, strict=True)
+            ],
+            "width": [2.5 if b else (1.6 if m else 0.5) for b, m in zip(bad, moved, strict=True)],
+        }
+        trace["marker"] = marker
+        trace["customdata"] = [[a, r] for a, r in zip(self.order, owner, strict=True)]
+        names = self.ctx.reps["name"].reindex(owner.to_numpy()).to_numpy()
+        trace["text"] = [
+            f"<b>{a}</b> ({seg})<br>owner <b>{r}</b> {n}, incumbent {i or 'none'}"
+            f"{' (moved)' if m else ''}<br>potential {p:,.0f}, workload {w:,.0f} h"
+            + ("<br>locked" if k else "")
+            + ("<br><b>breaks a rule</b> (see the panel)" if b else "")
+            for a, seg, r, n, i, m, p, w, k, b in zip(
+                self.order, acc["segment"], owner, names, incumbent, moved,
+                acc["potential"], acc["workload"], is_locked, bad, strict=True,
+            )
+        ]  # fmt: skip
+        trace["selected"] = {"marker": {"opacity": 1.0}}
+        trace["unselected"] = {"marker": {"opacity": 0.35}}
+        return trace
+
+    def _reps(self, evaluation: Evaluation, flagged: set[str]) -> dict[str, Any]:
+        trace = copy.copy(self.base["data"][self.rep_trace])
+        ids = [str(r) for r in trace["customdata"]]
+        totals = evaluation.reps.set_index("rep_id").reindex(ids)
+        marker = dict(trace["marker"])
+        marker["line"] = {
+            "color": [RED if r in flagged else "#000000" for r in ids],
+            "width": [3 if r in flagged else 1 for r in ids],
+        }
+        trace["marker"] = marker
+        trace["text"] = [
+            f"<b>{r}</b> {row['name']}<br>{row['accounts']:.0f} accounts, potential "
+            f"{row['potential']:,.0f} ({row['fair_ratio']:.0%} of fair)<br>utilisation "
+            f"{row['utilization']:.0%}" + (" <b>breaks a rule</b>" if r in flagged else "")
+            for r, row in totals.iterrows()
+        ]
+        return trace

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from plotly.utils import PlotlyJSONEncoder
 
 from allocator.report.comparison import compare
-from allocator.serve.mapview import edit_map, rep_colours
+from allocator.serve.mapview import EditMap
 from allocator.serve.recompute import Context, Evaluation, evaluate, make_context
 from allocator.serve.reoptimise import Reoptimisation, diff_owners, pinned_tables
 from allocator.serve.save import Saved, edited_plan, save_edited
@@ -43,6 +44,7 @@ class Workspace:
         self._lock = threading.RLock()
         base = self.session.base
         self._base_eval = evaluate(self.ctx, base.owners, base.unlocked)
+        self.map = _edit_map(opened, self.ctx, self.session, self._base_eval)
 
     # ------------------------------------------------------------ reading
 
@@ -81,7 +83,7 @@ class Workspace:
     def accounts_json(self) -> dict[str, Any]:
         """Static account and rep lists for the page's pickers."""
         acc = self.ctx.accounts
-        colours = rep_colours(list(self.ctx.reps.index))
+        colours = self.map.colours
         return {
             "accounts": {
                 "account_id": list(acc.index),
@@ -97,8 +99,8 @@ class Workspace:
     def map_json(self) -> str:
         with self._lock:
             state = self.session.state
-            fig = edit_map(self.ctx, state.owners, self.session.locked(), self.evaluation())
-        return json.dumps(fig)
+            fig = self.map.figure(state.owners, self.session.locked(), self.evaluation())
+        return json.dumps(fig, cls=PlotlyJSONEncoder)
 
     # ------------------------------------------------------------ edits
 
@@ -228,9 +230,8 @@ class Workspace:
             opened.tables, opened.scenario.assignment, opened.owners, opened.rep_quota
         )
         ev = evaluate(ctx, opened.owners)
-        other_map = edit_map(
-            ctx, opened.owners, ctx.data_locked, ev, title=opened.label, height=460
-        )
+        session = Session(opened.owners, reps=ctx.reps.index, data_locked=ctx.data_locked)
+        other = _edit_map(opened, ctx, session, ev).figure(opened.owners, ctx.data_locked, ev)
         timing = result.metrics["metric"].str.contains("seconds")
         changed = result.shown_metrics()[result.metrics["differs"] & ~timing]
         return {
@@ -239,8 +240,14 @@ class Workspace:
             "owners": _records(result.owners.head(200)),
             "owners_total": len(result.owners),
             "settings": _records(result.settings),
-            "map": other_map,
+            "map": json.loads(json.dumps(other, cls=PlotlyJSONEncoder)),
         }
+
+
+def _edit_map(opened: Opened, ctx: Context, session: Session, ev: Evaluation) -> EditMap:
+    """The report's map of the opened plan, ready to be restyled after each edit."""
+    plan = opened.plan or edited_plan(opened, ctx, session, ev, quotas=False)
+    return EditMap(plan, ctx, title=opened.label)
 
 
 def _version(body: dict[str, Any]) -> int | None:

@@ -126,15 +126,18 @@ function renderFairness(state) {
   $("fairness").innerHTML = html;
 }
 
+function accountTrace(gd) { return gd.data.findIndex((t) => t.meta === "accounts"); }
+function metaOf(gd, p) { return gd.data[p.curveNumber] ? gd.data[p.curveNumber].meta : undefined; }
+
 function renderSelection() {
   $("selected-count").textContent = selected.size;
   const ids = [...selected];
   $("selected-list").textContent = ids.slice(0, 8).join(", ") + (ids.length > 8 ? ", ..." : "");
   const gd = $("map");
   if (gd.data && gd.data.length) {
-    const index = new Map(accounts.account_id.map((a, i) => [a, i]));
+    const index = new Map(gd.data[accountTrace(gd)].customdata.map((c, i) => [c[0], i]));
     const points = ids.map((a) => index.get(a)).filter((i) => i !== undefined);
-    Plotly.restyle(gd, {selectedpoints: [points.length ? points : null]}, [0]);
+    Plotly.restyle(gd, {selectedpoints: [points.length ? points : null]}, [accountTrace(gd)]);
   }
 }
 
@@ -214,13 +217,7 @@ function wire() {
     say(unknown.length ? `not in this plan: ${unknown.join(", ")}` : `${ids.length} selected`, unknown.length > 0);
   };
   $("clear").onclick = () => { selected = new Set(); renderSelection(); };
-  $("region").onchange = () => {
-    const g = $("region").value;
-    if (!g) return;
-    selected = new Set(accounts.account_id.filter((a, i) => accounts.region_id[i] === g));
-    renderSelection();
-    say(`region ${g}: ${selected.size} account(s) selected`);
-  };
+  $("region").onchange = () => { if ($("region").value) selectRegion($("region").value); };
   $("reoptimise").onclick = async () => {
     try {
       await api("/api/reoptimise", {version: S.version});
@@ -244,6 +241,12 @@ function wire() {
   $("compare").onclick = compareWith;
 }
 
+function selectRegion(g) {
+  selected = new Set(accounts.account_id.filter((a, i) => accounts.region_id[i] === g));
+  renderSelection();
+  say(`region ${g}: ${selected.size} account(s) selected`);
+}
+
 async function compareWith() {
   try {
     say("opening the other plan...");
@@ -257,7 +260,7 @@ async function compareWith() {
       c.owners.map((o) => "<tr>" + Object.values(o).map((v) => `<td>${esc(v)}</td>`).join("") + "</tr>").join("") + "</table>";
     $("compare-result").innerHTML = html;
     const mine = await api("/api/map");
-    const small = (fig, title) => ({...fig.layout, height: 460, title: {text: title, x: 0.01}, margin: {l: 40, r: 10, t: 40, b: 30}, dragmode: "pan"});
+    const small = (fig, title) => ({...fig.layout, height: 460, title: {text: title, x: 0.01}, margin: {l: 10, r: 10, t: 40, b: 10}, dragmode: "pan"});
     const opts = {responsive: true, displaylogo: false};
     await Plotly.newPlot("map-this", mine.data, small(mine, a), opts);
     await Plotly.newPlot("map-other", c.map.data, small(c.map, b), opts);
@@ -269,14 +272,18 @@ function wireMap() {
   const gd = $("map");
   gd.on("plotly_selected", (ev) => {
     if (!ev) return;
-    const ids = ev.points.filter((p) => p.curveNumber === 0).map((p) => p.customdata[0]);
+    const ids = ev.points.filter((p) => metaOf(gd, p) === "accounts").map((p) => p.customdata[0]);
     selected = new Set(ids);
     $("selected-count").textContent = selected.size;
     $("selected-list").textContent = ids.slice(0, 8).join(", ") + (ids.length > 8 ? ", ..." : "");
   });
   gd.on("plotly_click", (ev) => {
-    const p = ev.points.find((q) => q.curveNumber === 0);
-    if (!p) return;
+    const p = ev.points.find((q) => metaOf(gd, q) === "accounts");
+    if (!p) {
+      const region = ev.points.find((q) => metaOf(gd, q) === "region");
+      if (region) selectRegion(gd.data[region.curveNumber].name);
+      return;
+    }
     const a = p.customdata[0];
     if (selected.has(a)) selected.delete(a); else selected.add(a);
     renderSelection();
