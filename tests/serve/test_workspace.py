@@ -161,3 +161,20 @@ def test_evaluation_is_pure(ws: Workspace) -> None:
     again = evaluate(ws.ctx, owners)
     assert first.reps.equals(again.reps) and first.objective == again.objective
     assert ws.session.state.owners.equals(owners)
+
+
+def test_a_scenario_is_solved_in_memory_and_compared(
+    company: Path, plan_folder: Path, tmp_path: Path
+) -> None:
+    before = sorted(p.name for p in company.parent.iterdir())
+    ws = Workspace(open_source(company))
+    assert ws.opened.plan is not None and ws.opened.folder is None
+    assert sorted(p.name for p in company.parent.iterdir()) == before  # nothing written
+    a = free_account(ws)
+    to = next(r for r in ws.ctx.reps.index if r != ws.session.state.owners[a])
+    ws.edit({"version": 0, "action": "move", "accounts": [a], "rep": to})
+    side = ws.compare({"other": str(plan_folder)})
+    assert side["names"][0] == "this plan"
+    changed = {row["account_id"] for row in side["owners"]}
+    assert a in changed and side["owners_total"] == len(changed)
+    assert {t.get("meta") for t in side["map"]["data"]} >= {"accounts", "region", "reps"}
