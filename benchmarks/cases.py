@@ -307,7 +307,21 @@ def quota_row(spec: dict[str, Any]) -> None:
     )
 
 
-KINDS = {"gap": gap_rows, "scale": scale_row, "side": side_row, "quota": quota_row}
+def serve_row(spec: dict[str, Any]) -> None:
+    """``allocator serve`` edit latency (:mod:`benchmarks.serve`)."""
+    from benchmarks.serve import serve_rows
+
+    for row in serve_rows(spec):
+        emit(row)
+
+
+KINDS = {
+    "gap": gap_rows,
+    "scale": scale_row,
+    "side": side_row,
+    "quota": quota_row,
+    "serve": serve_row,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

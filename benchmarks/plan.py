@@ -8,7 +8,7 @@ from typing import Any
 
 __all__ = ["PARTS", "Case", "plan"]
 
-PARTS = ("gap", "gapabcd", "yagiura", "scale", "quota", "side")
+PARTS = ("gap", "gapabcd", "yagiura", "scale", "quota", "side", "serve")
 
 #: Time limit per GAP instance (the issue's fixed limit) and in --quick.
 GAP_LIMIT, GAP_QUICK = 60.0, 10.0
@@ -145,4 +145,17 @@ def plan(part: str, *, quick: bool, data: Path) -> tuple[list[Case], str]:
         if not (data / "optima.csv").exists():
             return [], f"benchmark data not found at {data} (expected ../shared/benchmarks)"
         return _gap_cases(part, quick, data), ""
+    if part == "serve":
+        return _serve_cases(quick), ""
     return _company_cases(part, quick), ""
+
+
+def _serve_cases(quick: bool) -> list[Case]:
+    """``allocator serve`` edit latency: the demo's size (solved) and 20,000 accounts."""
+    edits = 10 if quick else 30
+    demo = {"kind": "serve", "accounts": 2000, "reps": 40, "regions": 30, "peer": True}
+    big = {"kind": "serve", "accounts": 20000, "reps": 200, "regions": 100, "solve": False}
+    return [
+        Case("serve", {**demo, "edits": edits}, 3, 600),
+        Case("serve", {**big, "edits": edits}, 2, 900),
+    ]

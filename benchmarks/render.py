@@ -45,6 +45,7 @@ TITLES = {
     "scale": "Scale: generated companies, demo constraints",
     "quota": "Quota LP",
     "side": "Side by side: our model, naive dense PuLP, dense model from numpy arrays",
+    "serve": "allocator serve: edit to updated metrics (no solver), beside a re-solve",
 }
 
 SHOW = {
@@ -86,6 +87,7 @@ SHOW = {
         "check",
         "detail",
     ],
+    "serve": ["case", "method", "status", "seconds", "peak_mb", "load", "check", "detail"],
     "side": [
         "case",
         "method",

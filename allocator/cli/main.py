@@ -22,6 +22,7 @@ from allocator.cli.letters import add_letters_parsers
 from allocator.cli.plan import add_plan_parsers
 from allocator.cli.plans import add_plans_parser
 from allocator.cli.reference import render_reference
+from allocator.cli.serve import add_serve_parser
 from allocator.cli.size import add_size_parser
 from allocator.cli.sweep import add_sweep_parser
 from allocator.cli.track import add_track_parsers
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_plan_parsers(sub)
     add_sweep_parser(sub)
     add_track_parsers(sub)
+    add_serve_parser(sub)
     add_generate_parser(sub)
     add_bench_parser(sub)
     add_size_parser(sub)

@@ -468,4 +468,10 @@ def load_inputs(scenario: Scenario) -> Tables:
             for name in missing
         ]
         raise ScenarioError("\n".join(lines))
-    return load_tables(scenario.data, geography=scenario.geography)
+    tables = load_tables(scenario.data, geography=scenario.geography)
+    if scenario.assignment.overrides:  # a planner's edits, replayed (allocator serve)
+        from allocator.io.overrides import apply_overrides, read_overrides
+
+        path = scenario.assignment.overrides
+        tables = apply_overrides(tables, read_overrides(path), source=path)
+    return tables

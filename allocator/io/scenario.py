@@ -168,6 +168,9 @@ def _resolve_paths(raw: dict[str, Any], base: Path, shown: str) -> dict[str, Any
         if not isinstance(data, dict):
             raise ScenarioError(f"{shown}: data: expected a mapping of table name to path")
         out["data"] = {k: _resolve_table(base, v) for k, v in data.items()}
+    assignment = out.get("assignment")
+    if isinstance(assignment, dict) and isinstance(assignment.get("overrides"), str):
+        out["assignment"] = {**assignment, "overrides": _resolve(base, assignment["overrides"])}
     output = out.get("output")
     if isinstance(output, dict) and isinstance(output.get("dir"), str):
         out["output"] = output = {**output, "dir": _resolve(base, output["dir"])}

@@ -183,6 +183,8 @@ class AssignmentSettings(_Block):
 
     enabled: bool = True
     level: Literal["account", "region"] = "account"
+    # a planner's edits to replay (allocator serve writes it): account_id, rep_id, locked, who, why
+    overrides: str | None = None
     objective: ObjectiveWeights = ObjectiveWeights()
     constraints: AssignmentConstraints = AssignmentConstraints(
         capacity=CapacitySettings(),
