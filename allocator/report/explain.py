@@ -31,10 +31,10 @@ import pandas as pd
 from allocator.exceptions import InfeasibleError, InputError
 from allocator.io.settings import AssignmentSettings, BalanceSettings
 from allocator.io.tables import parse_ids
+from allocator.plan import territory_tables
 from allocator.report.format import number
 from allocator.report.rules import MoveRules, family_masks, move_breaks
 from allocator.territory.build import Territory, build_territory, fair_shares, territory_problem
-from allocator.plan import territory_tables
 
 if TYPE_CHECKING:
     from allocator.plan import Plan

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import json
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,6 @@ from plotly.utils import PlotlyJSONEncoder
 
 from allocator.exceptions import InfeasibleError
 from allocator.io.folder import Claim, claim
-from allocator.io.files import atomic_write
 from allocator.report.document import (
     Block,
     Bullets,

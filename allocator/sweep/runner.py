@@ -33,7 +33,7 @@ from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any
 
-from allocator.exceptions import InfeasibleError, NoSolutionInTimeError, OutputError, ScenarioError
+from allocator.exceptions import InfeasibleError, NoSolutionInTimeError, OutputError
 from allocator.io.folder import Claim, Owner, claim, is_temporary
 from allocator.io.scenario import Scenario
 from allocator.io.settings import SolverSettings
