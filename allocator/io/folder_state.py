@@ -47,6 +47,8 @@ TEMP_PREFIX = ".~allocator-"
 #: test-only fault injection: seconds to sleep after each staged file (tests/io/test_folder_kill.py)
 DELAY_ENV = "ALLOCATOR_TEST_WRITE_DELAY"
 INTERNAL = {MARKER, LOCK}
+#: what file browsers leave in any folder they show: never a reason to refuse one
+LITTER = {".DS_Store", "Thumbs.db", "desktop.ini"}
 # our temporary names, and those of earlier versions: mkstemp's ".name.XXXXXXXX.suffix" and the
 # sweep's ".name.tmp-PID"
 _TEMP = re.compile(
@@ -185,7 +187,7 @@ def inspect(folder: Path) -> FolderState:
         files = {n: (str(d),) for n, d in record.get("files", {}).items()}
     if marker is not None:
         leftovers.append(MARKER)
-    skip = {*leftovers, *INTERNAL, MANIFEST, *files}
+    skip = {*leftovers, *INTERNAL, *LITTER, MANIFEST, *files}
     foreign = [n for n in names if n not in skip and not (folder / n).is_dir()]
     if record is None:  # a folder of folders (a sweep's variants) is judged by its files
         foreign += [n for n in names if n not in skip and (folder / n).is_dir()]

@@ -118,6 +118,14 @@ def test_a_corrupt_marker_or_manifest(tmp_path: Path) -> None:
         claim(out, PLAN_A)
 
 
+def test_a_file_browsers_litter_does_not_make_a_folder_foreign(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".DS_Store").write_bytes(b"\0")
+    write(out, PLAN_A, {"a.csv": "1\n"})
+    assert names(out) == [".DS_Store", "a.csv", MANIFEST]
+
+
 def test_the_lock_file_is_released_and_a_dead_holder_does_not_block(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
