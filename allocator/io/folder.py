@@ -31,6 +31,7 @@ naming the folder or file and the cause (:func:`os_cause`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import logging
@@ -58,6 +59,7 @@ from allocator.io.folder_state import (
     Owner,
     check_inputs,
     inspect,
+    is_legacy,
     is_temporary,
     os_cause,
     read_manifest,
@@ -314,6 +316,8 @@ def claim(
         why = refusal(folder, state, owner)
         if why is not None and not force:
             raise OutputError(why)
+        if state.record is None and is_legacy(state.foreign, owner.kind):
+            state = dataclasses.replace(state, foreign=())  # an earlier version's: ours
         _clean(folder, state)
     except BaseException:
         _unlock(folder, fd)

@@ -9,6 +9,7 @@ interrupted run) and the refusals, each one line naming the folder or the files.
 from __future__ import annotations
 
 import errno
+import fnmatch
 import hashlib
 import json
 import os
@@ -32,6 +33,7 @@ __all__ = [
     "check_inputs",
     "edited",
     "inspect",
+    "is_legacy",
     "is_temporary",
     "os_cause",
     "read_manifest",
@@ -47,6 +49,16 @@ TEMP_PREFIX = ".~allocator-"
 #: test-only fault injection: seconds to sleep after each staged file (tests/io/test_folder_kill.py)
 DELAY_ENV = "ALLOCATOR_TEST_WRITE_DELAY"
 INTERNAL = {MARKER, LOCK}
+#: the files that versions before manifests wrote for each kind of result (not ``plan``: a plan
+#: always had its manifest), so a folder of theirs is taken as allocator's after an upgrade
+LEGACY = {
+    "comparison": ("comparison.html", "comparison.md", "comparison_*.png"),
+    "track": ("attainment*.csv", "burnup.csv", "rephase*.csv", "actuals.csv", "track.*", "track_*"),
+    "rebalance": ("rebalance*.csv", "rebalance.html", "rebalance.md", "rebalance_*.png"),
+    "activities": ("activities*.csv",),
+}
+#: what file browsers leave in any folder they show: never a reason to refuse one
+LITTER = {".DS_Store", "Thumbs.db", "desktop.ini"}
 # our temporary names, and those of earlier versions: mkstemp's ".name.XXXXXXXX.suffix" and the
 # sweep's ".name.tmp-PID"
 _TEMP = re.compile(
@@ -185,7 +197,7 @@ def inspect(folder: Path) -> FolderState:
         files = {n: (str(d),) for n, d in record.get("files", {}).items()}
     if marker is not None:
         leftovers.append(MARKER)
-    skip = {*leftovers, *INTERNAL, MANIFEST, *files}
+    skip = {*leftovers, *INTERNAL, *LITTER, MANIFEST, *files}
     foreign = [n for n in names if n not in skip and not (folder / n).is_dir()]
     if record is None:  # a folder of folders (a sweep's variants) is judged by its files
         foreign += [n for n in names if n not in skip and (folder / n).is_dir()]
@@ -210,11 +222,17 @@ def _shown(names: Iterable[str], limit: int = 5) -> str:
     return ", ".join(names[:limit]) + more
 
 
+def is_legacy(names: Iterable[str], kind: str) -> bool:
+    """All ``names`` are files that an earlier version (no manifest) wrote for ``kind``."""
+    patterns = LEGACY.get(kind, ())
+    return all(any(fnmatch.fnmatchcase(n, p) for p in patterns) for n in names)
+
+
 def refusal(folder: Path, state: FolderState, owner: Owner) -> str | None:
     """Why ``owner`` may not write into ``folder`` (None: it may)."""
     hint = "use another --out, or --force to replace them"
     if state.record is None:
-        if state.foreign:
+        if state.foreign and not is_legacy(state.foreign, owner.kind):
             return (
                 f"{folder}: holds files allocator did not write ({_shown(state.foreign)}): "
                 f"refusing to write into it ({hint})"

@@ -320,7 +320,6 @@ def _history(
     sold = sold * len(target.periods) / 12
     actual = sold.reindex(pd.MultiIndex.from_frame(rp[PAIR]), fill_value=0.0).to_numpy()
     q, live = rp["quota"].to_numpy(float), bounds["eligible"].to_numpy() & (actual > 0)
-    band, fair = settings.fairness.band, bounds["fair"].to_numpy()
     floor = np.where(live & (low is not None), (1 + (low or 0.0)) * actual, 0.0)
     ceiling = np.where(live & (high is not None), (1 + (high or 0.0)) * actual, np.inf)
     given = _given(result, rp)
@@ -331,18 +330,34 @@ def _history(
     found += _report(
         above & (q > ceiling + given["ceiling"] + 1), keys, "quota above the history ceiling"
     )
+    needless = _needless(settings, rp, bounds, floor, ceiling)
+    found += _report(below & needless["up"], keys, "history floor given way with room to meet it")
+    found += _report(
+        above & needless["down"], keys, "history ceiling given way with room to meet it"
+    )
+    return found
+
+
+def _needless(
+    settings: QuotaSettings,
+    rp: pd.DataFrame,
+    bounds: pd.DataFrame,
+    floor: np.ndarray,
+    ceiling: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Rows whose quota could move up (``up``) or down (``down``) by a transfer with another
+    rep of the product that keeps every hard row and lowers the total give-way."""
+    q, band, fair = rp["quota"].to_numpy(float), settings.fairness.band, bounds["fair"].to_numpy()
+    eligible = bounds["eligible"].to_numpy()
     at_cap = _at_cap(settings, rp, q, bounds["potential"].to_numpy())
-    low_edge = np.maximum((1 - band) * fair, floor)
-    high_edge = np.minimum((1 + band) * fair, ceiling)
-    room_down = pd.Series(bounds["eligible"].to_numpy() & (q > low_edge + 1))
-    room_up = pd.Series(bounds["eligible"].to_numpy() & (q < high_edge - 1) & ~at_cap)
+    room_down = pd.Series(eligible & (q > np.maximum((1 - band) * fair, floor) + 1))
+    room_up = pd.Series(eligible & (q < np.minimum((1 + band) * fair, ceiling) - 1) & ~at_cap)
     others_down = room_down.groupby(rp["product_id"]).transform("sum").to_numpy() - room_down
     others_up = room_up.groupby(rp["product_id"]).transform("sum").to_numpy() - room_up
-    free_up = (q < (1 + band) * fair - 1) & ~at_cap & (others_down > 0)
-    free_down = (q > (1 - band) * fair + 1) & (others_up > 0)
-    found += _report(below & free_up, keys, "history floor given way with room to meet it")
-    found += _report(above & free_down, keys, "history ceiling given way with room to meet it")
-    return found
+    return {
+        "up": (q < (1 + band) * fair - 1) & ~at_cap & (others_down > 0),
+        "down": (q > (1 - band) * fair + 1) & (others_up > 0),
+    }
 
 
 def _given(result: QuotaResult, rp: pd.DataFrame) -> dict[str, np.ndarray]:

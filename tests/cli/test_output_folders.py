@@ -372,3 +372,23 @@ def test_rebalance_checks_its_folder_before_solving(
     )
     assert "is a file, not a folder" in one_line(capsys.readouterr().err)
     assert not (company.parent / "output").exists()  # the plan was not solved
+
+
+def test_sweep_checks_its_folder_before_solving(
+    company: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A sweep into a plan's folder is refused before any variant is solved."""
+    out = tmp_path / "O"
+    assert solve(str(company), "--out", str(out)) == 0
+    before = snapshot(out)
+    grid = {"sweep": {"assignment.constraints.balance.tolerance": [0.2, 0.3]}}
+    path = variant(company, "grid", grid)
+    monkeypatch.setattr("allocator.sweep.run.solve_into", None)  # any solve would fail
+    capsys.readouterr()
+    assert main(["-q", "sweep", str(path), "--out", str(out), "--workers", "1"]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert str(out) in line and "holds the plan of scenario 'tiny', not this sweep" in line
+    assert snapshot(out) == before

@@ -118,6 +118,32 @@ def test_a_corrupt_marker_or_manifest(tmp_path: Path) -> None:
         claim(out, PLAN_A)
 
 
+def test_a_file_browsers_litter_does_not_make_a_folder_foreign(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".DS_Store").write_bytes(b"\0")
+    write(out, PLAN_A, {"a.csv": "1\n"})
+    assert names(out) == [".DS_Store", "a.csv", MANIFEST]
+
+
+def test_a_comparison_folder_of_an_earlier_version_is_taken_as_allocators(
+    tmp_path: Path,
+) -> None:
+    """Before manifests, comparisons wrote comparison.html/.md alone: after an upgrade the
+    default output/comparison is not refused, but a planner's file beside them still is."""
+    out = tmp_path / "cmp"
+    out.mkdir()
+    (out / "comparison.md").write_text("old")
+    write(out, Owner("comparison", None, "comparison"), {"comparison.md": "new"})
+    assert (out / "comparison.md").read_text() == "new"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "comparison.md").write_text("old")
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match=r"notes\.txt"):
+        claim(other, Owner("comparison", None, "comparison"))
+
+
 def test_the_lock_file_is_released_and_a_dead_holder_does_not_block(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
