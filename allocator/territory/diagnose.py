@@ -208,6 +208,10 @@ def _count_problems(t: Territory, settings: AssignmentSettings) -> list[str]:
 #: Seconds the diagnosis of a proven-infeasible model may use when the run's budget is spent.
 DIAGNOSIS_FLOOR = 5.0
 
+#: Up to this many eligible arcs the least changes are computed over all of them (proven least);
+#: above, over the candidate arcs of the solve (the values work, a smaller one may too).
+MAX_DIAGNOSIS_ARCS = 100_000
+
 
 def relaxations(settings: AssignmentSettings, t: Territory, problem: ArcProblem) -> dict:
     """Family key -> the scenario setting that moves its limits (:class:`Relaxation`).
@@ -261,7 +265,9 @@ def elastic_diagnosis(
     floor = time.monotonic() + DIAGNOSIS_FLOOR
     deadline = floor if deadline is None else max(deadline, floor)
     if problem.relax:
-        singles, joint = least_changes(problem, problem.all_arcs, solver, deadline=deadline)
+        every = len(problem.all_arcs) <= MAX_DIAGNOSIS_ARCS
+        chosen = problem.all_arcs if every else arcs
+        singles, joint = least_changes(problem, chosen, solver, deadline=deadline, every=every)
         return render_changes(singles, joint, contiguity=problem.contiguity is not None)
     return _row_slacks(problem, arcs, solver, deadline)
 
