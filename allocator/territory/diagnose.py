@@ -43,8 +43,19 @@ def _ids(values: Sequence[str], limit: int = 8) -> str:
     return ", ".join(values[:limit]) + more
 
 
-def precheck(t: Territory, settings: AssignmentSettings) -> None:
+def precheck(
+    t: Territory,
+    settings: AssignmentSettings,
+    *,
+    problem: ArcProblem | None = None,
+    solver: SolverSettings | None = None,
+    deadline: float | None = None,
+) -> None:
     """Raise :class:`InfeasibleError` when the numbers already show that no assignment exists.
+
+    Each line names the setting and the value it needs at the very least. With ``problem``
+    (and at most :data:`MAX_DIAGNOSIS_ARCS` arcs), a capacity or count problem is followed by the
+    least values computed exactly (:func:`elastic_diagnosis`).
 
     Raises
     ------
@@ -54,6 +65,10 @@ def precheck(t: Territory, settings: AssignmentSettings) -> None:
     problems = _eligibility_problems(t) + _lock_problems(t)
     if not problems:
         problems = _capacity_problems(t, settings) + _count_problems(t, settings)
+        small = problem is not None and len(problem.all_arcs) <= MAX_DIAGNOSIS_ARCS
+        if problems and small and problem is not None and problem.relax:
+            solver = solver or SolverSettings()
+            problems += elastic_diagnosis(problem, problem.all_arcs, solver, deadline=deadline)
     if problems:
         raise InfeasibleError("the territory cannot be planned:", diagnosis=problems)
 

@@ -42,6 +42,9 @@ def test_total_capacity_too_small_names_both_totals() -> None:
     text = diagnosis(company(reps, accounts(10, 10, 10)), settings(capacity={}))
     assert "need at least 30 hours" in text and "have 20 hours" in text
     assert "`assignment.constraints.capacity.tolerance` >= 0.5 at the very least (now 0)" in text
+    # 0.5 is necessary; the exact least is 1: one of the two reps must take 20 hours
+    assert "`assignment.constraints.capacity.tolerance` >= 1 (now 0) is the least value" in text
+    assert re.search(r"capacity of R[12] >= 20 hours \(now 10\)", text)
 
 
 def test_an_account_no_rep_may_serve_is_listed_by_id() -> None:
