@@ -76,9 +76,9 @@ def solve_assignment(
     """
     solver = solver or SolverSettings()
     territory = build_territory(tables, settings)
-    precheck(territory, settings)
     problem = territory_problem(tables, settings, territory)
     problem = replace(problem, relax=relaxations(settings, territory, problem))
+    precheck(territory, settings, problem=problem, solver=solver, deadline=deadline)
     candidates = settings.constraints.candidates
     options = CoreOptions(
         nearest=candidates.nearest,

@@ -43,8 +43,19 @@ def _ids(values: Sequence[str], limit: int = 8) -> str:
     return ", ".join(values[:limit]) + more
 
 
-def precheck(t: Territory, settings: AssignmentSettings) -> None:
+def precheck(
+    t: Territory,
+    settings: AssignmentSettings,
+    *,
+    problem: ArcProblem | None = None,
+    solver: SolverSettings | None = None,
+    deadline: float | None = None,
+) -> None:
     """Raise :class:`InfeasibleError` when the numbers already show that no assignment exists.
+
+    Each line names the setting and the value it needs at the very least. With ``problem``
+    (and at most :data:`MAX_DIAGNOSIS_ARCS` arcs), a capacity or count problem is followed by the
+    least values computed exactly (:func:`elastic_diagnosis`).
 
     Raises
     ------
@@ -54,6 +65,10 @@ def precheck(t: Territory, settings: AssignmentSettings) -> None:
     problems = _eligibility_problems(t) + _lock_problems(t)
     if not problems:
         problems = _capacity_problems(t, settings) + _count_problems(t, settings)
+        small = problem is not None and len(problem.all_arcs) <= MAX_DIAGNOSIS_ARCS
+        if problems and small and problem is not None and problem.relax:
+            solver = solver or SolverSettings()
+            problems += elastic_diagnosis(problem, problem.all_arcs, solver, deadline=deadline)
     if problems:
         raise InfeasibleError("the territory cannot be planned:", diagnosis=problems)
 
@@ -208,6 +223,10 @@ def _count_problems(t: Territory, settings: AssignmentSettings) -> list[str]:
 #: Seconds the diagnosis of a proven-infeasible model may use when the run's budget is spent.
 DIAGNOSIS_FLOOR = 5.0
 
+#: Up to this many eligible arcs the least changes are computed over all of them (proven least);
+#: above, over the candidate arcs of the solve (the values work, a smaller one may too).
+MAX_DIAGNOSIS_ARCS = 100_000
+
 
 def relaxations(settings: AssignmentSettings, t: Territory, problem: ArcProblem) -> dict:
     """Family key -> the scenario setting that moves its limits (:class:`Relaxation`).
@@ -261,7 +280,9 @@ def elastic_diagnosis(
     floor = time.monotonic() + DIAGNOSIS_FLOOR
     deadline = floor if deadline is None else max(deadline, floor)
     if problem.relax:
-        singles, joint = least_changes(problem, problem.all_arcs, solver, deadline=deadline)
+        every = len(problem.all_arcs) <= MAX_DIAGNOSIS_ARCS
+        chosen = problem.all_arcs if every else arcs
+        singles, joint = least_changes(problem, chosen, solver, deadline=deadline, every=every)
         return render_changes(singles, joint, contiguity=problem.contiguity is not None)
     return _row_slacks(problem, arcs, solver, deadline)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -58,6 +58,7 @@ class Change:
     proven: bool
     timed_out: bool = False
     alternatives: tuple[str, ...] = ()
+    why: str = "time ran out before it was proven least"
 
 
 def _settings(problem: ArcProblem) -> list[str]:
@@ -125,12 +126,18 @@ def _capacity_alternatives(problem: ArcProblem, model: ArcModel) -> tuple[str, .
 
 
 def least_changes(
-    problem: ArcProblem, arcs: IntArray, solver: SolverSettings, *, deadline: float | None
+    problem: ArcProblem,
+    arcs: IntArray,
+    solver: SolverSettings,
+    *,
+    deadline: float | None,
+    every: bool = True,
 ) -> tuple[list[Change], Change | None]:
     """The least value of each setting alone, and (when none suffices alone) of all together.
 
     Returns the single-setting changes and the joint one (None when a single one works). Each
-    solve gets an equal share of the time left before ``deadline``.
+    solve gets an equal share of the time left before ``deadline``. ``every`` says ``arcs`` are
+    all the eligible arcs; over fewer, a value found works but is not proven least.
     """
     names = _settings(problem)
     singles: list[Change] = []
@@ -138,7 +145,11 @@ def least_changes(
         model, t = _relaxed(problem, arcs, [setting])
         limit = time_left(deadline) / (len(names) - k + 1)
         report = solve(model.prob, solver, time_limit=max(limit, 0.5), deadline=deadline)
-        singles.append(_change(problem, model, t, setting, report))
+        change = _change(problem, model, t, setting, report)
+        if not every and change.proven:
+            why = "computed over the candidate arcs: a smaller value may work too"
+            change = replace(change, proven=False, why=why)
+        singles.append(change)
     if any(c.needed is not None for c in singles) or len(names) < 2:
         return singles, None
     model, t = _relaxed(problem, arcs, names)
@@ -185,7 +196,7 @@ def render_changes(singles: list[Change], joint: Change | None, *, contiguity: b
             least = (
                 "is the least value that makes a plan possible"
                 if c.proven
-                else ("makes a plan possible (time ran out before it was proven least)")
+                else f"makes a plan possible ({c.why})"
             )
             alt = f"; or {', '.join(c.alternatives[:5])}" if c.alternatives else ""
             out.append(f"{_value(c)} {least}{note}{alt}")

@@ -419,8 +419,8 @@ def test_all_unreadable_files_are_reported_together(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         load_tables(paths)
     assert info.value.problems == (
-        f"{ragged}: cannot read the reps table "
-        "(Error tokenizing data. C error: Expected 2 fields in line 2, saw 3)",
+        f"{ragged}: row 2 has 3 fields but the header has 2 "
+        "(','-separated; a cell that holds ',' must be in double quotes)",
         f"data.accounts: file not found: {tmp_path / 'nowhere.csv'}",
         "data.history: h.json: unsupported file type '.json' (expected .csv, .parquet or .xlsx)",
     )

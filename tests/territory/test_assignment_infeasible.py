@@ -42,6 +42,9 @@ def test_total_capacity_too_small_names_both_totals() -> None:
     text = diagnosis(company(reps, accounts(10, 10, 10)), settings(capacity={}))
     assert "need at least 30 hours" in text and "have 20 hours" in text
     assert "`assignment.constraints.capacity.tolerance` >= 0.5 at the very least (now 0)" in text
+    # 0.5 is necessary; the exact least is 1: one of the two reps must take 20 hours
+    assert "`assignment.constraints.capacity.tolerance` >= 1 (now 0) is the least value" in text
+    assert re.search(r"capacity of R[12] >= 20 hours \(now 10\)", text)
 
 
 def test_an_account_no_rep_may_serve_is_listed_by_id() -> None:
@@ -192,3 +195,14 @@ def test_the_cli_names_the_key_and_leaves_the_inputs_alone(
     assert "`assignment.constraints.balance.tolerance` >= 0.334 (now 0.1)" in err
     assert "balance_lo" not in err and "needs -" not in err and "time_limit" not in err
     assert {p.name: sha256(p) for p in tmp_path.iterdir() if p.is_file()} == before
+
+
+def test_a_large_model_is_diagnosed_over_its_candidate_arcs_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import allocator.territory.diagnose as diagnose
+
+    monkeypatch.setattr(diagnose, "MAX_DIAGNOSIS_ARCS", 0)
+    text = diagnosis(company(TWO_REPS, accounts(10, 10, 10)), settings(balance={"tolerance": 0.1}))
+    assert "`assignment.constraints.balance.tolerance` >= 0.334 (now 0.1) makes a plan" in text
+    assert "computed over the candidate arcs: a smaller value may work too" in text
