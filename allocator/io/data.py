@@ -257,7 +257,8 @@ def _build(
     sources: Mapping[str, str],
     origins: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Tables:
-    tidy = fill_points({name: _tidy(raw, problems) for name, raw in raws.items()})
+    tidy = {name: _tidy(raw, problems) for name, raw in raws.items()}
+    tidy = fill_points(tidy)  # accounts and reps without coordinates: their region's point
     frames = {name: _normalise(raw, problems) for name, raw in tidy.items()}
     for name, frame in frames.items():
         _check_unique(tidy[name], frame, problems)
