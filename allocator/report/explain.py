@@ -108,8 +108,8 @@ def _context(plan: Plan) -> _Context:
     fair = pd.DataFrame(
         {m: fair_shares(t.reps, float(t.accounts[m].sum()), balance.fair_share) for m in measures}
     )
-    reasons = reasons.fillna("").to_numpy(str)
-    return _Context(t, rules, owner, reasons, totals, fair, settings, _proven_slack(plan))
+    words = reasons.fillna("").to_numpy(str)
+    return _Context(t, rules, owner, words, totals, fair, settings, _proven_slack(plan))
 
 
 def _proven_slack(plan: Plan) -> float | None:

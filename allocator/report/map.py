@@ -17,7 +17,7 @@ from a CDN, unlike its geo/mapbox traces.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -144,7 +144,7 @@ def _accounts(
         incumbent = frame["incumbent_rep_id"].astype(str)
         moved = frame.index[(incumbent != "") & (incumbent != frame["rep_id"])]
     frame["moved"] = frame.index.isin(moved)
-    frame["hover"] = [_account_words(a, row) for a, row in frame.iterrows()]
+    frame["hover"] = [_account_words(str(a), row) for a, row in frame.iterrows()]
     return frame.reset_index()
 
 
@@ -233,7 +233,7 @@ def _region_traces(
     share = accounts.groupby(["region_id", "rep_id"])["potential"].sum()
     names = _region_names(plan)
     by_rep = reps.set_index("rep_id", drop=False)
-    parts: list[tuple[str, str, shapely.Geometry, str]] = []
+    parts: list[tuple[str, str, Any, str]] = []
     for region_id, geometry in polygons["geometry"].items():
         held = share.get(region_id, pd.Series(dtype=float)).sort_values(ascending=False)
         top = str(held.index[0]) if len(held) else ""
@@ -241,16 +241,16 @@ def _region_traces(
         if len(held):
             shares = ", ".join(f"{_esc(r)} {v / held.sum():.0%}" for r, v in held.head(5).items())
             words.append(f"potential {number(held.sum())}: {shares}")
-            words.append("territory of " + _rep_words(by_rep.loc[top]))
+            words.append("territory of " + _rep_words(cast(pd.Series, by_rep.loc[top])))
         parts.append((str(region_id), top, geometry, "<br>".join(words)))
     if len(parts) > MERGE_FROM:
         merged = pd.DataFrame(parts, columns=["region", "top", "geometry", "words"])
         parts = [
             (
                 f"territory {top}",
-                top,
+                str(top),
                 shapely.union_all(list(group["geometry"])),
-                "territory of " + _rep_words(by_rep.loc[top])
+                "territory of " + _rep_words(cast(pd.Series, by_rep.loc[top]))
                 if top in by_rep.index
                 else "no owner",
             )
