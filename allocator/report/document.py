@@ -195,7 +195,7 @@ ul.warnings li { color: #8a3b00; } .map-search { margin: 8px 0; }
   .wide { overflow: visible !important; max-height: none !important; }
   table { font-size: 9px; width: 100%; } thead { display: table-header-group; }
   tr { break-inside: avoid; } th, td { padding: 1px 4px; word-break: break-word; }
-  td.num { white-space: normal; }
+  td.num { white-space: nowrap; word-break: normal; }
   .map { break-inside: avoid; } .side-by-side { grid-template-columns: 1fr; }
 }
 </style></head>

@@ -137,7 +137,7 @@ def constraining(plan: Plan, relaxation: Relaxation | None) -> list[str]:
         fam = relaxation.families.dropna(subset=["value"])
         said = False
         for row in fam[fam["value"] > 1e-6].sort_values("value", ascending=False).itertuples():
-            first = row.family.startswith("balance") and not said
+            first = str(row.family).startswith("balance") and not said
             said = said or first
             out.append(_family_words(plan, row, relaxation, tolerance=first))
     if plan.quotas is not None:

@@ -17,7 +17,7 @@ from a CDN, unlike its geo/mapbox traces.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,8 @@ __all__ = ["highlight_accounts", "map_html", "recolour", "rep_colours", "territo
 
 #: Above this many accounts the points are drawn with WebGL (scattergl), below as SVG.
 WEBGL_FROM = 8000
+#: Above this many regions, the polygons of one territory are merged into one trace.
+MERGE_FROM = 600
 _GREY = "#9aa3b2"
 
 
@@ -65,8 +67,9 @@ def territory_map(
     -------
     plotly.graph_objects.Figure
         Traces, in order: one filled polygon per region (``name`` = region id, ``meta`` =
-        "region"), the accounts (``meta`` = "accounts", customdata = account ids), the home bases
-        (``meta`` = "reps"), and an empty "highlight" trace the search box fills.
+        "region"; above :data:`MERGE_FROM` regions one per territory, ``name`` "territory R1"),
+        the accounts (``meta`` = "accounts", customdata = [account_id, rep_id] pairs), the home
+        bases (``meta`` = "reps"), and an empty "highlight" trace the search box fills.
     """
     accounts = _accounts(plan, explanations, moved)
     reps = _reps(plan)
@@ -141,7 +144,7 @@ def _accounts(
         incumbent = frame["incumbent_rep_id"].astype(str)
         moved = frame.index[(incumbent != "") & (incumbent != frame["rep_id"])]
     frame["moved"] = frame.index.isin(moved)
-    frame["hover"] = [_account_words(a, row) for a, row in frame.iterrows()]
+    frame["hover"] = [_account_words(str(a), row) for a, row in frame.iterrows()]
     return frame.reset_index()
 
 
@@ -223,40 +226,60 @@ def _versus(value: float, fair: float) -> str:
 def _region_traces(
     plan: Plan, accounts: pd.DataFrame, reps: pd.DataFrame, colours: dict[str, str]
 ) -> list[go.Scatter]:
-    """One filled polygon trace per region, coloured by the rep holding most of its potential."""
+    """Filled region polygons coloured by the rep holding most of their potential: one trace per
+    region (its own hover), or above :data:`MERGE_FROM` regions one per territory (a browser
+    draws thousands of traces slowly; the hover then gives the territory)."""
     polygons = region_polygons(plan.tables)
     share = accounts.groupby(["region_id", "rep_id"])["potential"].sum()
     names = _region_names(plan)
     by_rep = reps.set_index("rep_id", drop=False)
-    traces = []
+    parts: list[tuple[str, str, Any, str]] = []
     for region_id, geometry in polygons["geometry"].items():
-        x, y = _rings(geometry)
         held = share.get(region_id, pd.Series(dtype=float)).sort_values(ascending=False)
         top = str(held.index[0]) if len(held) else ""
         words = [f"<b>region {_esc(region_id)}</b> {_esc(names.get(region_id, ''))}"]
         if len(held):
-            parts = ", ".join(f"{_esc(r)} {v / held.sum():.0%}" for r, v in held.head(5).items())
-            words.append(f"potential {number(held.sum())}: {parts}")
-            words.append("territory of " + _rep_words(by_rep.loc[top]))
-        colour = colours.get(top, _GREY)
-        traces.append(
-            go.Scatter(
-                x=x,
-                y=y,
-                mode="lines",
-                fill="toself",
-                name=str(region_id),
-                meta="region",
-                legendgroup=top,  # the territory the region is coloured by (for recolouring)
-                fillcolor=alpha(colour, 0.35),
-                line={"color": "#ffffff", "width": 1.2},
-                hoveron="fills",
-                text="<br>".join(words),
-                hoverinfo="text",
-                showlegend=False,
+            shares = ", ".join(f"{_esc(r)} {v / held.sum():.0%}" for r, v in held.head(5).items())
+            words.append(f"potential {number(held.sum())}: {shares}")
+            words.append("territory of " + _rep_words(cast(pd.Series, by_rep.loc[top])))
+        parts.append((str(region_id), top, geometry, "<br>".join(words)))
+    if len(parts) > MERGE_FROM:
+        merged = pd.DataFrame(parts, columns=["region", "top", "geometry", "words"])
+        parts = [
+            (
+                f"territory {top}",
+                str(top),
+                shapely.union_all(list(group["geometry"])),
+                "territory of " + _rep_words(cast(pd.Series, by_rep.loc[top]))
+                if top in by_rep.index
+                else "no owner",
             )
-        )
-    return traces
+            for top, group in merged.groupby("top", sort=False)
+        ]
+    return [
+        _polygon_trace(name, top, geometry, words, colours) for name, top, geometry, words in parts
+    ]
+
+
+def _polygon_trace(
+    name: str, top: str, geometry: shapely.Geometry, words: str, colours: dict[str, str]
+) -> go.Scatter:
+    x, y = _rings(geometry)
+    return go.Scatter(
+        x=x,
+        y=y,
+        mode="lines",
+        fill="toself",
+        name=name,
+        meta="region",
+        legendgroup=top,  # the territory the polygon is coloured by (for recolouring)
+        fillcolor=alpha(colours.get(top, _GREY), 0.35),
+        line={"color": "#ffffff", "width": 1.2},
+        hoveron="fills",
+        text=words,
+        hoverinfo="text",
+        showlegend=False,
+    )
 
 
 def _region_names(plan: Plan) -> dict[str, str]:

@@ -143,10 +143,10 @@ def _family_row(
     names = {family.doc_name(j) for j in range(len(family.rhs))}
     mine = rows[rows["name"].isin(names)]
     top = mine.iloc[int(np.argmax(mine["dual"].abs().fillna(0.0)))] if len(mine) else None
-    in_plan = binding.loc[binding["name"].isin(names), "binding"] if len(binding) else []
+    in_plan = binding.loc[binding["name"].isin(names), "binding"] if len(binding) else None
     value = np.nan if other is None else max(base - other, 0.0)
     return [
-        *(family.doc, len(mine), int(np.sum(in_plan)), value),
+        *(family.doc, len(mine), 0 if in_plan is None else int(in_plan.sum()), value),
         value / abs(base) if base else np.nan,
         *((None, None) if top is None else (top["name"], float(top["dual"]))),
         family.unit,

@@ -122,8 +122,8 @@ def move_breaks(rules: MoveRules, items: IntArray, reps: IntArray) -> list[list[
                     f"{number(limit[k, reps[k]])}{' ' + family.unit if family.unit else ''})"
                 )
     if p.contiguity is not None:
-        for k, broken in enumerate(_contiguity_breaks(rules, items, reps)):
-            out[k] += broken
+        for i, broken in enumerate(_contiguity_breaks(rules, items, reps)):
+            out[i] += broken
     return out
 
 

@@ -598,3 +598,13 @@ def test_a_saving_beyond_the_proven_gap_is_not_hidden() -> None:
     plan, account, _ = _worse_plan(gap_known=False)
     table = explain_accounts(plan).set_index("account_id")
     assert table.at[account, "next_rule"].startswith("not explained: saves")
+
+
+def test_contiguity_cut_text_does_not_claim_the_region_is_served() -> None:
+    """Binding rows named contiguity[R5,<region>,2] for a region R5 does not serve: the region
+    is where the cut was found, and the words say so."""
+    text = constraint_text(
+        "contiguity[R5,G3,2]", "contiguity", 0.0, float("nan"), True, objective="{}"
+    )
+    assert text.startswith("contiguity[R5,G3,2] binds: it keeps R5's territory connected (cut 2")
+    assert "G3 need not be served now" in text

@@ -123,3 +123,18 @@ def test_highlight_rings_exactly_the_given_accounts(figure) -> None:
     ]
     assert ringed == chosen and out.layout.title.text == "other"
     assert pd.Series(figure.data[-1].x).empty  # the original figure is untouched
+
+
+def test_many_regions_merge_into_one_polygon_trace_per_territory(
+    plan: Plan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thousands of census tracts would be thousands of traces: above MERGE_FROM regions the
+    polygons of one territory are one trace (the hover then describes the territory)."""
+    from allocator.report import map as map_module
+
+    monkeypatch.setattr(map_module, "MERGE_FROM", 3)
+    figure = territory_map(plan)
+    regions = [t for t in figure.data if t.meta == "region"]
+    owners = {t.legendgroup for t in regions}
+    assert len(regions) == len(owners) < len(plan.tables.regions)
+    assert all(t.name == f"territory {t.legendgroup}" for t in regions)
