@@ -172,6 +172,12 @@ def _expense(expenses: pd.DataFrame | None, rep_id: str) -> str:
     return f"<p>Expense budget for the year: <b>{_money(float(row['expense'].iloc[0]))}</b></p>"
 
 
+def _period(quotas: pd.DataFrame | None) -> str:
+    if quotas is None or quotas.empty:
+        return ""
+    return f", {quotas['period'].min()} to {quotas['period'].max()}"
+
+
 def _page(plan: PlanFolder, rep: pd.Series, svg: str, regions: list[str]) -> str:
     quotas = (
         plan.quotas[plan.quotas["rep_id"] == rep["rep_id"]] if plan.quotas is not None else None
@@ -183,7 +189,8 @@ def _page(plan: PlanFolder, rep: pd.Series, svg: str, regions: list[str]) -> str
     )
     parts = [
         f"<h1>Quota letter: {name} ({html.escape(rep['rep_id'])})</h1>",
-        f"<p class='muted'>Plan {html.escape(plan.scenario.name)}{manager_line}</p>",
+        f"<p class='muted'>Plan {html.escape(plan.scenario.name)}{_period(quotas)}"
+        f"{manager_line}</p>",
         f"<div class='top'><div><h2>Territory</h2>{_summary(rep, regions)}</div>"
         f"<div>{svg}</div></div>",
     ]

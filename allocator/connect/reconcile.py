@@ -17,6 +17,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -100,14 +101,31 @@ def reconcile(
     settings = scenario.quota or QuotaSettings()
     quotas = allocate_quotas(tables, plan.owners, target, settings, solver)
     new = Plan(scenario, tables, plan.owners, None, target, quotas, time.perf_counter() - start)
-    changes = explain_changes(plan.rep_product, table, quotas.rep_product, settings.fairness.band)
+    changes = explain_changes(
+        plan.rep_product,
+        table,
+        quotas.rep_product,
+        settings.fairness.band,
+        weight=settings.commitment_weight,
+    )
     return Reconciled(new, changes)
 
 
 def explain_changes(
-    before: pd.DataFrame, commitments: pd.DataFrame, after: pd.DataFrame, band: float
+    before: pd.DataFrame,
+    commitments: pd.DataFrame,
+    after: pd.DataFrame,
+    band: float,
+    *,
+    weight: float = 2.0,
 ) -> pd.DataFrame:
-    """One row (``CHANGE_COLUMNS``) per rep and product whose quota moved or was disputed."""
+    """One row (``CHANGE_COLUMNS``) per rep and product whose quota moved or was disputed.
+
+    The reason names what the quota LP (models/quota.md) held: the commitment itself, the edge
+    of the fairness band, the plan's largest fairness deviation together with the other
+    committed quotas (stage 1 weighs each commitment gap ``weight`` times its share of the fair
+    quota against the largest deviation), or the product's target.
+    """
     old = before.set_index(["rep_id", "product_id"])["quota"].astype(float)
     new = after.set_index(["rep_id", "product_id"])
     committed = commitments.groupby(["rep_id", "product_id"])["amount"].sum()
@@ -120,27 +138,31 @@ def explain_changes(
     open_gap = product["committed"].transform("sum") - product["quota_before"].transform("sum")
     keep = (frame["change"] != 0) | (frame["committed"] != frame["quota_before"])
     rows = frame[keep].assign(gap=open_gap[keep])
-    rows["reason"] = [_reason(r, band) for r in rows.reset_index().itertuples()]
+    dev = (new["quota"] - new["fair"]).abs() / new["fair"].where(new["fair"] > 0)
+    top = float(dev.max()) if dev.notna().any() else 0.0
+    rows["reason"] = [_reason(r, band, top, weight) for r in rows.reset_index().itertuples()]
     out = rows.reset_index()[CHANGE_COLUMNS]
     return out.sort_values(["product_id", "rep_id"]).reset_index(drop=True)
 
 
-def _reason(r: object, band: float) -> str:
-    before, after, c, fair, gap = r.quota_before, r.quota_after, r.committed, r.fair, r.gap  # type: ignore[attr-defined]
+def _reason(r: Any, band: float, top: float, weight: float) -> str:
+    before, after, c, fair, gap = r.quota_before, r.quota_after, r.committed, r.fair, r.gap
     low, high = (1 - band) * fair, (1 + band) * fair
     edge = f"the fairness band (+-{band:.0%} of the fair quota {fair:,.0f})"
     if c != before:
         said = f"committed {c:,.0f} against a quota of {before:,.0f}"
         if after == c:
             return f"{said}: the quota follows the commitment"
-        if c > high:
+        if c > high and after >= high - 1:
             why = f"{edge} allows at most {high:,.0f}"
-        elif c < low:
+        elif c < low and after <= low + 1:
             why = f"{edge} needs at least {low:,.0f}"
         else:
             why = (
-                f"the {r.product_id} target still has to be met and the commitments for it "  # type: ignore[attr-defined]
-                f"sum to {gap:+,.0f} against the plan"
+                f"going further would widen the plan's largest fairness deviation "
+                f"({top:.1%}) or move other reps' committed {r.product_id} quotas, and the "
+                f"{r.product_id} target is kept (each commitment gap weighs {weight:g} x its "
+                "share of the fair quota against the largest deviation; models/quota.md)"
             )
         return f"{said}: the quota is {after:,.0f} because {why}"
     side = "short of" if gap < 0 else "above"

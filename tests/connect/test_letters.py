@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -90,26 +91,57 @@ def test_reconcile_changes_quotas_exactly_where_commitments_differ(
     assert "2 quota(s) changed" in printed
 
 
-def test_reconcile_explains_a_commitment_the_band_cannot_take(
-    demo_plan: Path, tmp_path: Path
-) -> None:
+def _signed(plan: Path, tmp_path: Path, changes: dict[tuple[str, str], float], name: str) -> Path:
+    """The plan's sign-off workbook with ``committed`` set for some (rep, product)."""
+    book = pd.read_excel(plan / "letters" / "signoff.xlsx", sheet_name=None)
+    sheet, rows = next(iter(book.items()))
+    for (rep, product), amount in changes.items():
+        rows.loc[(rows["rep_id"] == rep) & (rows["product_id"] == product), "committed"] = amount
+    path = tmp_path / name
+    with pd.ExcelWriter(path) as xl:
+        rows.to_excel(xl, sheet_name=sheet, index=False)
+    return path
+
+
+def _reasons(folder: Path) -> dict[tuple[str, str], str]:
+    explained = pd.read_csv(folder / "reconcile.csv", dtype={"rep_id": str})
+    keys = zip(explained["rep_id"], explained["product_id"], strict=True)
+    return dict(zip(keys, explained["reason"], strict=True))
+
+
+def test_reconcile_explains_what_held_a_commitment_back(demo_plan: Path, tmp_path: Path) -> None:
     plan = tmp_path / "plan"
     shutil.copytree(demo_plan, plan)
-    assert run("letters", str(plan), "--out", str(tmp_path / "letters"), "--no-pdf") == 0
-    book = pd.read_excel(tmp_path / "letters" / "signoff.xlsx", sheet_name=None)
-    sheet, rows = next(iter(book.items()))
-    low = (rows["rep_id"] == "R003") & (rows["product_id"] == "P1")
-    rows.loc[low, "committed"] = 1000  # far below the fairness band
-    signed = tmp_path / "signed.xlsx"
-    with pd.ExcelWriter(signed) as xl:
-        rows.to_excel(xl, sheet_name=sheet, index=False)
+    assert run("letters", str(plan), "--out", str(plan / "letters"), "--no-pdf") == 0
+    rp = pd.read_csv(plan / "rep_product.csv", dtype={"rep_id": str})
+    rp = rp.set_index(["rep_id", "product_id"])
+    low = 0.85 * rp.loc[("R003", "P1"), "fair"]  # the demo's band is +-15%
+    room = math.floor(rp.loc[("R003", "P1"), "quota"] - low)
+    # R003 commits far below the band, R010 takes exactly what the band lets R003 give up
+    signed = _signed(
+        plan,
+        tmp_path,
+        {("R003", "P1"): 1000, ("R010", "P1"): rp.loc[("R010", "P1"), "quota"] + room},
+        "band.xlsx",
+    )
     assert run("reconcile", str(plan), "--commitments", str(signed)) == 0
-    explained = pd.read_csv(tmp_path / "plan-reconciled" / "reconcile.csv", dtype={"rep_id": str})
-    row = explained[(explained["rep_id"] == "R003") & (explained["product_id"] == "P1")].iloc[0]
-    assert "fairness band" in row["reason"] and "needs at least" in row["reason"]
-    others = explained[explained["rep_id"] != "R003"]
-    assert len(others) and others["reason"].str.contains("target is kept").all()
-    assert explained.loc[explained["product_id"] != "P1"].empty
+    reasons = _reasons(tmp_path / "plan-reconciled")
+    assert sorted(reasons) == [("R003", "P1"), ("R010", "P1")]
+    assert (
+        "fairness band" in reasons[("R003", "P1")] and "needs at least" in reasons[("R003", "P1")]
+    )
+    assert reasons[("R010", "P1")].endswith("the quota follows the commitment")
+    # alone, the same commitment is held by the other reps' commitments, not by the band
+    signed = _signed(plan, tmp_path, {("R003", "P1"): 1000}, "alone.xlsx")
+    assert run("reconcile", str(plan), "--commitments", str(signed)) == 0
+    reasons = _reasons(tmp_path / "plan-reconciled-2")
+    after = pd.read_csv(tmp_path / "plan-reconciled-2" / "rep_product.csv", dtype={"rep_id": str})
+    r003 = after.set_index(["rep_id", "product_id"]).loc[("R003", "P1"), "quota"]
+    if r003 > low + 1:  # the band does not bind: the reason must not blame it
+        assert "largest fairness deviation" in reasons[("R003", "P1")]
+    others = {k: v for k, v in reasons.items() if k != ("R003", "P1")}
+    assert others and all("target is kept" in v for v in others.values())
+    assert all(product == "P1" for _, product in reasons)
 
 
 def test_a_bad_commitment_names_the_sheet_and_row(
