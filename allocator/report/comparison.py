@@ -18,15 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
 from allocator.exceptions import InputError
 from allocator.io.files import read_output_csv
-from allocator.report.document import Bullets, Html, Image, Section, Table, Text, write_document
-from allocator.report.format import number, percent
+from allocator.report.compare_views import (
+    delta_chart,
+    largest_words,
+    quota_words,
+    side_by_side_maps,
+)
+from allocator.report.document import Bullets, Section, Table, Text, write_document
+from allocator.report.format import number
 from allocator.report.metrics import plan_metrics
 
 if TYPE_CHECKING:
@@ -184,9 +189,9 @@ class Comparison:
         for name in self.names[1:]:
             moved = int((self.owners[name] != self.owners[base]).sum()) if len(self.owners) else 0
             lines.append(
-                f"{name}: {number(moved)} accounts change owner; " + _quota_words(self, name)
+                f"{name}: {number(moved)} accounts change owner; " + quota_words(self, name)
             )
-        lines.append(self.count_line() + "; the largest changes: " + _largest_words(self) + ".")
+        lines.append(self.count_line() + "; the largest changes: " + largest_words(self) + ".")
         if len(self.settings):
             keys = ", ".join(self.settings["key"].head(6))
             lines.append(f"{len(self.settings)} scenario key(s) differ: {keys}.")
@@ -218,10 +223,10 @@ class Comparison:
                 "Plans", (Bullets(tuple(self.names)), Text("Changes are against the first plan."))
             ),
         ]
-        chart = _delta_chart(self)
+        chart = delta_chart(self)
         if chart is not None:
             out.append(Section("Largest changes", (chart,)))
-        maps = _maps(self)
+        maps = side_by_side_maps(self)
         if maps is not None:
             out.append(Section("Maps side by side", (maps,)))
         out += [
@@ -245,91 +250,6 @@ class Comparison:
             ),
         ]
         return out
-
-
-def _quota_words(comparison: Comparison, name: str) -> str:
-    column = f"change {name}"
-    quotas = comparison.quotas
-    if not len(quotas) or column not in quotas.columns:
-        return "no quota changes"
-    changed = quotas[quotas[column].abs() >= 1]
-    if not len(changed):
-        return "no quota changes"
-    top = changed.iloc[int(np.argmax(changed[column].abs().to_numpy()))]
-    return (
-        f"{len(changed)} reps' quotas change (largest: {top['rep_id']} "
-        f"{'+' if top[column] > 0 else ''}{number(top[column])})"
-    )
-
-
-def _relative_changes(comparison: Comparison) -> pd.DataFrame:
-    """metric, plan, change, relative (change over |baseline|) of every numeric differing metric."""
-    rows = []
-    base = comparison.names[0]
-    for _, row in comparison.differing().iterrows():
-        a = _number(row[base])
-        for name in comparison.names[1:]:
-            b = _number(row[name])
-            if a is None or b is None or a == b:
-                continue
-            rel = (b - a) / abs(a) if a else np.inf
-            rows.append((row["metric"], name, b - a, rel))
-    frame = pd.DataFrame(rows, columns=["metric", "plan", "change", "relative"])
-    return frame.reindex(frame["relative"].abs().sort_values(ascending=False).index)
-
-
-def _largest_words(comparison: Comparison) -> str:
-    frame = _relative_changes(comparison).head(3)
-    if not len(frame):
-        return "none"
-    return "; ".join(
-        f"{m} {'+' if c > 0 else ''}{number(c)}"
-        + (f" ({'+' if r > 0 else ''}{percent(r)})" if np.isfinite(r) else "")
-        for m, c, r in zip(frame["metric"], frame["change"], frame["relative"], strict=True)
-    )
-
-
-def _delta_chart(comparison: Comparison) -> Image | None:
-    """Horizontal bars: the 12 largest relative changes of a metric against the baseline."""
-    from allocator.report.plots import delta_bars, png
-
-    frame = _relative_changes(comparison)
-    frame = frame[np.isfinite(frame["relative"])].head(12)
-    if not len(frame):
-        return None
-    labels = [
-        f"{m} ({p})" if len(comparison.names) > 2 else m
-        for m, p in zip(frame["metric"], frame["plan"], strict=True)
-    ]
-    figure = delta_bars(
-        labels,
-        frame["relative"].to_numpy(float),
-        title=(f"Largest metric changes against {comparison.names[0]} (relative)"),
-    )
-    return Image(
-        "deltas", "The largest relative changes of a metric against the baseline", png(figure)
-    )
-
-
-def _maps(comparison: Comparison) -> Html | None:
-    """The plans' maps side by side, accounts that change owner between them ringed."""
-    from allocator.report.map import highlight_accounts, map_html
-
-    figures = [f for f in comparison.figures if f is not None]
-    if len(figures) < 2 or len(figures) != len(comparison.names):
-        return None
-    moved = list(comparison.owners["account_id"]) if len(comparison.owners) else []
-    cells = []
-    for i, (name, figure) in enumerate(zip(comparison.names, figures, strict=True)):
-        shown = highlight_accounts(figure, moved, title=name)
-        fragment = map_html(shown, div_id=f"map-{i}", include_plotlyjs=i == 0, height=520)
-        cells.append(f'<div class="map">{fragment}</div>')
-    html = '<div class="side-by-side">' + "".join(cells) + "</div>"
-    words = (
-        f"{len(moved)} account(s) change owner between the plans: they are ringed in black on "
-        "every map."
-    )
-    return Html(f"<p>{words}</p>{html}", words + " The maps are in comparison.html.")
 
 
 def _text(frame: pd.DataFrame) -> str:

@@ -19,6 +19,7 @@ import pandas as pd
 from allocator.io.tables import parse_ids
 from allocator.quota.phasing import before
 from allocator.report.format import number, percent
+from allocator.report.metrics import largest_quota_deviation
 
 if TYPE_CHECKING:
     from allocator.plan import Plan
@@ -92,7 +93,7 @@ def _balance(plan: Plan, metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
         out.append(
             (
                 "Workload",
-                f"{percent(util.min(), 0)}–{percent(util.max(), 0)} of capacity",
+                f"{percent(util.min())}–{percent(util.max())} of capacity",
                 f"{busy} rep{'s' if busy != 1 else ''} above {percent(BUSY, 0)}",
             )
         )
@@ -106,7 +107,8 @@ def _disruption(plan: Plan, d: dict[str, Any]) -> tuple[str, str, str]:
         budget = f"; the continuity budget allows {percent(continuity.max_moved_share, 0)}"
     return (
         "Disruption",
-        f"{number(d['accounts_moved'])} accounts move ({percent(d['accounts_moved_share'])})",
+        f"{number(d['accounts_moved'])} account{'' if d['accounts_moved'] == 1 else 's'} move"
+        f" ({percent(d['accounts_moved_share'])})",
         f"{percent(d['potential_moved_share'])} of the potential ({number(d['potential_moved'])}), "
         f"{d['reps_affected']} reps affected{budget}",
     )
@@ -115,7 +117,7 @@ def _disruption(plan: Plan, d: dict[str, Any]) -> tuple[str, str, str]:
 def _quota_fairness(plan: Plan, quota: dict[str, Any]) -> tuple[str, str, str]:
     assert plan.quotas is not None
     inside = round((quota["in_band"] or 0) * quota["n"])
-    largest = plan.quotas.largest_deviation
+    largest = largest_quota_deviation(plan)
     return (
         "Quota fairness",
         f"{inside} of {quota['n']} reps in the ±{percent(quota['band'], 0)} band",
@@ -135,7 +137,7 @@ def constraining(plan: Plan, relaxation: Relaxation | None) -> list[str]:
         fam = relaxation.families.dropna(subset=["value"])
         said = False
         for row in fam[fam["value"] > 1e-6].sort_values("value", ascending=False).itertuples():
-            first = row.family.startswith("balance") and not said
+            first = str(row.family).startswith("balance") and not said
             said = said or first
             out.append(_family_words(plan, row, relaxation, tolerance=first))
     if plan.quotas is not None:
@@ -155,10 +157,16 @@ def _family_words(plan: Plan, row: Any, relaxation: Relaxation, *, tolerance: bo
         "balance_hi": "The upper edge of the balance band",
         "max_accounts": "The account limit per rep",
         "max_moved": "The continuity budget (moves allowed)",
+        "contiguity": "Contiguity (connected territories)",
     }.get(row.family, row.family)
+    measured = (
+        "of the plan's objective, by a re-solve without it"
+        if row.family == "contiguity"
+        else "of the LP relaxation's optimum"
+    )
     text = (
         f"{what}: without it the plan could cost {number(row.value)} less "
-        f"({percent(row.value_share, 2)} of the LP relaxation's optimum)."
+        f"({percent(row.value_share, 2)} {measured})."
     )
     if row.top_row and row.top_dual and abs(row.top_dual) > 1e-9:
         objective = "the objective by {}"
@@ -236,7 +244,8 @@ def skill_mismatches(plan: Plan) -> pd.DataFrame:
     frame = frame[lacks & ((frame["potential"] > 0) | (frame["last_year"] > 0))]
     frame = frame.assign(
         text=[
-            f"{r} lacks skill {p} but keeps accounts with {number(s)} of last year's {p} sales "
+            f"{_who(plan, r)} lacks skill {p} but keeps accounts with {number(s)} of last "
+            f"year's {p} sales "
             f"(potential {number(v)}); its {p} quota is {number(q)}: reassign them or add the "
             "skill."
             for r, p, s, v, q in zip(
@@ -250,6 +259,13 @@ def skill_mismatches(plan: Plan) -> pd.DataFrame:
         ]
     )
     return frame[columns].reset_index(drop=True)
+
+
+def _who(plan: Plan, rep_id: str) -> str:
+    """``R002 (Zhang Wei)``, or the id alone when the rep has no other name."""
+    names = plan.tables.reps.set_index("rep_id")["name"]
+    name = str(names.get(rep_id, "") or "")
+    return f"{rep_id} ({name})" if name and name != rep_id else rep_id
 
 
 def _last_year(plan: Plan) -> pd.Series:

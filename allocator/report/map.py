@@ -6,8 +6,8 @@ points sized by potential and coloured by owner (moved accounts ringed in black)
 home bases as stars. Colours come from colouring the territory adjacency graph, so neighbours
 differ. Hovering an account shows owner, incumbent, potential, workload, reason and the
 next-best rep with its cost; hovering a region shows its territory's totals against the fair
-share. :func:`map_html` wraps a figure in an HTML fragment with plotly.js embedded (no network:
-the page opens from a file or a mail attachment) and a search box for account or rep ids.
+share. :func:`map_html` (:mod:`allocator.report.map_page`, re-exported here) wraps a figure in
+an HTML fragment with plotly.js embedded (no network) and a search box for account or rep ids.
 
 Plotly was chosen because one offline HTML file with zoom, hover and a JS API (for the search)
 is what it produces out of the box; its cartesian traces need no map tiles or topojson fetched
@@ -16,26 +16,27 @@ from a CDN, unlike its geo/mapbox traces.
 
 from __future__ import annotations
 
-import json
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import plotly.io as pio
 import shapely
 
 from allocator.report.format import number
-from allocator.report.regions import region_polygons, territory_colours
+from allocator.report.map_page import highlight_accounts, map_html, recolour, rep_colours
+from allocator.report.regions import alpha, region_polygons, territory_colours
 
 if TYPE_CHECKING:
     from allocator.plan import Plan
 
-__all__ = ["highlight_accounts", "map_html", "territory_map"]
+__all__ = ["highlight_accounts", "map_html", "recolour", "rep_colours", "territory_map"]
 
 #: Above this many accounts the points are drawn with WebGL (scattergl), below as SVG.
 WEBGL_FROM = 8000
+#: Above this many regions, the polygons of one territory are merged into one trace.
+MERGE_FROM = 600
 _GREY = "#9aa3b2"
 
 
@@ -66,8 +67,9 @@ def territory_map(
     -------
     plotly.graph_objects.Figure
         Traces, in order: one filled polygon per region (``name`` = region id, ``meta`` =
-        "region"), the accounts (``meta`` = "accounts", customdata = account ids), the home bases
-        (``meta`` = "reps"), and an empty "highlight" trace the search box fills.
+        "region"; above :data:`MERGE_FROM` regions one per territory, ``name`` "territory R1"),
+        the accounts (``meta`` = "accounts", customdata = [account_id, rep_id] pairs), the home
+        bases (``meta`` = "reps"), and an empty "highlight" trace the search box fills.
     """
     accounts = _accounts(plan, explanations, moved)
     reps = _reps(plan)
@@ -142,7 +144,7 @@ def _accounts(
         incumbent = frame["incumbent_rep_id"].astype(str)
         moved = frame.index[(incumbent != "") & (incumbent != frame["rep_id"])]
     frame["moved"] = frame.index.isin(moved)
-    frame["hover"] = [_account_words(a, row) for a, row in frame.iterrows()]
+    frame["hover"] = [_account_words(str(a), row) for a, row in frame.iterrows()]
     return frame.reset_index()
 
 
@@ -224,39 +226,60 @@ def _versus(value: float, fair: float) -> str:
 def _region_traces(
     plan: Plan, accounts: pd.DataFrame, reps: pd.DataFrame, colours: dict[str, str]
 ) -> list[go.Scatter]:
-    """One filled polygon trace per region, coloured by the rep holding most of its potential."""
+    """Filled region polygons coloured by the rep holding most of their potential: one trace per
+    region (its own hover), or above :data:`MERGE_FROM` regions one per territory (a browser
+    draws thousands of traces slowly; the hover then gives the territory)."""
     polygons = region_polygons(plan.tables)
     share = accounts.groupby(["region_id", "rep_id"])["potential"].sum()
     names = _region_names(plan)
     by_rep = reps.set_index("rep_id", drop=False)
-    traces = []
+    parts: list[tuple[str, str, Any, str]] = []
     for region_id, geometry in polygons["geometry"].items():
-        x, y = _rings(geometry)
         held = share.get(region_id, pd.Series(dtype=float)).sort_values(ascending=False)
         top = str(held.index[0]) if len(held) else ""
         words = [f"<b>region {_esc(region_id)}</b> {_esc(names.get(region_id, ''))}"]
         if len(held):
-            parts = ", ".join(f"{_esc(r)} {v / held.sum():.0%}" for r, v in held.head(5).items())
-            words.append(f"potential {number(held.sum())}: {parts}")
-            words.append("territory of " + _rep_words(by_rep.loc[top]))
-        colour = colours.get(top, _GREY)
-        traces.append(
-            go.Scatter(
-                x=x,
-                y=y,
-                mode="lines",
-                fill="toself",
-                name=str(region_id),
-                meta="region",
-                fillcolor=_alpha(colour, 0.35),
-                line={"color": "#ffffff", "width": 1.2},
-                hoveron="fills",
-                text="<br>".join(words),
-                hoverinfo="text",
-                showlegend=False,
+            shares = ", ".join(f"{_esc(r)} {v / held.sum():.0%}" for r, v in held.head(5).items())
+            words.append(f"potential {number(held.sum())}: {shares}")
+            words.append("territory of " + _rep_words(cast(pd.Series, by_rep.loc[top])))
+        parts.append((str(region_id), top, geometry, "<br>".join(words)))
+    if len(parts) > MERGE_FROM:
+        merged = pd.DataFrame(parts, columns=["region", "top", "geometry", "words"])
+        parts = [
+            (
+                f"territory {top}",
+                str(top),
+                shapely.union_all(list(group["geometry"])),
+                "territory of " + _rep_words(cast(pd.Series, by_rep.loc[top]))
+                if top in by_rep.index
+                else "no owner",
             )
-        )
-    return traces
+            for top, group in merged.groupby("top", sort=False)
+        ]
+    return [
+        _polygon_trace(name, top, geometry, words, colours) for name, top, geometry, words in parts
+    ]
+
+
+def _polygon_trace(
+    name: str, top: str, geometry: shapely.Geometry, words: str, colours: dict[str, str]
+) -> go.Scatter:
+    x, y = _rings(geometry)
+    return go.Scatter(
+        x=x,
+        y=y,
+        mode="lines",
+        fill="toself",
+        name=name,
+        meta="region",
+        legendgroup=top,  # the territory the polygon is coloured by (for recolouring)
+        fillcolor=alpha(colours.get(top, _GREY), 0.35),
+        line={"color": "#ffffff", "width": 1.2},
+        hoveron="fills",
+        text=words,
+        hoverinfo="text",
+        showlegend=False,
+    )
 
 
 def _region_names(plan: Plan) -> dict[str, str]:
@@ -280,45 +303,49 @@ def _rings(geometry: shapely.Geometry) -> tuple[list[float | None], list[float |
     return xs[:-1], ys[:-1]
 
 
-def _alpha(colour: str, alpha: float) -> str:
-    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r},{g},{b},{alpha})"
-
-
 def _account_trace(accounts: pd.DataFrame, colours: dict[str, str]) -> go.Scatter:
     potential = accounts["potential"].astype(float).clip(lower=0)
     top = float(potential.max()) if len(potential) and potential.max() > 0 else 1.0
     size = 4 + 14 * np.sqrt(potential / top)
     kind = go.Scattergl if len(accounts) >= WEBGL_FROM else go.Scatter
     return kind(
-        x=accounts["lon"],
-        y=accounts["lat"],
+        x=_floats(accounts["lon"]),
+        y=_floats(accounts["lat"]),
         mode="markers",
         name="accounts (size: potential)",
         meta="accounts",
-        customdata=np.c_[accounts["account_id"], accounts["rep_id"]],
-        text=accounts["hover"],
+        customdata=[
+            [str(a), str(r)]
+            for a, r in zip(accounts["account_id"], accounts["rep_id"], strict=True)
+        ],
+        text=list(accounts["hover"]),
         hoverinfo="text",
         marker={
-            "size": size,
+            "size": _floats(size),
             "color": [colours.get(r, _GREY) for r in accounts["rep_id"]],
             "opacity": 0.85,
             "line": {
-                "color": np.where(accounts["moved"], "#000000", "#ffffff"),
-                "width": np.where(accounts["moved"], 1.6, 0.5),
+                "color": np.where(accounts["moved"], "#000000", "#ffffff").tolist(),
+                "width": _floats(np.where(accounts["moved"], 1.6, 0.5)),
             },
         },
     )
 
 
+def _floats(values: Any) -> list[float]:
+    """Plain Python floats: Plotly writes numpy arrays to JSON as base64 typed arrays, which
+    map.json readers (compare, the serve pages) would have to decode."""
+    return [round(float(v), 6) for v in np.asarray(values, float)]
+
+
 def _rep_trace(reps: pd.DataFrame, colours: dict[str, str]) -> go.Scatter:
     return go.Scatter(
-        x=reps["lon"],
-        y=reps["lat"],
+        x=_floats(reps["lon"]),
+        y=_floats(reps["lat"]),
         mode="markers",
         name="home bases",
         meta="reps",
-        customdata=reps["rep_id"],
+        customdata=[str(r) for r in reps["rep_id"]],
         text=[_rep_words(r) for _, r in reps.iterrows()],
         hoverinfo="text",
         marker={
@@ -328,111 +355,3 @@ def _rep_trace(reps: pd.DataFrame, colours: dict[str, str]) -> go.Scatter:
             "line": {"color": "#000000", "width": 1},
         },
     )
-
-
-def highlight_accounts(
-    fig: go.Figure, account_ids: list[str], *, title: str | None = None
-) -> go.Figure:
-    """A copy of a :func:`territory_map` figure with ``account_ids`` ringed in black (and only
-    those), e.g. the accounts whose owner differs between two plans; ``title`` replaces its
-    title. Works on a figure read back from ``map.json``."""
-    out = go.Figure(fig)
-    wanted = set(map(str, account_ids))
-    for trace in out.data:
-        if trace.meta != "accounts":
-            continue
-        ids = [str(row[0]) for row in trace.customdata]
-        hit = np.array([a in wanted for a in ids], bool)
-        trace.marker.line.color = np.where(hit, "#000000", "#ffffff").tolist()
-        trace.marker.line.width = np.where(hit, 2.0, 0.5).tolist()
-    if title is not None:
-        out.update_layout(title={"text": title})
-    return out
-
-
-# ---------------------------------------------------------------- HTML
-
-
-def map_html(
-    fig: go.Figure,
-    *,
-    div_id: str = "territory-map",
-    include_plotlyjs: bool = True,
-    height: int | None = None,
-) -> str:
-    """An HTML fragment: the figure with plotly.js embedded and a search box for account/rep ids.
-
-    ``include_plotlyjs=False`` leaves plotly.js out (for a second map on a page that already
-    embeds it). The search zooms to an account (ringed) or to a rep's accounts and home base,
-    and says "not found" otherwise. Works offline; nothing is fetched. ``height`` (pixels)
-    overrides the figure's.
-    """
-    if height is not None:
-        fig = go.Figure(fig).update_layout(height=height)
-    plot = pio.to_html(
-        fig,
-        full_html=False,
-        include_plotlyjs=include_plotlyjs,
-        div_id=div_id,
-        config={
-            "displaylogo": False,
-            "scrollZoom": False,
-            "responsive": True,
-            "modeBarButtonsToRemove": ["lasso2d", "select2d"],
-        },
-    )
-    index = json.dumps(_search_index(fig), ensure_ascii=False, separators=(",", ":"))
-    return (
-        f'<div class="map-search"><label>Find account or rep id '
-        f'<input type="search" id="{div_id}-q" placeholder="e.g. A0091 or R012"></label> '
-        f'<span id="{div_id}-msg" class="note"></span></div>\n{plot}\n'
-        f"<script>({_SEARCH_JS})({json.dumps(div_id)}, {index});</script>"
-    )
-
-
-def _search_index(fig: go.Figure) -> dict[str, list[Any]]:
-    """id -> ["account", x, y, owner] or ["rep", x, y] for every account and rep of the figure."""
-    out: dict[str, list[Any]] = {}
-    for trace in fig.data:
-        if trace.meta == "accounts":
-            for (a, r), x, y in zip(trace.customdata, trace.x, trace.y, strict=True):
-                out[str(a)] = ["account", float(x), float(y), str(r)]
-        elif trace.meta == "reps":
-            for r, x, y in zip(trace.customdata, trace.x, trace.y, strict=True):
-                out[str(r)] = ["rep", float(x), float(y)]
-    return out
-
-
-_SEARCH_JS = """function (id, index) {
-  var box = document.getElementById(id + '-q'), msg = document.getElementById(id + '-msg');
-  function find(q) {
-    if (index[q]) return q;
-    var up = q.toUpperCase();
-    for (var k in index) { if (k.toUpperCase() === up) return k; }
-    return null;
-  }
-  box.addEventListener('change', function () {
-    var plot = document.getElementById(id), key = find(box.value.trim());
-    var h = plot.data.findIndex(function (t) { return t.meta === 'highlight'; });
-    if (!key) {
-      msg.textContent = box.value.trim() ? 'no account or rep "' + box.value.trim() + '"' : '';
-      Plotly.restyle(plot, {x: [[]], y: [[]]}, [h]);
-      return;
-    }
-    var hit = index[key], xs = [hit[1]], ys = [hit[2]];
-    if (hit[0] === 'rep') {
-      for (var k in index) {
-        if (index[k][0] === 'account' && index[k][3] === key) {
-          xs.push(index[k][1]); ys.push(index[k][2]);
-        }
-      }
-    }
-    var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs);
-    var y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
-    var px = Math.max(x1 - x0, 0.2) * 0.3, py = Math.max(y1 - y0, 0.2) * 0.3;
-    Plotly.restyle(plot, {x: [xs], y: [ys], 'marker.size': hit[0] === 'rep' ? 14 : 26}, [h]);
-    Plotly.relayout(plot, {'xaxis.range': [x0 - px, x1 + px], 'yaxis.range': [y0 - py, y1 + py]});
-    var what = hit[0] === 'rep' ? ': ' + (xs.length - 1) + ' accounts ringed' : ', owner ' + hit[3];
-    msg.textContent = hit[0] + ' ' + key + what + ' (double-click the map for the whole plan)';
-  });
-}"""

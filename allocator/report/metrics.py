@@ -32,6 +32,7 @@ __all__ = [
     "fairness",
     "gini",
     "jain",
+    "largest_quota_deviation",
     "lorenz",
     "normalise",
     "plan_metrics",
@@ -228,7 +229,19 @@ def quota_fair(plan: Plan) -> pd.Series:
     """
     if plan.quotas is None:
         return pd.Series(dtype=float)
-    return plan.quotas.rep_product.groupby("rep_id")["fair"].sum().astype(float)
+    rep_product = plan.quotas.rep_product
+    if "fair" not in rep_product.columns:  # a hand-made result: the same formula, recomputed
+        return fair_quota(rep_product, plan.tables.active_reps)
+    return rep_product.groupby("rep_id")["fair"].sum().astype(float)
+
+
+def largest_quota_deviation(plan: Plan) -> float:
+    """Largest relative deviation of a rep-product quota from its fair quota (0 without quotas):
+    ``max |q_rp - f_rp| / f_rp`` over the LP's pairs, from its ``deviation`` column."""
+    if plan.quotas is None or "deviation" not in plan.quotas.rep_product.columns:
+        return 0.0
+    dev = plan.quotas.rep_product["deviation"].abs()
+    return float(dev.max()) if dev.notna().any() else 0.0
 
 
 def disruption(assignments: pd.DataFrame) -> dict[str, Any]:

@@ -103,10 +103,12 @@ def write_plan(
 
         written += write_report(plan, outdir)
     metrics = outdir / "metrics.json"
-    atomic_write(metrics, lambda p: p.write_text(_json(plan_metrics_json(plan))))
+    atomic_write(metrics, lambda p: p.write_text(_json(plan_metrics_json(plan)), encoding="utf-8"))
     written.append(metrics)
     manifest = outdir / MANIFEST
-    atomic_write(manifest, lambda p: p.write_text(_json(_manifest(plan, written))))
+    atomic_write(
+        manifest, lambda p: p.write_text(_json(_manifest(plan, written)), encoding="utf-8")
+    )
     return [*written, manifest]
 
 
@@ -164,7 +166,7 @@ def _write_workbook(tables: Mapping[str, pd.DataFrame], path: Path) -> Path:
 
 
 def _json(data: Any) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, default=_jsonable) + "\n"
+    return json.dumps(data, indent=2, sort_keys=True, default=_jsonable, ensure_ascii=False) + "\n"
 
 
 def _jsonable(value: Any) -> Any:

@@ -12,13 +12,18 @@ document of :mod:`allocator.report.document`, whose blocks are re-exported here;
 from __future__ import annotations
 
 import html
+import json
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import plotly.graph_objects as go
 from matplotlib.figure import Figure
+from plotly.utils import PlotlyJSONEncoder
 
 from allocator.exceptions import InfeasibleError
+from allocator.io.files import atomic_write
 from allocator.report.document import (
     Block,
     Bullets,
@@ -37,7 +42,7 @@ from allocator.report.explain import (
 from allocator.report.format import number, percent
 from allocator.report.headline import Headline, plan_headline
 from allocator.report.map import map_html, territory_map
-from allocator.report.metrics import plan_metrics
+from allocator.report.metrics import largest_quota_deviation, plan_metrics
 from allocator.report.plots import fairness_figures, png, stacked_periods, target_plot
 from allocator.report.plots import territory_map as static_map
 from allocator.report.quota_sections import quota_sections
@@ -65,21 +70,35 @@ __all__ = [
 
 
 def write_report(plan: Plan, outdir: str | Path) -> list[Path]:
-    """Write ``report.html`` and ``report.md`` (+ its PNG figures) for ``plan`` into ``outdir``."""
+    """Write ``report.html`` and ``report.md`` (+ its PNG figures) for ``plan`` into ``outdir``,
+    and ``map.json``: the territory map as Plotly JSON, which ``compare`` draws side by side."""
     title = f"Plan report: {plan.scenario.name}"
     subtitle = plan.scenario.description or f"scenario hash {plan.scenario.hash()[:12]}"
-    return write_document(outdir, "report", title, plan_sections(plan), subtitle=subtitle)
+    accounts = explain_accounts(plan) if plan.assignment is not None else None
+    figure = territory_map(plan, explanations=accounts)
+    sections = plan_sections(plan, accounts=accounts, figure=figure)
+    written = write_document(outdir, "report", title, sections, subtitle=subtitle)
+    path = Path(outdir) / "map.json"
+    text = json.dumps(figure.to_plotly_json(), cls=PlotlyJSONEncoder, ensure_ascii=False)
+    atomic_write(path, partial(Path.write_text, data=text, encoding="utf-8"))
+    return [*written, path]
 
 
-def plan_sections(plan: Plan) -> list[Section]:
-    """Every section of the plan report, in reading order."""
+def plan_sections(
+    plan: Plan, *, accounts: pd.DataFrame | None = None, figure: go.Figure | None = None
+) -> list[Section]:
+    """Every section of the plan report, in reading order (``accounts``: the plan's
+    :func:`explain_accounts`, ``figure``: its :func:`territory_map`, computed when None)."""
     metrics = plan_metrics(plan)
     reps = plan.reps_frame()
     relaxation = assignment_relaxation(plan)
-    accounts = explain_accounts(plan) if plan.assignment is not None else None
+    if accounts is None and plan.assignment is not None:
+        accounts = explain_accounts(plan)
+    if figure is None:
+        figure = territory_map(plan, explanations=accounts)
     sections = [
         _headline(plan_headline(plan, metrics, relaxation)),
-        _map(plan, accounts),
+        _map(plan, figure),
         _summary(plan, metrics),
     ]
     if plan.target is not None:
@@ -215,15 +234,14 @@ def _fairness(plan: Plan, metrics: dict[str, Any], reps: pd.DataFrame) -> Sectio
         blocks.append(
             Text(
                 "Quota against the fair quota: every rep's quota is within "
-                f"{percent(plan.quotas.largest_deviation, 2)} of its fair quota (no chart: "
+                f"{percent(largest_quota_deviation(plan), 2)} of its fair quota (no chart: "
                 "the bars would all read 1)."
             )
         )
     return Section("Fairness", tuple(blocks))
 
 
-def _map(plan: Plan, accounts: pd.DataFrame | None) -> Section:
-    figure = territory_map(plan, explanations=accounts)
+def _map(plan: Plan, figure: go.Figure) -> Section:
     still = static_map(plan.tables.active_accounts, plan.owners, plan.tables.active_reps)
     caption = (
         "Regions filled in the colour of the territory holding most of their potential "
@@ -249,13 +267,14 @@ def _constraints(table: pd.DataFrame, relaxation: Relaxation | None) -> Section:
     that truly bind (at their limit with a non-zero shadow price, or at their limit in the MIP),
     and the tightest free row of each family."""
     table = _with_lp_duals(table, relaxation)
-    rows = table[~table["internal"]]
+    rows = table[~table["internal"].astype(bool)]  # (bool: an empty table has object columns)
+    rows = rows.astype({"dual": float, "slack": float, "binding": bool})
     priced = rows["dual"].abs() > 1e-9
     truly = rows[rows["binding"] & (priced | rows["dual"].isna())]
     truly = truly.iloc[truly["dual"].abs().fillna(0.0).argsort()[::-1]]
     idle = rows[rows["binding"] & ~priced & rows["dual"].notna()]
     lp_only = rows[~rows["binding"] & priced & (rows["model"] == "assignment")]
-    free = rows[~rows["binding"]].sort_values("slack")
+    free = rows[~rows["binding"] & ~priced].sort_values("slack")
     closest = free.groupby(["model", "family"], sort=False).head(1)
     columns = ["model", "name", "slack", "dual", "text"]
     blocks: list[Block] = []
@@ -269,7 +288,8 @@ def _constraints(table: pd.DataFrame, relaxation: Relaxation | None) -> Section:
             Table(relaxation.families),
         ]
     note = f"{len(truly):,} of {len(table):,} constraint rows truly bind (auxiliary rows left out)"
-    blocks.append(Table(truly[columns], note=note) if len(truly) else Text("No constraint binds."))
+    none = "No row binds with a shadow price: relaxing any one alone would change nothing."
+    blocks.append(Table(truly[columns], note=note) if len(truly) else Text(none))
     if len(idle):
         families = ", ".join(sorted(set(idle["family"])))
         blocks.append(

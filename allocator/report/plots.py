@@ -22,7 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from allocator.report.metrics import lorenz, plan_weights, quota_fair
+from allocator.report.metrics import largest_quota_deviation, lorenz, plan_weights, quota_fair
 
 if TYPE_CHECKING:
     from allocator.plan import Plan
@@ -244,7 +244,7 @@ def fairness_figures(
     out = [
         ("utilization", "Workload utilisation per rep against the mean and the band", utilization)
     ]
-    if plan.quotas is not None and plan.quotas.largest_deviation > 1e-3:
+    if plan.quotas is not None and largest_quota_deviation(plan) > 1e-3:
         fair = quota_fair(plan).reindex(by_rep.index)
         bars = ratio_bars(
             (by_rep["quota"] / fair).where(fair > 0).dropna(),

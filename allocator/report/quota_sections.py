@@ -130,8 +130,13 @@ def _why(r, p, c, q, gap, rows, rp, band, committed, totals) -> str:
     if gap < 0 and cap in rows.index and bool(rows.loc[cap, "binding"]):
         return f"{cap}: the rep's quotas are capped at cap_share x its territory's potential"
     total, asked = float(totals.get(p, 0)), float(committed.get(p, 0))
-    side = "more" if asked > total else "less"
+    if abs(asked - total) >= 1:
+        side = "more" if asked > total else "less"
+        return (
+            f"target_total[{p}]: the commitments for {p} add up to {number(asked)}, {side} than "
+            f"the product's target {number(total)}; the LP spreads the difference by fair share"
+        )
     return (
-        f"target_total[{p}]: the commitments for {p} add up to {number(asked)}, {side} than the "
-        f"product's target {number(total)}; the LP spreads the difference by fair share"
+        f"target_total[{p}]: the {p} quotas must add up to its target {number(total)}; what "
+        f"other reps' bounds keep from their commitments lands with {r}"
     )

@@ -23,7 +23,14 @@ from shapely.geometry import MultiPoint, Point
 if TYPE_CHECKING:
     from allocator.io.tables import Tables
 
-__all__ = ["PALETTE", "region_cells", "region_centroids", "region_polygons", "territory_colours"]
+__all__ = [
+    "PALETTE",
+    "alpha",
+    "region_cells",
+    "region_centroids",
+    "region_polygons",
+    "territory_colours",
+]
 
 #: Qualitative colours (Tableau 10, then Plotly's Dark24 and Alphabet), readable on white.
 PALETTE = (
@@ -149,3 +156,9 @@ def territory_colours(
                 graph.add_edges_from((r, s) for s in holders.get(b, []) if s != r)
     colouring = nx.greedy_color(graph, strategy="DSATUR")
     return {r: PALETTE[colouring[r] % len(PALETTE)] for r in reps}
+
+
+def alpha(colour: str, alpha: float) -> str:
+    """``#rrggbb`` as ``rgba(r,g,b,alpha)``."""
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"

@@ -49,8 +49,11 @@ FAMILY_COLUMNS = [
     "top_dual",
     "unit",
 ]
-#: Seconds each LP may take; the whole analysis is also bounded by the caller's deadline.
+#: Seconds each LP may take, and the whole analysis when the caller gives no deadline.
 LP_SECONDS = 30.0
+RELAX_SECONDS = 90.0
+#: Above this many eligible arcs the report does not solve the LP relaxation (not measured).
+MAX_ARCS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,11 @@ def assignment_relaxation(plan: Plan, *, deadline: float | None = None) -> Relax
     settings = plan.scenario.assignment
     territory = build_territory(plan.tables, settings)
     problem = territory_problem(plan.tables, settings, territory)
+    if len(problem.all_arcs) > MAX_ARCS:
+        log.info("report: %d arcs, the LP relaxation is not solved", len(problem.all_arcs))
+        return None
+    if deadline is None:
+        deadline = time.monotonic() + RELAX_SECONDS
     solver = _solver(plan)
     base, duals = _lp(problem, solver, deadline)
     if base is None:
@@ -110,6 +118,8 @@ def assignment_relaxation(plan: Plan, *, deadline: float | None = None) -> Relax
         )
         other, _ = _lp(without, solver, deadline)
         families.append(_family_row(family, rows, binding, base, other))
+    if problem.contiguity is not None:
+        families.append(_contiguity_row(plan, binding, deadline))
     frame = pd.DataFrame(families, columns=FAMILY_COLUMNS)
     balance = settings.constraints.balance
     point = None if balance is None else _tolerance_point(problem, duals, balance.tolerance)
@@ -133,13 +143,34 @@ def _family_row(
     names = {family.doc_name(j) for j in range(len(family.rhs))}
     mine = rows[rows["name"].isin(names)]
     top = mine.iloc[int(np.argmax(mine["dual"].abs().fillna(0.0)))] if len(mine) else None
-    in_plan = binding.loc[binding["name"].isin(names), "binding"] if len(binding) else []
+    in_plan = binding.loc[binding["name"].isin(names), "binding"] if len(binding) else None
     value = np.nan if other is None else max(base - other, 0.0)
     return [
-        *(family.doc, len(mine), int(np.sum(in_plan)), value),
+        *(family.doc, len(mine), 0 if in_plan is None else int(in_plan.sum()), value),
         value / abs(base) if base else np.nan,
         *((None, None) if top is None else (top["name"], float(top["dual"]))),
         family.unit,
+    ]
+
+
+def _contiguity_row(plan: Plan, binding: pd.DataFrame, deadline: float | None) -> list[object]:
+    """The contiguity family: its value from a MIP re-solve without it (NaN when not measured),
+    relative to the plan's objective."""
+    cuts = binding[binding["family"] == "contiguity"] if len(binding) else binding
+    value = contiguity_value(plan, deadline=deadline)
+    value = None if value is None else max(value, 0.0)
+    objective = plan.assignment.report.objective if plan.assignment is not None else None
+    share = value / abs(objective) if value is not None and objective else np.nan
+    n_binding = int(cuts["binding"].sum()) if len(cuts) else 0
+    return [
+        "contiguity",
+        len(cuts),
+        n_binding,
+        np.nan if value is None else value,
+        share,
+        None,
+        None,
+        "regions",
     ]
 
 
@@ -155,7 +186,8 @@ def _tolerance_point(problem: ArcProblem, duals: dict[str, float], tol: float) -
             continue
         pi = np.array([duals.get(family.pulp_name(j), 0.0) for j in range(len(family.rhs))])
         sign = 1.0 if family.doc == "balance_hi" else -1.0
-        fair = np.asarray(family.rhs, float) / (1.0 + sign * tol) if abs(tol) < 1 else 0.0
+        rhs = np.asarray(family.rhs, float)
+        fair = rhs / (1.0 + sign * tol) if 1.0 + sign * tol > 0 else np.zeros_like(rhs)
         total += float(pi @ (sign * 0.01 * fair))
     return total
 

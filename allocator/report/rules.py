@@ -32,13 +32,26 @@ class MoveRules:
     problem: ArcProblem
     assign: IntArray  # rep position per item
     act: dict[str, np.ndarray]
+    home_joins: bool = False  # contiguity counts each rep's home region in its territory
+    home_rule: bool = False  # a rep must keep an item in its home region (issue 13 semantics)
 
     @classmethod
-    def of(cls, problem: ArcProblem, assign: IntArray) -> MoveRules:
+    def of(cls, problem: ArcProblem, assign: IntArray, settings: object = None) -> MoveRules:
+        """The rules of ``problem`` at ``assign``; ``settings`` (the scenario's contiguity block)
+        says how the home region counts: in the territory (``include_home``, the rule before
+        issue 13) or as a rule of its own (settings with ``per_component``, issue 13)."""
         act = {
             f.key: activities(problem, f, assign) for f in problem.families if f.deviation is None
         }
-        return cls(problem, np.asarray(assign, np.int64), act)
+        include = bool(getattr(settings, "include_home", False))
+        own_rule = hasattr(settings, "per_component")
+        return cls(
+            problem,
+            np.asarray(assign, np.int64),
+            act,
+            home_joins=include and not own_rule,
+            home_rule=include and own_rule,
+        )
 
 
 def _family_breaks(
@@ -109,42 +122,54 @@ def move_breaks(rules: MoveRules, items: IntArray, reps: IntArray) -> list[list[
                     f"{number(limit[k, reps[k]])}{' ' + family.unit if family.unit else ''})"
                 )
     if p.contiguity is not None:
-        for k, broken in enumerate(_contiguity_breaks(rules, items, reps)):
-            out[k] += broken
+        for i, broken in enumerate(_contiguity_breaks(rules, items, reps)):
+            out[i] += broken
     return out
 
 
-def _contiguity_breaks(rules: MoveRules, items: IntArray, reps: IntArray) -> list[list[str]]:
-    """Contiguity rows a move breaks: the giver's territory split or its home region left, the
-    receiver's territory not touching the item's region."""
-    c = rules.problem.contiguity
-    assert c is not None
-    groups = np.asarray(c.groups)
+def _territories(rules: MoveRules) -> tuple[dict[int, set[int]], dict[tuple[int, int], int]]:
+    """Regions served per rep position, and items per (rep, region), at the plan."""
+    groups = np.asarray(rules.problem.contiguity.groups)  # type: ignore[union-attr]
     served: dict[int, set[int]] = {}
     count: dict[tuple[int, int], int] = {}
     for item, rep in enumerate(rules.assign):
         g = int(groups[item])
         served.setdefault(int(rep), set()).add(g)
         count[(int(rep), g)] = count.get((int(rep), g), 0) + 1
-    reps_ids, regions = rules.problem.reps, c.regions
+    return served, count
+
+
+def _connected(rules: MoveRules, rep: int, regions: set[int]) -> bool:
+    """Whether ``regions`` as ``rep``'s territory is connected in the region graph; with
+    ``home_joins`` (the model counts the home region in the territory) the home joins it."""
+    c = rules.problem.contiguity
+    assert c is not None
+    nodes = set(regions)
+    if rules.home_joins and len(c.home) > rep and c.home[rep] >= 0:
+        nodes.add(int(c.home[rep]))
+    return len(nodes) <= 1 or nx.is_connected(c.graph.subgraph(nodes))
+
+
+def _contiguity_breaks(rules: MoveRules, items: IntArray, reps: IntArray) -> list[list[str]]:
+    """Contiguity rows a move breaks: either territory not connected after the move, and (when
+    the home rule holds on its own, ``home_rule``) the giver leaving its home region."""
+    c = rules.problem.contiguity
+    assert c is not None
+    groups = np.asarray(c.groups)
+    served, count = _territories(rules)
+    ids, regions = rules.problem.reps, c.regions
     out: list[list[str]] = []
     for item, to in zip(items, reps, strict=True):
-        frm, g = int(rules.assign[item]), int(groups[item])
+        frm, to, g = int(rules.assign[item]), int(to), int(groups[item])
         broken: list[str] = []
         if to != frm:
-            if count.get((frm, g), 0) == 1:  # the giver leaves region g
-                rest = served.get(frm, set()) - {g}
-                if rest and not nx.is_connected(c.graph.subgraph(rest)):
-                    broken.append(f"contiguity[{reps_ids[frm]}] (without {regions[g]} it splits)")
-                home = int(c.home[frm]) if len(c.home) > frm else -1
-                if getattr(c, "include_home", False) and home == g:
-                    broken.append(
-                        f"home[{reps_ids[frm]}] (it would leave its home region {regions[g]})"
-                    )
-            mine = served.get(int(to), set())
-            if mine and g not in mine and not any(c.graph.has_edge(g, h) for h in mine):
-                broken.append(
-                    f"contiguity[{reps_ids[int(to)]}] ({regions[g]} does not touch its territory)"
-                )
+            left = served.get(frm, set()) - ({g} if count.get((frm, g), 0) == 1 else set())
+            if not _connected(rules, frm, left):
+                broken.append(f"contiguity[{ids[frm]}] (without {regions[g]} it splits)")
+            if not _connected(rules, to, served.get(to, set()) | {g}):
+                broken.append(f"contiguity[{ids[to]}] ({regions[g]} does not touch its territory)")
+            home = int(c.home[frm]) if len(c.home) > frm else -1
+            if rules.home_rule and home == g and g not in left:
+                broken.append(f"home[{ids[frm]}] (it would leave its home region {regions[g]})")
         out.append(broken)
     return out

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.io.scenario import Scenario
+from allocator.report.format import number
 from allocator.sweep.grid import Variant
 
 __all__ = [
@@ -169,7 +170,7 @@ def _plot_png(frame: pd.DataFrame, x: str, y: str, front: pd.Series) -> bytes:
 
 def _cell(value: Any) -> str:
     if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.4g}"
+        return "" if math.isnan(value) else number(value)
     return "" if value is None or value is pd.NA else html.escape(str(value))
 
 
@@ -188,7 +189,11 @@ STYLE = (
     "body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
     "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ddd;padding:3px 6px;"
     "text-align:right}th{background:#f3f4f6}tr.front td{background:#fdecea;font-weight:600}"
-    "tr.failed td{color:#999}"
+    "tr.failed td{color:#999}.wide{overflow-x:auto;max-width:100%}img{max-width:100%}"
+    # print: the whole table on the page, narrow columns wrap instead of running off it
+    "@media print{body{margin:0}.wide{overflow:visible}table{font-size:8px;width:100%;"
+    "table-layout:fixed}td,th{padding:1px 2px;word-break:break-word}tr{break-inside:avoid}"
+    "thead{display:table-header-group}}"
 )
 
 
@@ -218,7 +223,7 @@ def sweep_html(frame: pd.DataFrame, *, title: str) -> str:
     else:
         parts.append("<p>No trade-off plot: no solved variant with metrics.</p>")
     parts.append("<p>The main columns; every column is in <code>sweep.csv</code>.</p>")
-    parts.append(_table(frame[html_columns(frame)]))
+    parts.append(f'<div class="wide">{_table(frame[html_columns(frame)])}</div>')
     body = "\n".join(parts)
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -94,7 +94,8 @@ def run_task(task: Task) -> dict[str, Any]:
         if row["status"] == "error":
             shutil.rmtree(tmp, ignore_errors=True)
             return row
-        (tmp / ROW_FILE).write_text(json.dumps(row, indent=1, sort_keys=True, default=_plain))
+        text = json.dumps(row, indent=1, sort_keys=True, default=_plain, ensure_ascii=False)
+        (tmp / ROW_FILE).write_text(text, encoding="utf-8")
         _publish(tmp, final)
         return row
     except BaseException as exc:

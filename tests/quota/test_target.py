@@ -182,6 +182,8 @@ def test_mix_bands_maximise_margin(solver: str) -> None:
     best = brute_force_mix([0.5, 0.2, 0.3], lambda x: x[0] <= 0.35 + 1e-9 and x[1] >= 0.4 - 1e-9)
     assert margin == pytest.approx(best)
     assert result.mix["band_max"].tolist() == [0.35, 1.0, 1.0]
+    # the category minimum reaches its one product (band_min was always 0 before)
+    assert result.mix["band_min"].tolist() == [0.0, 0.4, 0.0]
     # the monthly split is exact
     assert result.by_product.groupby("period", sort=False)["target"].sum().tolist() == (
         result.references["target"].tolist()
@@ -196,6 +198,26 @@ def test_mix_ties_go_to_reference_shares() -> None:
     mix = {"products": {"P2": {"min": 0.6, "max": 0.6}}}
     shares = set_target(tables, target_settings(plan=1000, mix=mix)).mix["share"].tolist()
     assert shares == pytest.approx([0.3, 0.6, 0.1], abs=1e-7)
+
+
+def test_band_min_folds_in_the_category_minimum() -> None:
+    """mix.csv showed band_min 0 even with a category minimum (only the maximum was folded in).
+
+    Two products share category "volume" (min 0.5, max 0.7) and P2 may hold at most 0.2 of it:
+    P1 needs at least 0.5 - 0.2 = 0.3 whatever the LP does; P3 (profit, min 0.1) takes 0.1.
+    """
+    products = products3().assign(category=["volume", "volume", "profit"])
+    tables = company(JAN | FEB, products=products, mix={"P1": 0.3, "P2": 0.4, "P3": 0.3})
+    mix = {
+        "products": {"P2": {"max": 0.2}},
+        "categories": {"volume": {"min": 0.5, "max": 0.7}, "profit": {"min": 0.1}},
+    }
+    result = set_target(tables, target_settings(plan=1000, mix=mix)).mix.set_index("product_id")
+    assert result["band_min"].tolist() == pytest.approx([0.3, 0.0, 0.1])
+    assert result["band_max"].tolist() == pytest.approx([0.7, 0.2, 1.0])
+    # every share the LP chose lies inside its band
+    assert (result["share"] >= result["band_min"] - 1e-9).all()
+    assert (result["share"] <= result["band_max"] + 1e-9).all()
 
 
 @pytest.mark.parametrize(

@@ -116,7 +116,11 @@ def test_bad_sources(tmp_path: Path, make: object, match: str) -> None:
 
 def test_write_comparison(tmp_path: Path) -> None:
     paths = write_comparison(compare([hand_plan(), plan_b()]), tmp_path)
-    assert sorted(p.name for p in paths) == ["comparison.html", "comparison.md"]
+    assert sorted(p.name for p in paths) == [
+        "comparison.html",
+        "comparison.md",
+        "comparison_deltas.png",
+    ]
     md = (tmp_path / "comparison.md").read_text(encoding="utf-8")
     assert "# Comparison: hand vs tight" in md
     assert "| A2 | R2 | R1 |" in md and "| A4 | R1 | R3 |" in md
@@ -136,6 +140,7 @@ def test_real_plans_from_output_folders(tmp_path: Path) -> None:
     changed = sorted(a.index[a != b])
     assert len(changed) == 3
     assert list(comparison.owners["account_id"]) == changed
+    assert all(f is not None for f in comparison.figures)  # map.json read back from each folder
     assert comparison.settings.set_index("key").loc[TOLERANCE].tolist() == ["0.25", "0.05"]
     metrics = comparison.metrics.set_index("metric")
     change = tight.assignment.report.objective - base.assignment.report.objective
@@ -146,3 +151,56 @@ def test_real_plans_from_output_folders(tmp_path: Path) -> None:
     )
     shown = comparison.quotas.set_index("rep_id")["change tight"]
     assert shown.to_dict() == pytest.approx(quota[quota != 0].to_dict())
+
+
+def test_one_count_of_differing_metrics_in_terminal_html_and_markdown(tmp_path: Path) -> None:
+    """The terminal said 45 of 85 metrics differ and the HTML 48: now one count everywhere."""
+    comparison = compare([hand_plan(), plan_b()])
+    differing = comparison.differing()
+    assert len(differing) > 0
+    assert not differing["metric"].str.contains("seconds").any()  # run times left out
+    assert (differing["differs"]).all()
+    line = comparison.count_line()
+    n, total = (int(x) for x in re.match(r"(\d+) of (\d+) metrics differ", line).groups())
+    assert n == len(differing)
+    assert (
+        total
+        == len(comparison.metrics) - comparison.metrics["metric"].str.contains("seconds").sum()
+    )
+    write_comparison(comparison, tmp_path)
+    terminal = comparison.summary()
+    html = (tmp_path / "comparison.html").read_text(encoding="utf-8")
+    md = (tmp_path / "comparison.md").read_text(encoding="utf-8")
+    for text in (terminal, html, md):
+        counts = set(re.findall(r"(\d+) of (\d+) metrics differ", text))
+        assert counts == {(str(n), str(total))}, text[:2000]
+
+
+def test_headline_chart_and_side_by_side_maps(tmp_path: Path) -> None:
+    comparison = compare([hand_plan(), plan_b()])
+    headline = comparison.headline()
+    assert headline[0] == "Against the baseline hand:"
+    assert headline[1].startswith("tight: 2 accounts change owner; 2 reps' quotas change")
+    write_comparison(comparison, tmp_path)
+    html = (tmp_path / "comparison.html").read_text(encoding="utf-8")
+    for title in ("Headline", "Largest changes", "Maps side by side", "Metrics"):
+        assert f"<h2>{title}</h2>" in html
+    assert html.count("Plotly.newPlot(") == 2  # two maps, plotly.js embedded once
+    assert html.count("plotly.js v") == 1
+    assert "2 account(s) change owner between the plans" in html
+
+
+def test_chinese_scenario_names_are_written_as_text(tmp_path: Path) -> None:
+    """compare printed \\u534e\\u4e1c... for Chinese names in the terminal, HTML and Markdown."""
+    east = hand_plan(name="华东计划")
+    west = dataclasses.replace(plan_b(), scenario=plan_b().scenario.replace({"name": "华西计划"}))
+    comparison = compare([east, west])
+    write_comparison(comparison, tmp_path)
+    outputs = [
+        comparison.summary(),
+        (tmp_path / "comparison.html").read_text(encoding="utf-8"),
+        (tmp_path / "comparison.md").read_text(encoding="utf-8"),
+    ]
+    for text in outputs:  # (inside the maps' <script> JSON escapes are JavaScript, not text)
+        shown = re.sub(r"<script.*?</script>", "", text, flags=re.S)
+        assert "华西计划" in shown and "\\u534e" not in shown

@@ -22,6 +22,7 @@ Totals: R1 200, R2 200, R3 250 of 650; fair shares 260, 260, 130 (ramps 1, 1, 0.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from functools import cache
 from itertools import product
@@ -43,6 +44,7 @@ from allocator.report.explain import (
     explain_constraints,
     why_not,
 )
+from allocator.report.format import number
 from allocator.solver import SolveReport, Status
 from allocator.territory.check import check_assignment
 from allocator.territory.result import ASSIGNMENT_COLUMNS
@@ -272,9 +274,19 @@ def plan_with(**changes: object) -> Plan:
 # ---------------------------------------------------------------- accounts
 
 
+#: The hand instance without capacity and balance rows (the balance term stays in the
+#: objective): every eligible move is allowed, so next best = cheapest eligible rep.
+FREE = {"assignment.constraints.capacity": None, "assignment.constraints.balance": None}
+
+
 @pytest.fixture(scope="module")
 def explained() -> pd.DataFrame:
     return explain_accounts(hand_plan()).set_index("account_id")
+
+
+@pytest.fixture(scope="module")
+def explained_free() -> pd.DataFrame:
+    return explain_accounts(hand_plan(**FREE)).set_index("account_id")
 
 
 @pytest.mark.parametrize(
@@ -293,14 +305,14 @@ def explained() -> pd.DataFrame:
     ],
 )
 def test_next_best_rep_and_cost_difference_by_hand(
-    explained: pd.DataFrame,
+    explained_free: pd.DataFrame,
     account: str,
     rep: str,
     travel: float,
     balance: float,
     disruption: float,
 ) -> None:
-    row = explained.loc[account]
+    row = explained_free.loc[account]
     assert row["next_rep_id"] == rep
     assert row["delta_travel"] == pytest.approx(travel, abs=1e-6)
     assert row["delta_balance"] == pytest.approx(balance, abs=1e-5)
@@ -310,7 +322,7 @@ def test_next_best_rep_and_cost_difference_by_hand(
 
 def test_cost_difference_equals_objective_difference_for_every_move() -> None:
     """Independent check: delta = objective(plan with the move) - objective(plan)."""
-    plan = hand_plan()
+    plan = hand_plan(**FREE)
     table = explain_accounts(plan).set_index("account_id")
     base = objective(OWNERS)
     for account, rep in product(OWNERS, LON):
@@ -339,17 +351,19 @@ def test_real_plan_cost_differences_match_the_independent_checker() -> None:
 
 
 def test_real_optimal_plan_has_no_free_improving_move() -> None:
-    """Optimality (gap 0): a next-best move that lowers the objective must break a constraint
-    (explanations and the model agree on the objective and the rules)."""
+    """Optimality (gap 0): no move that every rule allows lowers the objective, and every
+    cheaper rep is forbidden by a rule it names (explanations and the model agree)."""
     table = explain_accounts(plan_with())
-    improving = table[table["delta"] < -1e-6]
-    assert (improving["next_breaks"] != "").all(), improving.to_string()
+    assert (table["delta"].dropna() >= -1e-6).all(), table[table["delta"] < -1e-6].to_string()
+    assert (table["next_rule"] == "").all()
+    cheaper = table[table["cheaper_rep_id"] != ""]
+    assert len(cheaper) and (cheaper["next_breaks"] != "").all()
     assert len(table) == 80 and table["next_rep_id"].ne("").sum() > 60
 
 
 def test_next_best_is_the_cheapest_eligible_rep() -> None:
-    """Brute force over all reps with the hand eligibility rules."""
-    table = explain_accounts(hand_plan()).set_index("account_id")
+    """Brute force over all reps with the hand eligibility rules (no row families)."""
+    table = explain_accounts(hand_plan(**FREE)).set_index("account_id")
     eligible = {"A1": ["R2", "R3"], "A2": ["R1", "R3"], "A3": ["R1"], "A4": ["R3"], "A5": []}
     base = objective(OWNERS)
     for account, reps in eligible.items():
@@ -375,12 +389,21 @@ def test_accounts_table_columns_and_moves(explained: pd.DataFrame) -> None:
     ]
 
 
-def test_next_move_names_the_constraints_it_breaks(explained: pd.DataFrame) -> None:
-    # R1 holds 30 of 35 hours: one more account of 10 hours breaks its capacity
-    assert explained.loc["A2", "next_breaks"] == "capacity[R1] (40.0 > 35.0 hours)"
-    # R3 at 250 + 100 = 350 is above (1 + 1.0) x 130 = 260
-    assert explained.loc["A4", "next_breaks"] == "balance_hi[R3,potential] (350 > 260)"
-    assert explained.loc["A1", "next_breaks"] == ""
+def test_next_best_obeys_the_rules_and_names_the_cheaper_forbidden_rep(
+    explained: pd.DataFrame,
+) -> None:
+    # A2 back to R1: R1 holds 30 of 35 hours, one more account of 10 hours breaks its capacity;
+    # to R3: 250 + 200 = 450 is above (1 + 1.0) x 130 = 260. No rep may take it.
+    a2 = explained.loc["A2"]
+    assert a2["next_rep_id"] == "" and np.isnan(a2["delta"])
+    assert a2["cheaper_rep_id"] == "R1"
+    assert a2["next_breaks"] == "capacity[R1] (40 > 35 hours)"
+    # A4 (needs P2): only R3 is eligible, and R3 at 250 + 100 = 350 breaks its balance limit
+    assert explained.loc["A4", "cheaper_rep_id"] == "R3"
+    assert explained.loc["A4", "next_breaks"] == "balance_hi[R3,potential] (350 > 260 potential)"
+    # A1 to R2 breaks nothing: it is the next best, and nothing cheaper is forbidden
+    a1 = explained.loc["A1"]
+    assert a1["next_rep_id"] == "R2" and a1["cheaper_rep_id"] == "" and a1["next_breaks"] == ""
 
 
 # ---------------------------------------------------------------- why not
@@ -392,7 +415,7 @@ def test_why_not_spells_out_the_terms() -> None:
     assert text.startswith("Acme (A1) is served by Li (R1). Moving it to Zhang (R2)")
     assert f"raise the objective by {total:,.2f}" in text
     assert f"travel +{0.6 * KM:,.2f}" in text
-    assert f"drive {0.6 * KM:.2f} km more" in text
+    assert f"drive {number(0.6 * KM)} km more" in text
     assert "disruption +1.00" in text
 
 
@@ -407,7 +430,7 @@ def test_why_not_spells_out_the_terms() -> None:
         ("A4", "R2", "requires skill(s) P2 the rep lacks"),
         ("A5", "R3", "locked to its incumbent Li (R1)"),
         ("A2", "R2", "Zhang (R2) already serves Bolt (A2) (reason: moved for balance)"),
-        ("A2", "R1", "It would also break capacity[R1] (40.0 > 35.0 hours)."),
+        ("A2", "R1", "It would break capacity[R1] (40 > 35 hours)."),
     ],
 )
 def test_why_not_rules(account: str, rep: str, words: str) -> None:
@@ -494,3 +517,91 @@ def test_conflicting_constraints_from_a_diagnosis() -> None:
     table = conflicting_constraints(error)
     assert list(table["name"]) == ["capacity[R017]", "balance_lo[R003,potential]"]
     assert list(table["family"]) == ["capacity", "balance_lo"]
+
+
+# ---------------------------------------------------------------- explanations and the model
+
+
+def _moved(base: pd.DataFrame, account: str, rep: str) -> pd.DataFrame:
+    return base.assign(rep_id=base["rep_id"].where(base["account_id"] != account, rep))
+
+
+@cache
+def contiguous_plan() -> Plan:
+    """A company with many regions per rep (100 accounts, 3 reps, 16 regions), contiguity on,
+    solved to proven optimality: contiguity holds some accounts where they are."""
+    tables = generate_company(accounts=100, reps=3, regions=16, seed=2)
+    raw = {**demo_settings(tables), "name": "contiguous"}
+    raw["solver"] = {"gap": 0.0, "threads": 1, "time_limit": 30}
+    raw["assignment"]["constraints"]["contiguity"] = {"include_home": True}
+    return solve_scenario(scenario_from_dict(raw), tables=tables)
+
+
+def test_explanations_under_contiguity_agree_with_the_checker() -> None:
+    """With contiguity on, every next-best move passes the independent checker (no rule
+    broken) and every cheaper rep it names instead fails it: "next best" knows contiguity."""
+    plan = contiguous_plan()
+    settings = plan.scenario.assignment
+    assert settings.constraints.contiguity is not None
+    table = explain_accounts(plan)
+    base = plan.assignment.assignments[["account_id", "rep_id"]]
+    nxt = table[table["next_rep_id"] != ""]
+    assert len(nxt) > 20
+    for account, rep in nxt[["account_id", "next_rep_id"]].itertuples(index=False):
+        violations = check_assignment(plan.tables, settings, _moved(base, account, rep)).violations
+        assert not violations, (account, rep, violations)
+    cheaper = table[table["cheaper_rep_id"] != ""]
+    contiguity = cheaper[cheaper["next_breaks"].str.contains("contiguity")]
+    assert len(contiguity) > 0, "some cheaper move must be held by contiguity alone"
+    for account, rep in cheaper[["account_id", "cheaper_rep_id"]].itertuples(index=False):
+        violations = check_assignment(plan.tables, settings, _moved(base, account, rep)).violations
+        assert violations, (account, rep)
+
+
+def _worse_plan(gap_known: bool) -> tuple[Plan, str, float]:
+    """The optimal small plan with one account moved to its next-best rep: a feasible plan whose
+    objective is higher by that delta; the report claims a bound (the optimum) or none."""
+    plan = plan_with()
+    table = explain_accounts(plan)
+    row = table[(table["next_rep_id"] != "") & (table["delta"] > 1)].iloc[0]
+    a = plan.assignment
+    moved = _moved(a.assignments, row["account_id"], row["next_rep_id"])
+    objective = a.report.objective + row["delta"]
+    report = dataclasses.replace(
+        a.report, objective=objective, bound=a.report.objective if gap_known else objective
+    )
+    worse = dataclasses.replace(a, assignments=moved, report=report)
+    owners = moved.set_index("account_id")["rep_id"]
+    return (
+        dataclasses.replace(plan, assignment=worse, owners=owners),
+        row["account_id"],
+        row["delta"],
+    )
+
+
+def test_negative_delta_under_a_non_zero_gap_names_the_gap() -> None:
+    plan, account, delta = _worse_plan(gap_known=True)
+    table = explain_accounts(plan).set_index("account_id")
+    improving = table[table["delta"] < -1e-9]
+    assert account in improving.index  # moving it back saves delta (or another rep saves more)
+    assert table.at[account, "delta"] <= -delta + 1e-6
+    assert improving["next_rule"].str.startswith("gap: the plan is proven within").all()
+    words = why_not(plan, account, plan_with().owners[account])
+    assert "No rule forbids it" in words and "gap: the plan is proven within" in words
+
+
+def test_a_saving_beyond_the_proven_gap_is_not_hidden() -> None:
+    """A report claiming gap 0 for a plan that can be improved: the words say so."""
+    plan, account, _ = _worse_plan(gap_known=False)
+    table = explain_accounts(plan).set_index("account_id")
+    assert table.at[account, "next_rule"].startswith("not explained: saves")
+
+
+def test_contiguity_cut_text_does_not_claim_the_region_is_served() -> None:
+    """Binding rows named contiguity[R5,<region>,2] for a region R5 does not serve: the region
+    is where the cut was found, and the words say so."""
+    text = constraint_text(
+        "contiguity[R5,G3,2]", "contiguity", 0.0, float("nan"), True, objective="{}"
+    )
+    assert text.startswith("contiguity[R5,G3,2] binds: it keeps R5's territory connected (cut 2")
+    assert "G3 need not be served now" in text
