@@ -15,7 +15,7 @@ __all__ = ["add_serve_parser", "cmd_serve"]
 log = logging.getLogger("allocator")
 
 
-def add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "serve",
         help="review and adjust a plan in the browser (map, edits, re-optimise, save)",

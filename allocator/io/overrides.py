@@ -66,7 +66,9 @@ def read_overrides(path: str | Path) -> pd.DataFrame:
     for i in frame.index[(frame["account_id"] == "") | (frame["rep_id"] == "")]:
         problems.append(f"{path}: row {i + 2}: account_id and rep_id must both be given")
     for i in frame.index[frame["account_id"].duplicated() & (frame["account_id"] != "")]:
-        problems.append(f"{path}: row {i + 2}: account {frame.at[i, 'account_id']} is listed twice")
+        problems.append(
+            f"{path}: row {i + 2}: account {frame.at[i, 'account_id']!s} is listed twice"
+        )
     if problems:
         raise InputError(problems)
     return frame.assign(locked=flags.isin(_TRUE))

@@ -217,14 +217,17 @@ def _constraints(evaluation: Evaluation, ctx: Context) -> pd.DataFrame:
     rule = ctx.settings.constraints.capacity
     rows = []
     if rule is not None:
-        for r in evaluation.reps.itertuples(index=False):
-            limit = (1 + rule.tolerance) * float(r.capacity)
-            slack = limit - float(r.load)
+        reps = evaluation.reps
+        for rep, capacity, load in zip(
+            reps["rep_id"], reps["capacity"].astype(float), reps["load"].astype(float), strict=True
+        ):
+            limit = (1 + rule.tolerance) * capacity
+            slack = limit - load
             rows.append(
                 {
-                    "name": f"capacity[{r.rep_id}]",
+                    "name": f"capacity[{rep}]",
                     "family": "capacity",
-                    "value": float(r.load),
+                    "value": load,
                     "limit": limit,
                     "slack": slack,
                     "binding": bool(abs(slack) <= 1e-6 * max(1.0, limit)),

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 from plotly.utils import PlotlyJSONEncoder
 
+from allocator.plan import Plan
 from allocator.report.comparison import compare
 from allocator.serve.mapview import EditMap
 from allocator.serve.recompute import Context, Evaluation, evaluate, make_context
@@ -225,13 +226,14 @@ class Workspace:
             current = edited_plan(
                 self.opened, self.ctx, self.session, self.evaluation(), quotas=False
             )
-        result = compare([current, opened.plan or opened.folder], names=["this plan", opened.label])
+        source: Plan | Path = opened.plan if opened.plan is not None else Path(other)
+        result = compare([current, source], names=["this plan", opened.label])
         ctx = make_context(
             opened.tables, opened.scenario.assignment, opened.owners, opened.rep_quota
         )
         ev = evaluate(ctx, opened.owners)
         session = Session(opened.owners, reps=ctx.reps.index, data_locked=ctx.data_locked)
-        other = _edit_map(opened, ctx, session, ev).figure(opened.owners, ctx.data_locked, ev)
+        side = _edit_map(opened, ctx, session, ev).figure(opened.owners, ctx.data_locked, ev)
         timing = result.metrics["metric"].str.contains("seconds")
         changed = result.shown_metrics()[result.metrics["differs"] & ~timing]
         return {
@@ -240,7 +242,7 @@ class Workspace:
             "owners": _records(result.owners.head(200)),
             "owners_total": len(result.owners),
             "settings": _records(result.settings),
-            "map": json.loads(json.dumps(other, cls=PlotlyJSONEncoder)),
+            "map": json.loads(json.dumps(side, cls=PlotlyJSONEncoder)),
         }
 
 
