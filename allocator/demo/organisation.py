@@ -4,7 +4,8 @@ Drawn after everything else and with no random numbers, so the rest of the demo 
 
 - districts of about 8 reps, formed west to east (reps sorted by longitude, cut into runs), each
   with a district manager; districts report to two regional managers (west and east);
-- the first rep at ramp 0.5 (a new hire) starts in the plan's fourth month on the ramp schedule
+- with two new hires or more (reps at ramp 0.5), the second starts in the plan's fourth month on
+  the ramp schedule
   ``25/50/75/100`` written in the cell, so the tables need no scenario key (and a flat ramp of 1);
 - the most experienced rep takes two weeks of leave at the start of the plan's seventh month;
 - the largest-potential account with an incumbent is split 60/40 between its incumbent and the
@@ -62,8 +63,8 @@ def organise(reps: pd.DataFrame, accounts: pd.DataFrame, first: pd.Period) -> Or
     reps["start"] = ""
     reps["ramp_schedule"] = ""
     new = np.flatnonzero(reps["ramp"].to_numpy(float) < 1)
-    if len(new):
-        k = int(new[0])
+    if len(new) >= 2:  # the first new hire stays a plain ramp-0.5 rep (docs/recipes.md)
+        k = int(new[1])
         reps.loc[reps.index[k], ["start", "ramp_schedule", "ramp"]] = [
             str(first + 3),
             "25/50/75/100",

@@ -75,18 +75,26 @@ def credits(tables: Tables, owners: pd.Series) -> pd.DataFrame:
 def check_organisation(
     raws: Mapping[str, Raw], frames: Mapping[str, pd.DataFrame], problems: Problems
 ) -> None:
-    """Add a problem line for every cross-row rule of the organisation tables that breaks."""
-    if "reps" in frames and {"start", "end"} <= set(frames["reps"].columns):
+    """Add a problem line for every cross-row rule of the organisation tables that breaks.
+
+    A table missing a column these rules read is skipped: the missing column is reported on its
+    own by the column checks.
+    """
+
+    def has(name: str, *columns: str) -> bool:
+        return name in frames and set(columns) <= set(frames[name].columns)
+
+    if has("reps", "rep_id", "start", "end", "ramp_schedule", "manager_id", "role", "covers"):
         _ordered(raws["reps"], frames["reps"], "start", "end", problems)
         _schedules(raws["reps"], frames["reps"], problems)
-        managers = frames.get("managers")
+        managers = frames["managers"] if has("managers", "manager_id") else None
         known = set(managers["manager_id"]) if managers is not None else set()
         _roles(raws["reps"], frames["reps"], known, problems)
-    if "leaves" in frames:
+    if has("leaves", "from", "to"):
         _ordered(raws["leaves"], frames["leaves"], "from", "to", problems)
-    if "account_splits" in frames:
+    if has("account_splits", "account_id", "rep_id", "share"):
         _splits(raws["account_splits"], frames["account_splits"], problems)
-    if "managers" in frames:
+    if has("managers", "manager_id", "parent_id"):
         _cycles(raws["managers"], frames["managers"], problems)
 
 

@@ -144,6 +144,14 @@ class CandidateSettings(_Block):
     price_out: bool = True
 
 
+class ManagerSettings(_Block):
+    """``managers[m]``: the potential (or workload) below each manager within +-tolerance of the
+    sum of its reps' fair shares (``models/organisation.md``)."""
+
+    measure: Literal["potential", "workload"] = "potential"
+    tolerance: Annotated[float, Field(gt=0, le=1)] = 0.10
+
+
 class AssignmentConstraints(_Block):
     """``assignment.constraints``: each family is off when absent."""
 
@@ -154,6 +162,7 @@ class AssignmentConstraints(_Block):
     max_accounts: MaxAccountsSettings | None = None
     continuity: ContinuitySettings | None = None
     contiguity: ContiguitySettings | None = None
+    managers: ManagerSettings | None = None
     candidates: CandidateSettings = CandidateSettings()
 
 

@@ -223,7 +223,7 @@ def territory_problem(tables: Tables, settings: AssignmentSettings, t: Territory
             "travel": (1.0 if lexicographic else weights.travel) * travel,
             "disruption": (1.0 if lexicographic else weights.disruption) * thousands_moved,
         },
-        families=_families(settings, t, items),
+        families=_families(settings, t, items) + _manager_families(tables, settings, t, items),
         rank=travel,
         keep=total(keep) > 0,
         contiguity=contiguity,
@@ -362,3 +362,56 @@ def _contiguity(tables: Tables, settings: AssignmentSettings, t: Territory) -> C
         per_component=rule.per_component,
         max_rounds=rule.max_rounds,
     )
+
+
+def _manager_families(
+    tables: Tables, settings: AssignmentSettings, t: Territory, items: _ItemData
+) -> tuple[RowFamily, ...]:
+    """``manager_lo/hi[m]``: the measure below each manager (any depth) within +-tolerance of
+    the sum of its reps' fair shares; split accounts count as fixed shares."""
+    rule = settings.constraints.managers
+    if rule is None or "manager_id" not in t.reps.columns:
+        return ()
+    members = reps_below(tables, t.reps)
+    fair_rule = (settings.constraints.balance or BalanceSettings()).fair_share
+    values = items.measures[rule.measure][:, None]
+    fixed = t.offset(rule.measure)
+    fair = fair_shares(t.reps, float(values.sum() + fixed.sum()), fair_rule)
+    out: list[RowFamily] = []
+    for manager, mask in members.items():
+        coef = values * mask[None, :]
+        target, held = float(fair[mask].sum()), float(fixed[mask].sum())
+        for doc, sense, factor in (
+            ("manager_lo", ">=", 1 - rule.tolerance),
+            ("manager_hi", "<=", 1 + rule.tolerance),
+        ):
+            rhs = np.array([factor * target - held])
+            out.append(
+                RowFamily(
+                    f"{doc}_{manager}",
+                    doc,
+                    "one",
+                    coef,
+                    sense,
+                    rhs,
+                    (manager,),
+                    soft=True,
+                    unit=UNITS[rule.measure],
+                )  # type: ignore[arg-type]
+            )
+    return tuple(out)
+
+
+def reps_below(tables: Tables, reps: pd.DataFrame) -> dict[str, BoolArray]:
+    """Manager id -> mask over ``reps`` of the reps below it at any depth."""
+    parent: dict[str, str] = {}
+    if tables.managers is not None:
+        parent = dict(zip(tables.managers["manager_id"], tables.managers["parent_id"], strict=True))
+    out: dict[str, BoolArray] = {}
+    for k, manager in enumerate(reps["manager_id"]):
+        seen: set[str] = set()
+        while manager and manager not in seen:
+            seen.add(manager)
+            out.setdefault(manager, np.zeros(len(reps), bool))[k] = True
+            manager = parent.get(manager, "")
+    return out

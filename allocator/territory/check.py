@@ -91,6 +91,7 @@ def check_assignment(
         ]
     problems += _continuity(df, accounts, settings)
     problems += _balance(credited, reps, accounts, settings)
+    problems += _managers(credited, reps, accounts, tables, settings)
     problems += _regions(df, accounts, tables, reps, settings)
     goals = _goals(df, credited, reps, accounts, settings)
     weights = settings.objective
@@ -257,6 +258,46 @@ def _balance(
                 out.append(f"balance_lo[{r},{measure}]: {have[r]:.4f} < {lo:.4f}")
             if _over(have[r], hi):
                 out.append(f"balance_hi[{r},{measure}]: {have[r]:.4f} > {hi:.4f}")
+    return out
+
+
+def _managers(
+    df: pd.DataFrame,
+    reps: pd.DataFrame,
+    accounts: pd.DataFrame,
+    tables: Tables,
+    settings: AssignmentSettings,
+) -> list[str]:
+    """Each manager's reps (any depth): their credited measure within the band of their fair."""
+    rule = settings.constraints.managers
+    if rule is None or "manager_id" not in reps.columns:
+        return []
+    parents = {}
+    if tables.managers is not None:
+        parents = dict(
+            zip(tables.managers["manager_id"], tables.managers["parent_id"], strict=True)
+        )
+    _, fair_rule = _measures(settings)
+    fair = _fair(reps, float(accounts[rule.measure].sum()), fair_rule)
+    have = (df[rule.measure] * df["share"]).groupby(df["rep_id"]).sum()
+    have = have.reindex(reps.index, fill_value=0.0)
+    held: dict[str, float] = {}
+    owed: dict[str, float] = {}
+    for rep, manager in reps["manager_id"].items():
+        chain: list[str] = []
+        while manager and manager not in chain:
+            chain.append(manager)
+            manager = parents.get(manager, "")
+        for m in chain:
+            held[m] = held.get(m, 0.0) + float(have[rep])
+            owed[m] = owed.get(m, 0.0) + float(fair[rep])
+    out = []
+    for m in sorted(held):
+        lo, hi = (1 - rule.tolerance) * owed[m], (1 + rule.tolerance) * owed[m]
+        if _over(lo, held[m]):
+            out.append(f"manager_lo[{m}]: {held[m]:.4f} < {lo:.4f}")
+        if _over(held[m], hi):
+            out.append(f"manager_hi[{m}]: {held[m]:.4f} > {hi:.4f}")
     return out
 
 

@@ -73,7 +73,8 @@ class SizingResult:
         ]
         for row in self.curve.itertuples(index=False):
             mark = " <" if row.reps == self.recommended else ""
-            extra = "-" if pd.isna(row.marginal_potential) else f"{row.marginal_potential:,.0f}"
+            marginal = row.marginal_potential
+            extra = "-" if pd.isna(marginal) else f"{round(marginal):,}"
             lines.append(
                 f"{row.reps:>5} {row.coverage:>9.1%} {row.utilization:>11.1%} "
                 f"{row.travel_km:>11,.0f} {row.balance_cv:>10.3f} {extra:>12}{mark}"
@@ -87,7 +88,9 @@ class SizingResult:
             if len(new):
                 lines.append("  new reps at: " + ", ".join(new["region_id"].astype(str)))
             if len(dropped):
-                lines.append("  fewest loss without: " + ", ".join(dropped["rep_id"]))
+                lines.append(
+                    "  territories to merge (least coverage lost): " + ", ".join(dropped["rep_id"])
+                )
         return "\n".join(lines)
 
 

@@ -81,7 +81,7 @@ def fixed_shares(
 
 def split_rows(rows: pd.DataFrame | None) -> pd.DataFrame:
     """One ``assignments.csv`` row per split account: its largest share's rep (ties: the first),
-    share-weighted travel, and the reason ``split: R001 60% / R007 40%``."""
+    that rep's travel to it, and the reason ``split: R001 60% / R007 40%``."""
     columns = ["account_id", "rep_id", "incumbent_rep_id", "moved", "travel_km", "workload"]
     if rows is None or rows.empty:
         return pd.DataFrame(columns=[*columns, "potential", "reason"])
@@ -98,7 +98,8 @@ def split_rows(rows: pd.DataFrame | None) -> pd.DataFrame:
                 "rep_id": group["rep_id"].iloc[0],
                 "incumbent_rep_id": incumbent,
                 "moved": False,  # fixed by the input: never a move of the plan
-                "travel_km": float((group["share"] * group["visits"] * group["km"]).sum()),
+                # the row's rep: its distance (reps.csv counts each split rep's share instead)
+                "travel_km": float(group["visits"].iloc[0] * group["km"].iloc[0]),
                 "workload": float(group["workload"].iloc[0]),
                 "potential": float(group["potential"].iloc[0]),
                 "reason": f"split: {reason}",

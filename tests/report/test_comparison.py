@@ -131,7 +131,7 @@ def test_write_comparison(tmp_path: Path) -> None:
 
 
 def test_real_plans_from_output_folders(tmp_path: Path) -> None:
-    """Two solves of the same company, the second with a tighter balance band (5 moves)."""
+    """Two solves of the same company, the second with a tighter balance band (7 moves)."""
     base, tight = plan_with(), plan_with(**{TOLERANCE: 0.05})
     write_plan(base, tmp_path / "base")
     write_plan(tight, tmp_path / "tight", force=True)
@@ -139,7 +139,7 @@ def test_real_plans_from_output_folders(tmp_path: Path) -> None:
     a = base.assignment.assignments.set_index("account_id")["rep_id"]
     b = tight.assignment.assignments.set_index("account_id")["rep_id"]
     changed = sorted(a.index[a != b])
-    assert len(changed) == 5
+    assert len(changed) == 7
     assert list(comparison.owners["account_id"]) == changed
     assert all(f is not None for f in comparison.figures)  # map.json read back from each folder
     assert comparison.settings.set_index("key").loc[TOLERANCE].tolist() == ["0.25", "0.05"]
