@@ -147,7 +147,9 @@ def _verify(tables: Tables, settings: Any, owners: pd.DataFrame) -> str:
         list(zip(tables.adjacency["region_a"], tables.adjacency["region_b"], strict=True))
     )
     per_component = settings.constraints.contiguity.per_component
-    comp = {g: k for k, c in enumerate(nx.connected_components(graph)) for g in c}
+    graph.add_nodes_from(acc["region_id"])  # islands without any link are components too
+    held = graph.subgraph(set(acc["region_id"]))
+    comp = {g: k for k, c in enumerate(nx.connected_components(held)) for g in c}
     for rep, group in acc.groupby("rep_id"):
         served = set(group["region_id"])
         graph.add_nodes_from(served)

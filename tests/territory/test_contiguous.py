@@ -8,11 +8,14 @@ connected two-part splits). Every solved plan passes the independent checker ins
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
 
+from allocator.demo.maps import MAPS_DIR, map_instance
 from allocator.exceptions import InfeasibleError, NoSolutionInTimeError
 from allocator.io.data import make_tables
 from allocator.io.settings import AssignmentSettings, SolverSettings
@@ -221,3 +224,14 @@ def test_an_island_without_a_rep_is_served_per_component() -> None:
     owners = result.assignments[["account_id", "rep_id"]]
     load = owners.merge(tables.accounts, on="account_id").groupby("rep_id")["potential"].sum()
     assert load.between(0.9 * 700 - 1e-6, 1.1 * 700 + 1e-6).all()
+
+
+@pytest.mark.skipif(not MAPS_DIR.is_dir(), reason="../shared/maps is not there")
+def test_maine_counties_from_polygons_are_solved_contiguous(tmp_path: Path) -> None:
+    """A real map (16 counties, polygons): three reps at ±10% come out connected and checked."""
+    scenario, tables = map_instance(
+        MAPS_DIR / "me-county", reps=3, tolerance=0.10, out_dir=tmp_path
+    )
+    result = solve_assignment(tables, scenario.assignment, SOLVER)
+    assert_connected(tables, result.assignments)
+    assert result.report.gap is not None and result.report.gap <= 0.01
