@@ -314,7 +314,9 @@ def render(csv_path: Path) -> str:
             f"| {r['case']} | {r['solver']} | {r['status']} | {obj} | {bound} | {gap} | "
             f"{r.get('seconds', '')} | {r.get('verified', '')} | {r.get('note', '')} |"
         )
-    return "\n".join(lines) + "\n"
+    notes = HERE / "notes_maps.md"
+    tail = notes.read_text() if notes.is_file() else ""
+    return "# Contiguous territories on real maps\n\n" + "\n".join(lines) + "\n" + tail
 
 
 def main(argv: Sequence[str] | None = None) -> int:
