@@ -42,7 +42,7 @@ from allocator.territory.grow import (
     grow,
 )
 from allocator.territory.local_search import better, improve, neighbourhood
-from allocator.territory.pricing import initial_arcs, price_arcs
+from allocator.territory.pricing import Pricing, initial_arcs, price_arcs
 from allocator.territory.search_inputs import search_inputs
 from allocator.territory.solve_arcs import ArcSolution
 
@@ -211,7 +211,7 @@ def _relaxed(
     if len(relaxed.all_arcs) > LARGE_ARCS:
         arcs = initial_arcs(relaxed, NEAREST)
         pricing = price_arcs(relaxed, arcs, solver, deadline=time.perf_counter() + limit)
-        return (pricing.bound if pricing.priced else None), None
+        return (pricing.bound if pricing.priced else None), _lp_plan(problem, pricing)
     model = build_model(relaxed, relaxed.all_arcs, integer=True)
     report = solve(model.prob, solver, time_limit=limit)
     if report.status is Status.INFEASIBLE:
@@ -226,6 +226,19 @@ def _relaxed(
     if assign is not None and (assign < 0).any():
         assign = None
     return report.bound, assign
+
+
+def _lp_plan(problem: ArcProblem, pricing: Pricing) -> IntArray | None:
+    """Each item to the arc with its largest LP value (a split plan to repair), or None."""
+    if not len(pricing.values):
+        return None
+    n, m = problem.shape
+    items, reps = pricing.arcs // m, pricing.arcs % m
+    order = np.lexsort((-pricing.values, items))
+    first = order[np.r_[True, items[order][1:] != items[order][:-1]]]
+    assign = np.full(n, -1, np.int64)
+    assign[items[first]] = reps[first]
+    return None if (assign < 0).any() else assign
 
 
 def _whole_model(
