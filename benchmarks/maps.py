@@ -80,6 +80,7 @@ CASES = (
     MapCase("nc-county", 13, 0.05, 120, level="account", people_per_account=20_000),
     MapCase("nc-county", 13, 0.05, 120, level="account", people_per_account=2_000),
     MapCase("nc-tract", 13, 0.05, 300),
+    MapCase("tx-county", 36, 0.05, 300, level="account", people_per_account=2_000),
 )
 QUICK = (MapCase("nc-county", 6, 0.10, 15), MapCase("nh-tract", 8, 0.05, 20))
 
@@ -146,7 +147,9 @@ def _verify(tables: Tables, settings: Any, owners: pd.DataFrame) -> str:
         list(zip(tables.adjacency["region_a"], tables.adjacency["region_b"], strict=True))
     )
     per_component = settings.constraints.contiguity.per_component
-    comp = {g: k for k, c in enumerate(nx.connected_components(graph)) for g in c}
+    graph.add_nodes_from(acc["region_id"])  # islands without any link are components too
+    held = graph.subgraph(set(acc["region_id"]))
+    comp = {g: k for k, c in enumerate(nx.connected_components(held)) for g in c}
     for rep, group in acc.groupby("rep_id"):
         served = set(group["region_id"])
         graph.add_nodes_from(served)
@@ -311,7 +314,9 @@ def render(csv_path: Path) -> str:
             f"| {r['case']} | {r['solver']} | {r['status']} | {obj} | {bound} | {gap} | "
             f"{r.get('seconds', '')} | {r.get('verified', '')} | {r.get('note', '')} |"
         )
-    return "\n".join(lines) + "\n"
+    notes = HERE / "notes_maps.md"
+    tail = notes.read_text() if notes.is_file() else ""
+    return "# Contiguous territories on real maps\n\n" + "\n".join(lines) + "\n" + tail
 
 
 def main(argv: Sequence[str] | None = None) -> int:

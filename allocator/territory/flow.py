@@ -101,16 +101,20 @@ def _add_rep_flow(
         prob += y <= pulp.lpSum(xs), f"serves_any_{r}_{g}"
         served.append(g)
     root = int(graph.root[r])
-    if root in by_region and (r, root) in model.y:
+    rooted = root in by_region and (r, root) in model.y
+    if rooted:
         prob += model.y[r, root] == 1, f"home_{r}"
-        roots = [root]
-    else:
-        roots = served
-        for g in served:
-            model.z[r, g] = prob.add_variable(f"z_{r}_{g}", 0, 1, cat)
-            prob += model.z[r, g] <= model.y[r, g], f"root_in_{r}_{g}"
-        for part in _by_component(graph, served):
-            prob += pulp.lpSum(model.z[r, g] for g in part) <= 1, f"one_root_{r}_{part[0]}"
+    # free root candidates: everywhere without a root; with per_component, in the other parts
+    home_part = graph.component[root] if rooted else -1
+    free = [
+        g for g in served if not rooted or (graph.per_component and graph.component[g] != home_part)
+    ]
+    for g in free:
+        model.z[r, g] = prob.add_variable(f"z_{r}_{g}", 0, 1, cat)
+        prob += model.z[r, g] <= model.y[r, g], f"root_in_{r}_{g}"
+    for part in _by_component(graph, free):
+        prob += pulp.lpSum(model.z[r, g] for g in part) <= 1, f"one_root_{r}_{part[0]}"
+    roots = ([root] if rooted else []) + free
     in_flow: dict[int, list[Var]] = {g: [] for g in served}
     out_flow: dict[int, list[Var]] = {g: [] for g in served}
     for g in served:
@@ -121,8 +125,9 @@ def _add_rep_flow(
                 prob += f <= size * model.y[r, g], f"flow_out_{r}_{g}_{h}"
                 out_flow[g].append(f)
                 in_flow[h].append(f)
-    if roots == [root]:
-        _add_ball_cuts(model, graph, r, root, served)
+    if rooted:
+        same = [g for g in served if graph.component[g] == home_part or not graph.per_component]
+        _add_ball_cuts(model, graph, r, root, same)
     for g in served:
         net = pulp.lpSum(in_flow[g]) - pulp.lpSum(out_flow[g])
         if g in roots:

@@ -42,6 +42,7 @@ from allocator.territory.grow import (
     grow,
 )
 from allocator.territory.local_search import better, improve, neighbourhood
+from allocator.territory.pricing import Pricing, initial_arcs, price_arcs
 from allocator.territory.search_inputs import search_inputs
 from allocator.territory.solve_arcs import ArcSolution
 
@@ -55,6 +56,9 @@ IntArray = npt.NDArray[np.int64]
 SEARCH_SHARE, NEIGHBOURHOOD_SHARE = 0.05, 0.5
 #: Share of the remaining time for the relaxed MIP (bound and second start).
 RELAXED_SHARE = 0.2
+#: Above this many arcs the relaxed bound is the priced LP's (from ``NEAREST`` arcs per item),
+#: not the MIP's: at 12,000 accounts x 36 reps the MIP had no bound within its share.
+LARGE_ARCS, NEAREST = 100_000, 12
 #: Longest single neighbourhood sub-problem solve (seconds).
 GROUP_SECONDS = 10.0
 #: Largest whole flow model (columns) worth building; beyond it only the relaxed bound is used.
@@ -200,13 +204,19 @@ def _relaxed(
     problem: ArcProblem, graph: Graph, solver: SolverSettings, deadline: float
 ) -> tuple[float | None, IntArray | None]:
     """Rows (1)-(7) with the home rule and without contiguity: its MIP bound is a bound of the
-    contiguous problem, its plan (usually split) a start to repair."""
+    contiguous problem, its plan (usually split) a start to repair. Beyond ``LARGE_ARCS`` arcs
+    only the LP bound, by the priced LP of the arc core (exact over all arcs)."""
     relaxed = replace(problem, contiguity=None, eligible=graph.eligible, balance_cap=None)
-    model = build_model(relaxed, relaxed.all_arcs, integer=True)
     limit = max(RELAXED_SHARE * _left(deadline), 0.1)
+    if len(relaxed.all_arcs) > LARGE_ARCS:
+        arcs = initial_arcs(relaxed, NEAREST)
+        pricing = price_arcs(relaxed, arcs, solver, deadline=time.perf_counter() + limit)
+        return (pricing.bound if pricing.priced else None), _lp_plan(problem, pricing)
+    model = build_model(relaxed, relaxed.all_arcs, integer=True)
     report = solve(model.prob, solver, time_limit=limit)
     if report.status is Status.INFEASIBLE:
-        diagnosis = elastic_diagnosis(relaxed, relaxed.all_arcs, solver, deadline=deadline)
+        on_perf_clock = deadline - time.monotonic() + time.perf_counter()  # diagnose's clock
+        diagnosis = elastic_diagnosis(relaxed, relaxed.all_arcs, solver, deadline=on_perf_clock)
         raise InfeasibleError(
             f"{problem.name}: no assignment meets every hard rule even without contiguity; the "
             "elastic re-solve found:",
@@ -216,6 +226,19 @@ def _relaxed(
     if assign is not None and (assign < 0).any():
         assign = None
     return report.bound, assign
+
+
+def _lp_plan(problem: ArcProblem, pricing: Pricing) -> IntArray | None:
+    """Each item to the arc with its largest LP value (a split plan to repair), or None."""
+    if not len(pricing.values):
+        return None
+    n, m = problem.shape
+    items, reps = pricing.arcs // m, pricing.arcs % m
+    order = np.lexsort((-pricing.values, items))
+    first = order[np.r_[True, items[order][1:] != items[order][:-1]]]
+    assign = np.full(n, -1, np.int64)
+    assign[items[first]] = reps[first]
+    return None if (assign < 0).any() else assign
 
 
 def _whole_model(

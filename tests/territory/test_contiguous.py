@@ -8,16 +8,23 @@ connected two-part splits). Every solved plan passes the independent checker ins
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
 
+from allocator.demo.maps import MAPS_DIR, map_instance
 from allocator.exceptions import InfeasibleError, NoSolutionInTimeError
 from allocator.io.data import make_tables
 from allocator.io.settings import AssignmentSettings, SolverSettings
 from allocator.io.tables import Tables
+from allocator.solver import Status, solve
 from allocator.territory.assignment import solve_assignment
+from allocator.territory.build import build_territory, territory_problem
+from allocator.territory.flow import build_flow, flow_start
+from allocator.territory.search_inputs import search_inputs
 
 SOLVER = SolverSettings(time_limit=20, gap=1e-4, threads=1)
 
@@ -221,3 +228,35 @@ def test_an_island_without_a_rep_is_served_per_component() -> None:
     owners = result.assignments[["account_id", "rep_id"]]
     load = owners.merge(tables.accounts, on="account_id").groupby("rep_id")["potential"].sum()
     assert load.between(0.9 * 700 - 1e-6, 1.1 * 700 + 1e-6).all()
+
+
+@pytest.mark.skipif(not MAPS_DIR.is_dir(), reason="../shared/maps is not there")
+def test_maine_counties_from_polygons_are_solved_contiguous(tmp_path: Path) -> None:
+    """A real map (16 counties, polygons): three reps at ±10% come out connected and checked."""
+    scenario, tables = map_instance(
+        MAPS_DIR / "me-county", reps=3, tolerance=0.10, out_dir=tmp_path
+    )
+    result = solve_assignment(tables, scenario.assignment, SOLVER)
+    assert_connected(tables, result.assignments)
+    assert result.report.gap is not None and result.report.gap <= 0.01
+
+
+def test_the_exact_model_admits_a_rep_with_pieces_on_two_islands() -> None:
+    """With per_component, the flow model must accept a rep rooted at home that also serves an
+    island (it once had no supply there and called a feasible plan infeasible)."""
+    mainland = grid_tables(3, 4, [(0, 0), (2, 3)], np.full(12, 100.0))
+    island = grid_tables(1, 2, [], np.full(2, 100.0), prefix="I", offset=2.0)
+    tables = tables_of(mainland, island)
+    rule = settings(0.10, per_component=True)
+    result = solve_assignment(tables, rule, SOLVER)
+    territory = build_territory(tables, rule)
+    problem = territory_problem(tables, rule, territory)
+    assert problem.contiguity is not None
+    graph, rows = search_inputs(problem, problem.contiguity)
+    index = {rep: k for k, rep in enumerate(problem.reps)}
+    owner = result.assignments.set_index("account_id")["rep_id"]
+    assign = np.array([index[owner["A" + g]] for g in problem.items], np.int64)
+    model = build_flow(graph, rows, assign, tuple(range(len(problem.reps))))
+    report = solve(model.prob, SOLVER, warm_start=flow_start(model, graph, rows, assign))
+    assert report.status is Status.OPTIMAL
+    assert report.objective == pytest.approx(result.report.objective, rel=1e-6)
