@@ -10,6 +10,7 @@ utilisation, a plan not proven optimal).
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ import pandas as pd
 
 from allocator.io.tables import parse_ids
 from allocator.quota.phasing import before
+from allocator.report.document import Html, Section
 from allocator.report.format import number, percent
 from allocator.report.metrics import largest_quota_deviation
 
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from allocator.plan import Plan
     from allocator.report.relax import Relaxation
 
-__all__ = ["Headline", "plan_headline", "plan_warnings", "skill_mismatches"]
+__all__ = ["Headline", "headline_section", "plan_headline", "plan_warnings", "skill_mismatches"]
 
 #: Utilisation above which a rep is flagged (workload / capacity).
 BUSY = 0.95
@@ -276,3 +278,28 @@ def _last_year(plan: Plan) -> pd.Series:
     hist = before(history, plan.target.periods[0], 12)
     hist = hist.assign(rep_id=hist["account_id"].map(plan.owners)).dropna(subset=["rep_id"])
     return hist.groupby(["rep_id", "product_id"])["sales"].sum()
+
+
+def headline_section(head: Headline) -> Section:
+    """The key figures as cards, the three constraining things and the warnings."""
+    cards = "".join(
+        f'<div class="figure-card"><div class="label">{html.escape(label)}</div>'
+        f'<div class="value">{html.escape(value)}</div>'
+        f'<div class="detail">{html.escape(detail)}</div></div>'
+        for label, value, detail in head.figures
+    )
+    parts = [f'<div class="headline"><div class="figures">{cards}</div>']
+    parts.append("<h3>What constrains the plan most</h3><ol>")
+    parts += [f"<li>{html.escape(c)}</li>" for c in head.constraining]
+    parts.append("</ol>")
+    if head.warnings:
+        parts.append('<h3>Warnings</h3><ul class="warnings">')
+        parts += [f"<li>{html.escape(w)}</li>" for w in head.warnings]
+        parts.append("</ul>")
+    parts.append("</div>")
+    md = [f"- **{label}**: {value} ({detail})" for label, value, detail in head.figures]
+    md += ["", "What constrains the plan most:", ""]
+    md += [f"{i}. {c}" for i, c in enumerate(head.constraining, 1)]
+    if head.warnings:
+        md += ["", "Warnings:", "", *(f"- {w}" for w in head.warnings)]
+    return Section("Headline", (Html("".join(parts), "\n".join(md)),))

@@ -11,7 +11,6 @@ document of :mod:`allocator.report.document`, whose blocks are re-exported here;
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,13 +38,13 @@ from allocator.report.explain import (
     explain_constraints,
 )
 from allocator.report.format import number, percent
-from allocator.report.headline import Headline, plan_headline
+from allocator.report.headline import headline_section, plan_headline
 from allocator.report.map import map_html, territory_map
 from allocator.report.metrics import largest_quota_deviation, plan_metrics
 from allocator.report.output import input_paths, plan_owner, scenario_owner, scenario_record
 from allocator.report.plots import fairness_figures, png, stacked_periods, target_plot
 from allocator.report.plots import territory_map as static_map
-from allocator.report.quota_sections import quota_sections
+from allocator.report.quota_sections import history_section, quota_sections
 from allocator.report.relax import Relaxation, assignment_relaxation
 from allocator.report.rollup import rollup_section
 
@@ -110,7 +109,7 @@ def plan_sections(
     if figure is None:
         figure = territory_map(plan, explanations=accounts)
     sections = [
-        _headline(plan_headline(plan, metrics, relaxation)),
+        headline_section(plan_headline(plan, metrics, relaxation)),
         _map(plan, figure),
         _summary(plan, metrics),
     ]
@@ -126,7 +125,7 @@ def plan_sections(
         sections.append(_moved(plan, accounts))
     sections += quota_sections(plan)
     if plan.quotas is not None:
-        history = _history(plan)
+        history = history_section(plan)
         if history is not None:
             sections.append(history)
         sections.append(_phasing(plan))
@@ -148,53 +147,6 @@ def _failed(plan: Plan) -> Section:
     if lines:
         blocks.append(Bullets(tuple(lines)))
     return Section(f"The {failed.stage} stage failed", tuple(blocks))
-
-
-def _history(plan: Plan) -> Section | None:
-    """Every rep-product whose history floor or ceiling binds or had to give way."""
-    quotas = plan.quotas
-    assert quotas is not None
-    table = quotas.history
-    if table is None or not len(table):
-        return None
-    shown = table[table["binds"] | (table["shortfall"] > 0) | (table["excess"] > 0)]
-    relaxed = int(((shown["shortfall"] > 0) | (shown["excess"] > 0)).sum())
-    text = (
-        "History floors and ceilings (quota.history) are soft rows: the quota LP first meets as "
-        "many of them as the fairness band, the caps and the product targets allow, then "
-        f"balances. {relaxed} of {len(table):,} had to give way (shortfall or excess below); "
-        "the others listed bind exactly. See quota_history.csv and models/quota.md."
-    )
-    if not len(shown):
-        return Section("History floors and ceilings", (Text("No history bound binds."),))
-    return Section("History floors and ceilings", (Text(text), Table(shown)))
-
-
-
-
-def _headline(head: Headline) -> Section:
-    """The key figures as cards, the three constraining things and the warnings."""
-    cards = "".join(
-        f'<div class="figure-card"><div class="label">{html.escape(label)}</div>'
-        f'<div class="value">{html.escape(value)}</div>'
-        f'<div class="detail">{html.escape(detail)}</div></div>'
-        for label, value, detail in head.figures
-    )
-    parts = [f'<div class="headline"><div class="figures">{cards}</div>']
-    parts.append("<h3>What constrains the plan most</h3><ol>")
-    parts += [f"<li>{html.escape(c)}</li>" for c in head.constraining]
-    parts.append("</ol>")
-    if head.warnings:
-        parts.append('<h3>Warnings</h3><ul class="warnings">')
-        parts += [f"<li>{html.escape(w)}</li>" for w in head.warnings]
-        parts.append("</ul>")
-    parts.append("</div>")
-    md = [f"- **{label}**: {value} ({detail})" for label, value, detail in head.figures]
-    md += ["", "What constrains the plan most:", ""]
-    md += [f"{i}. {c}" for i, c in enumerate(head.constraining, 1)]
-    if head.warnings:
-        md += ["", "Warnings:", "", *(f"- {w}" for w in head.warnings)]
-    return Section("Headline", (Html("".join(parts), "\n".join(md)),))
 
 
 def _num(value: Any) -> str:

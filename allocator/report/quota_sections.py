@@ -18,7 +18,7 @@ from allocator.report.format import number, percent
 if TYPE_CHECKING:
     from allocator.plan import Plan
 
-__all__ = ["quota_sections", "reconciliation_reasons"]
+__all__ = ["history_section", "quota_sections", "reconciliation_reasons"]
 
 #: Quota rows that can hold a rep-product quota away from its commitment, and their words.
 _HOLDS = {
@@ -140,3 +140,23 @@ def _why(r, p, c, q, gap, rows, rp, band, committed, totals) -> str:
         f"target_total[{p}]: the {p} quotas must add up to its target {number(total)}; what "
         f"other reps' bounds keep from their commitments lands with {r}"
     )
+
+
+def history_section(plan: Plan) -> Section | None:
+    """Every rep-product whose history floor or ceiling binds or had to give way."""
+    quotas = plan.quotas
+    assert quotas is not None
+    table = quotas.history
+    if table is None or not len(table):
+        return None
+    shown = table[table["binds"] | (table["shortfall"] > 0) | (table["excess"] > 0)]
+    relaxed = int(((shown["shortfall"] > 0) | (shown["excess"] > 0)).sum())
+    text = (
+        "History floors and ceilings (quota.history) are soft rows: the quota LP first meets as "
+        "many of them as the fairness band, the caps and the product targets allow, then "
+        f"balances. {relaxed} of {len(table):,} had to give way (shortfall or excess below); "
+        "the others listed bind exactly. See quota_history.csv and models/quota.md."
+    )
+    if not len(shown):
+        return Section("History floors and ceilings", (Text("No history bound binds."),))
+    return Section("History floors and ceilings", (Text(text), Table(shown)))
