@@ -181,9 +181,9 @@ def contiguity() -> Example:
     Regions G1 - G2 - G3 (a path: G3 only touches G2). R1 lives in G1 at lon 0, R2 in G2 at lon
     8; A1 in G1 at lon 1, A2 in G2 at lon 6, A3 in G3 at lon -1; at most two accounts per rep.
     Nearest would give R1 {A1, A3} (1 + 1) and R2 {A2} (2) = 4, but R1 would serve G1 and G3
-    without G2. The connected options (with R1's home G1): R1 {A1}, R2 {A2, A3}: 1 + 2 + 9 = 12;
-    R1 {A2, A3}, R2 {A1}: 6 + 1 + 7 = 14; R1 {A1, A2}, R2 {A3}: 1 + 6 + 9 = 16; R1 {A2}: 22;
-    R1 {}: 18. Optimum: 12 degrees.
+    without G2. Each rep serves its home region (rule home[r]), so R1 keeps A1 and R2 keeps A2;
+    the only choice is A3, which touches only G2: R1 {A1}, R2 {A2, A3}: 1 + 2 + 9 = 12 is the
+    one connected plan (R1 {A1, A3} is split). Optimum: 12 degrees.
     """
     reps = [
         {"rep_id": "R1", "lon": 0.0, "region_id": "G1"},

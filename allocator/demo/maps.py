@@ -76,23 +76,18 @@ def map_scenario(
         per_component = _components(folder, units) > 1
     accounts = _accounts(units, people_per_account, seed)
     team = _team(units, accounts, reps)
-    out.mkdir(parents=True, exist_ok=True)
-    accounts.to_csv(out / "accounts.csv", index=False)
-    team.to_csv(out / "reps.csv", index=False)
-    data: dict[str, str] = {"reps": "reps.csv", "accounts": "accounts.csv"}
-    doc: dict[str, Any] = {"name": f"{folder.name}-k{reps}", "data": data}
-    if use_polygons:
-        data["regions"] = str(geojson.resolve())
+    doc: dict[str, Any] = {"name": f"{folder.name}-k{reps}", "data": _data(folder, use_polygons)}
+    if use_polygons:  # the shared polygons are simplified to ~200 m: snap their gaps
         doc["geography"] = {"contact": "queen", "snap_m": 100.0}
-    else:
-        data["regions"] = str((folder / "regions.csv").resolve())
-        data["adjacency"] = str((folder / "adjacency.csv").resolve())
     doc["description"] = (
         f"{folder.name}: {len(accounts)} accounts, {reps} reps, level {level}, "
         f"balance ±{tolerance:g}, contiguity"
     )
     doc["assignment"] = _assignment(level, tolerance, per_component)
     doc["solver"] = {"time_limit": float(time_limit), "threads": 1}
+    out.mkdir(parents=True, exist_ok=True)
+    accounts.to_csv(out / "accounts.csv", index=False)
+    team.to_csv(out / "reps.csv", index=False)
     path = out / "scenario.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
@@ -155,6 +150,16 @@ def _split(idx: np.ndarray, k: int, xy: np.ndarray, w: np.ndarray, homes: list[i
     cut = min(max(cut, k1), len(order) - (k - k1))
     _split(order[:cut], k1, xy, w, homes)
     _split(order[cut:], k - k1, xy, w, homes)
+
+
+def _data(folder: Path, polygons: bool) -> dict[str, str]:
+    data = {"reps": "reps.csv", "accounts": "accounts.csv"}
+    if polygons:
+        data["regions"] = str((folder / "regions.geojson").resolve())
+    else:
+        data["regions"] = str((folder / "regions.csv").resolve())
+        data["adjacency"] = str((folder / "adjacency.csv").resolve())
+    return data
 
 
 def _units(folder: Path) -> pd.DataFrame:

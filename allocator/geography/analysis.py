@@ -115,7 +115,7 @@ def analyse_graph(
 
 
 def format_analysis(analysis: GraphAnalysis, *, limit: int = 12) -> str:
-    """The analysis as the lines ``allocator validate`` prints (at most ``limit`` components)."""
+    """The lines ``allocator validate`` prints: at most ``limit`` components and findings."""
     comps = analysis.components
     total = sum(c.potential for c in comps)
     n_regions = sum(c.size for c in comps) + len(analysis.empty_regions)
@@ -134,9 +134,13 @@ def format_analysis(analysis: GraphAnalysis, *, limit: int = 12) -> str:
         )
     if len(comps) > limit:
         lines.append(f"  ... and {len(comps) - limit} more components")
-    for f in analysis.findings:
+    # proofs first: they are what a planner must act on
+    findings = sorted(analysis.findings, key=lambda f: not f.infeasible)
+    for f in findings[:limit]:
         mark = "infeasible" if f.infeasible else "note"
         lines.append(f"  {mark}: {f.message}")
         if f.fix:
             lines.append(f"    fix: {f.fix}")
+    if len(findings) > limit:
+        lines.append(f"  ... and {len(findings) - limit} more findings")
     return "\n".join(lines)

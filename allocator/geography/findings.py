@@ -141,20 +141,23 @@ def _piece_finding(
         return Finding(
             "no_rep", c.regions, f"{what}; no rep lives there: served from elsewhere ({how}){cut}"
         )
-    fixes = (
-        [f"add a link in the adjacency table ({link}, link: add) if a road or ferry joins them"]
-        if link
-        else []
-    )
-    fixes.append(
-        f"put a rep there (a rep with region_id {c.regions[0]}"
-        f"{' or another of its regions' if c.size > 1 else ''})"
-    )
+    fixes = _unreached_fixes(c, link)
+    message = f"{what}; no rep lives there, and with contiguity no rep can serve it{cut}"
+    return Finding("no_rep", c.regions, message, fixes, infeasible=True)
+
+
+def _unreached_fixes(c: Component, link: str) -> str:
+    fixes = []
+    if link:
+        fixes.append(
+            f"add a link in the adjacency table ({link}, link: add) if a road or ferry joins them"
+        )
+    more = " or another of its regions" if c.size > 1 else ""
+    fixes.append(f"put a rep there (a rep with region_id {c.regions[0]}{more})")
     fixes.append(
         f"or set {_PER_COMPONENT}, so that a rep may serve one connected piece per component"
     )
-    message = f"{what}; no rep lives there, and with contiguity no rep can serve it{cut}"
-    return Finding("no_rep", c.regions, message, "; ".join(fixes), infeasible=True)
+    return "; ".join(fixes)
 
 
 def _cut_by_empty(inputs: GraphInputs, c: Component, empty: tuple[str, ...]) -> str:

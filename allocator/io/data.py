@@ -228,7 +228,8 @@ def _check_references(
 
 
 def _build(raws: Mapping[str, Raw], problems: Problems, sources: Mapping[str, str]) -> Tables:
-    tidy = fill_points({name: _tidy(raw, problems) for name, raw in raws.items()})
+    tidy = {name: _tidy(raw, problems) for name, raw in raws.items()}
+    tidy = fill_points(tidy)  # accounts and reps without coordinates: their region's point
     frames = {name: _normalise(raw, problems) for name, raw in tidy.items()}
     for name, frame in frames.items():
         _check_unique(tidy[name], frame, problems)

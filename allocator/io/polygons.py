@@ -50,7 +50,16 @@ def read_polygons(
 
 
 def with_links(tables: Tables, geography: GeographySettings) -> Tables:
-    """``tables`` with ``adjacency`` = polygon links + table ``add`` rows - ``remove`` rows."""
+    """``tables`` with ``adjacency`` = polygon links + table ``add`` rows - ``remove`` rows.
+
+    Unchanged when there are no polygons and no ``remove`` rows (the table is the graph). Else
+    each link once, ``link`` = ``add``, plus ``source`` (``polygons``/``table``) and
+    ``border_m`` (shared border in metres, NaN for a link from the table).
+    """
+    table = tables.adjacency
+    removes = table is not None and bool((table["link"].str.lower() == "remove").any())
+    if tables.shapes is None and not removes:
+        return tables
     edges = None
     if tables.shapes is not None and geography.contact != "none":
         edges = polygon_links(
@@ -60,9 +69,10 @@ def with_links(tables: Tables, geography: GeographySettings) -> Tables:
             min_border_m=geography.min_border_m,
         )
         log.debug("%d links between %d region polygons", len(edges), len(tables.shapes))
-    links = apply_links(edges, tables.adjacency)
+    links = apply_links(edges, table)
     if links is None:
         return tables
+    links.insert(2, "link", "add")
     return tables.replace(adjacency=links)
 
 

@@ -89,13 +89,8 @@ class SkillsSettings(_Block):
 
 
 class ContiguitySettings(_Block):
-    """``contiguity[rep]``: the regions a rep serves are connected (``models/assignment.md``).
-
-    ``include_home``: rule ``home[r]``, a rep serves its own home region (when the region has
-    accounts; a region shared by more reps than it has items goes to one of them); false: the
-    home region does not count at all. ``per_component``: connectivity is judged inside each
-    connected component of the region graph (a rep may serve one connected piece per island).
-    """
+    """``contiguity[rep]``: the regions a rep serves are connected (within each connected part
+    of the map with ``per_component``); with ``include_home`` a rep serves its home region."""
 
     include_home: bool = True
     per_component: bool = False

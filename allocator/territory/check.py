@@ -259,11 +259,13 @@ def _home(df: pd.DataFrame, accounts: pd.DataFrame, reps: pd.DataFrame, level: s
     items = accounts.groupby("region_id").size()
     if level == "region":
         items = items.clip(upper=1)
-    owners = df.groupby("region_id")["rep_id"].agg(lambda s: set(map(str, s)))
+    owners: dict[str, set[str]] = {}
+    for region, rep in zip(df["region_id"], df["rep_id"], strict=True):
+        owners.setdefault(str(region), set()).add(str(rep))
     out = []
     for home, living in reps.groupby("region_id").groups.items():
         residents = sorted(map(str, living))
-        n, have = int(items.get(home, 0)), owners.get(home, set())
+        n, have = int(items.get(home, 0)), owners.get(str(home), set())
         if n >= len(residents):
             with_whom = ", ".join(sorted(have)) or "nobody"
             out += [
