@@ -139,9 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen parts (all by default) and write ``<out>.csv`` and ``<out>.md``."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a subset with short limits")
-    parser.add_argument(
-        "--only", nargs="+", choices=(*PARTS, "maps"), help="run only these parts"
-    )
+    parser.add_argument("--only", nargs="+", choices=(*PARTS, "maps"), help="run only these parts")
     parser.add_argument(
         "--out",
         type=Path,
