@@ -73,6 +73,7 @@ class Context:
     accounts: pd.DataFrame
     reps: pd.DataFrame
     data_locked: frozenset[str]
+    splits: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,20 @@ def make_context(
         fair_weight=weights.reindex(reps.index).to_numpy()
     )
     locked = acc.index[acc["locked"].to_numpy(bool) & (acc["incumbent_rep_id"] != "").to_numpy()]
-    return Context(tables, settings, accounts, rep_frame, frozenset(locked))
+    splits = _splits(tables, accounts.index, rep_frame.index)
+    return Context(tables, settings, accounts, rep_frame, frozenset(locked), splits)
+
+
+def _splits(tables: Tables, accounts: pd.Index, reps: pd.Index) -> pd.DataFrame | None:
+    """Split accounts in force (account_id, rep_id, share), shares rescaled to 1, as the
+    checker credits them (``models/organisation.md``); None without splits."""
+    given = tables.account_splits
+    if given is None or given.empty:
+        return None
+    rows = given[given["account_id"].isin(accounts) & given["rep_id"].isin(reps)]
+    rows = rows.assign(share=rows["share"] / rows.groupby("account_id")["share"].transform("sum"))
+    rows = rows[rows.groupby("account_id")["rep_id"].transform("size") >= 2]
+    return rows[["account_id", "rep_id", "share"]].reset_index(drop=True) if len(rows) else None
 
 
 def evaluate(ctx: Context, owners: pd.Series, unlocked: frozenset[str] = frozenset()) -> Evaluation:
@@ -185,6 +199,13 @@ def _violation(text: str) -> Violation:
 def _rep_totals(ctx: Context, owners: pd.Series, violations: tuple[Violation, ...]) -> pd.DataFrame:
     acc, reps = ctx.accounts, ctx.reps
     owner = owners.reindex(acc.index).to_numpy()
+    share = np.ones(len(acc))
+    if ctx.splits is not None:  # a split account is credited to each of its reps by share
+        whole = ~acc.index.isin(ctx.splits["account_id"])
+        parts = ctx.splits.set_index("account_id")
+        acc = pd.concat([acc[whole], acc.loc[parts.index]])
+        owner = np.concatenate([owner[whole], parts["rep_id"].to_numpy()])
+        share = np.concatenate([share[whole], parts["share"].to_numpy(float)])
     home = reps.reindex(owner)
     km = haversine_km(
         acc["lat"].to_numpy(float),
@@ -199,11 +220,11 @@ def _rep_totals(ctx: Context, owners: pd.Series, violations: tuple[Violation, ..
         {
             "rep_id": owner,
             "accounts": 1,
-            "potential": acc["potential"].to_numpy(float),
-            "workload": acc["workload"].to_numpy(float),
-            "load": acc["workload"].to_numpy(float) + per_km * travel,
-            "quota": acc["plan_quota"].to_numpy(float),
-            "travel_km": travel,
+            "potential": share * acc["potential"].to_numpy(float),
+            "workload": share * acc["workload"].to_numpy(float),
+            "load": share * (acc["workload"].to_numpy(float) + per_km * travel),
+            "quota": share * acc["plan_quota"].to_numpy(float),
+            "travel_km": share * travel,
         }
     )
     sums = frame.groupby("rep_id").sum(min_count=1).reindex(reps.index)

@@ -21,12 +21,13 @@ import pandas as pd
 from allocator.exceptions import ScenarioError
 from allocator.geography.distance import haversine_km
 from allocator.io.files import atomic_write
+from allocator.io.folder import claim
 from allocator.io.overrides import OVERRIDE_COLUMNS
 from allocator.io.settings import QuotaSettings
 from allocator.plan import Plan
 from allocator.quota.allocate import allocate_quotas
 from allocator.quota.target import set_target
-from allocator.report.output import write_plan
+from allocator.report.output import input_paths, plan_owner, write_plan
 from allocator.serve.recompute import Context, Evaluation
 from allocator.serve.session import Session, State
 from allocator.serve.source import Opened
@@ -102,27 +103,24 @@ def save_edited(
     target = check_target(Path(folder), opened)
     state = session.state
     overrides = overrides_frame(session, state)
-    created = not target.exists()
-    target.mkdir(parents=True, exist_ok=True)
-    path = target / "overrides.csv"
     shown = overrides.assign(locked=overrides["locked"].map({True: "true", False: "false"}))
-    atomic_write(path, lambda p: shown.to_csv(p, index=False, lineterminator="\n"))
-    try:
-        plan = edited_plan(opened, ctx, session, evaluation, overrides_path=path)
-        files = write_plan(plan, target, force=True)  # the folder is new: guarded above
-    except BaseException:
-        _remove_new(target, created)  # leave no half plan behind; the folder was ours
-        raise
+    path = target / "overrides.csv"
+
+    def write(p: Path) -> None:
+        shown.to_csv(p, index=False, lineterminator="\n")
+
+    plan = edited_plan(opened, ctx, session, evaluation, overrides_path=path)
+    # the folder is checked, locked and written like any plan folder (allocator.io.folder)
+    with claim(target, plan_owner(plan), inputs=input_paths(plan.scenario)) as claimed:
+        try:
+            atomic_write(path, write)  # in place first: the manifest hashes it as an input
+            claimed.write(path.name, write)  # and lists it among the plan's files
+            files = write_plan(plan, claimed)
+        except BaseException:
+            path.unlink(missing_ok=True)  # leave no half plan behind
+            raise
     log.info("saved the edited plan to %s", target)
     return Saved(target, (path, *files), len(overrides))
-
-
-def _remove_new(folder: Path, created: bool) -> None:
-    for child in folder.iterdir():
-        if child.is_file():
-            child.unlink()
-    if created and not any(folder.iterdir()):
-        folder.rmdir()
 
 
 def edited_plan(
@@ -151,7 +149,9 @@ def edited_plan(
         target = set_target(tables, scenario.target, scenario.solver)
         settings = scenario.quota or QuotaSettings()
         if settings.enabled:
-            quota = allocate_quotas(tables, owners, target, settings, scenario.solver)
+            quota = allocate_quotas(
+                tables, owners, target, settings, scenario.solver, scenario.staffing
+            )
     return Plan(scenario, tables, owners, assignment, target, quota, 0.0)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from plotly.utils import PlotlyJSONEncoder
 
-from allocator.plan import Plan
+from allocator.plan import Plan, territory_tables
 from allocator.report.comparison import compare
 from allocator.serve.mapview import EditMap
 from allocator.serve.recompute import Context, Evaluation, evaluate, make_context
@@ -33,9 +33,7 @@ class Workspace:
 
     def __init__(self, opened: Opened) -> None:
         self.opened = opened
-        self.ctx: Context = make_context(
-            opened.tables, opened.scenario.assignment, opened.owners, opened.rep_quota
-        )
+        self.ctx: Context = _context(opened)
         self.session = Session(
             opened.owners, reps=self.ctx.reps.index, data_locked=self.ctx.data_locked
         )
@@ -139,7 +137,7 @@ class Workspace:
                 raise ServeError("a re-optimisation is already running: wait for it")
             s = self.session
             tables = pinned_tables(
-                self.opened.tables, s.state.owners, s.state.pinned, s.state.unlocked
+                self.ctx.tables, s.state.owners, s.state.pinned, s.state.unlocked
             )
             scenario = self.opened.scenario
             self.job = Reoptimisation.start(
@@ -228,9 +226,7 @@ class Workspace:
             )
         source: Plan | Path = opened.plan if opened.plan is not None else Path(other)
         result = compare([current, source], names=["this plan", opened.label])
-        ctx = make_context(
-            opened.tables, opened.scenario.assignment, opened.owners, opened.rep_quota
-        )
+        ctx = _context(opened)
         ev = evaluate(ctx, opened.owners)
         session = Session(opened.owners, reps=ctx.reps.index, data_locked=ctx.data_locked)
         side = _edit_map(opened, ctx, session, ev).figure(opened.owners, ctx.data_locked, ev)
@@ -244,6 +240,13 @@ class Workspace:
             "settings": _records(result.settings),
             "map": json.loads(json.dumps(side, cls=PlotlyJSONEncoder)),
         }
+
+
+def _context(opened: Opened) -> Context:
+    """The plan's context on the tables the territory model reads (``territory_tables``: each
+    rep's capacity and ramp over the months it is present), as the solve and its checker do."""
+    view = territory_tables(opened.scenario, opened.tables)
+    return make_context(view, opened.scenario.assignment, opened.owners, opened.rep_quota)
 
 
 def _edit_map(opened: Opened, ctx: Context, session: Session, ev: Evaluation) -> EditMap:

@@ -11,9 +11,9 @@ from starlette.testclient import TestClient
 
 from allocator.io.files import sha256
 from allocator.io.overrides import apply_overrides, read_overrides
-from allocator.plan import territory_totals
+from allocator.plan import territory_tables, territory_totals
 from allocator.serve import Workspace, create_app, open_source
-from allocator.serve.recompute import evaluate
+from allocator.serve.recompute import evaluate, make_context
 from allocator.serve.session import ServeError, StaleError, UnknownIdError
 from allocator.territory.check import check_assignment
 
@@ -34,22 +34,48 @@ def test_opening_reproduces_the_solved_plan(ws: Workspace, plan_folder: Path) ->
     ev = ws.evaluation()
     assert ev.violations == ()
     metrics = pd.read_json(plan_folder / "metrics.json", typ="series")
+    model = pd.read_csv(plan_folder / "reps.csv", dtype={"rep_id": str}).set_index("rep_id")
+    got = ev.reps.set_index("rep_id").reindex(model.index)
+    for column in ("accounts", "potential", "workload", "capacity"):  # splits by share, months
+        assert got[column].to_numpy(float) == pytest.approx(model[column].to_numpy(float))
     assert math.isclose(ev.objective, float(metrics["objective"]), rel_tol=1e-6)
 
 
 def test_a_move_recomputes_totals_like_the_plan_module(ws: Workspace) -> None:
-    a = free_account(ws)
+    shared = set() if ws.ctx.splits is None else set(ws.ctx.splits["account_id"])
+    a = free_account(ws, exclude=shared)
     owner = ws.session.state.owners[a]
     to = next(r for r in ws.ctx.reps.index if r != owner)
     ws.edit({"version": 0, "action": "move", "accounts": [a], "rep": to})
     owners = ws.session.state.owners
     assert owners[a] == to and ws.session.version == 1
-    expected = territory_totals(ws.opened.tables, owners).set_index("rep_id")
+    # the plan module's totals, with split accounts credited by share like the model's reps.csv
+    splits = ws.ctx.splits
+    shared = set() if splits is None else set(splits["account_id"])
+    assert a not in shared
+    whole = owners[~owners.index.isin(shared)]
+    expected = territory_totals(ws.opened.tables, whole).set_index("rep_id")
+    if splits is not None:
+        acc = ws.ctx.accounts.loc[splits["account_id"]]
+        credit = (
+            pd.DataFrame(
+                {
+                    "rep_id": splits["rep_id"].to_numpy(),
+                    "accounts": 1,
+                    "potential": splits["share"].to_numpy() * acc["potential"].to_numpy(),
+                    "workload": splits["share"].to_numpy() * acc["workload"].to_numpy(),
+                }
+            )
+            .groupby("rep_id")
+            .sum()
+        )
+        cols = ["accounts", "potential", "workload"]
+        expected[cols] = expected[cols].add(credit.reindex(expected.index, fill_value=0)[cols])
     got = ws.evaluation().reps.set_index("rep_id")
     for column in ("accounts", "potential", "workload"):
         assert got[column].to_numpy() == pytest.approx(expected[column].to_numpy())
-    check = check_assignment(
-        ws.opened.tables,
+    check = check_assignment(  # on the tables the solve checks (capacity, ramp per month)
+        territory_tables(ws.opened.scenario, ws.opened.tables),
         ws.opened.scenario.assignment,
         pd.DataFrame({"account_id": owners.index, "rep_id": owners.to_numpy()}),
     )
@@ -178,3 +204,34 @@ def test_a_scenario_is_solved_in_memory_and_compared(
     changed = {row["account_id"] for row in side["owners"]}
     assert a in changed and side["owners_total"] == len(changed)
     assert {t.get("meta") for t in side["map"]["data"]} >= {"accounts", "region", "reps"}
+
+
+def test_split_accounts_are_credited_by_share_like_the_checker(ws: Workspace) -> None:
+    owners = ws.session.state.owners
+    shared = set() if ws.ctx.splits is None else set(ws.ctx.splits["account_id"])
+    a = free_account(ws, exclude=shared)
+    holder = owners[a]
+    other = next(r for r in ws.ctx.reps.index if r != holder)
+    splits = pd.DataFrame({"account_id": [a, a], "rep_id": [holder, other], "share": [0.7, 0.3]})
+    if ws.ctx.tables.account_splits is not None:
+        splits = pd.concat([ws.ctx.tables.account_splits, splits], ignore_index=True)
+    tables = ws.ctx.tables.replace(account_splits=splits)
+    ctx = make_context(tables, ws.ctx.settings, owners, ws.opened.rep_quota)
+    ev = evaluate(ctx, owners)
+    before = ws.evaluation().reps.set_index("rep_id")
+    got = ev.reps.set_index("rep_id")
+    potential = float(ws.ctx.accounts.loc[a, "potential"])
+    assert got.loc[holder, "potential"] == pytest.approx(
+        before.loc[holder, "potential"] - 0.3 * potential
+    )
+    assert got.loc[other, "potential"] == pytest.approx(
+        before.loc[other, "potential"] + 0.3 * potential
+    )
+    assert got["potential"].sum() == pytest.approx(before["potential"].sum())
+    check = check_assignment(
+        tables,
+        ws.opened.scenario.assignment,
+        pd.DataFrame({"account_id": owners.index, "rep_id": owners.to_numpy()}),
+    )
+    assert ev.objective == pytest.approx(check.objective)
+    assert [v.text for v in ev.violations] == list(check.violations)

@@ -178,6 +178,7 @@ function renderJob(job) {
 function note() { return {who: $("who").value, why: $("why").value}; }
 
 async function act(path, body, message, clear = false) {
+  say("");  // an earlier message (e.g. a selection warning) must not pass for this answer
   try {
     const state = await api(path, {version: S.version, ...body});
     if (clear) selected = new Set();
