@@ -80,6 +80,7 @@ CASES = (
     MapCase("nc-county", 13, 0.05, 120, level="account", people_per_account=20_000),
     MapCase("nc-county", 13, 0.05, 120, level="account", people_per_account=2_000),
     MapCase("nc-tract", 13, 0.05, 300),
+    MapCase("ga-tract", 14, 0.05, 300),
     MapCase("tx-county", 36, 0.05, 300, level="account", people_per_account=2_000),
 )
 QUICK = (MapCase("nc-county", 6, 0.10, 15), MapCase("nh-tract", 8, 0.05, 20))

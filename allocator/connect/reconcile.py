@@ -95,11 +95,11 @@ def reconcile(
         )
     start = time.perf_counter()
     solver = solver or scenario.solver
-    table = commitments[["rep_id", "product_id", "amount"]].reset_index(drop=True)
+    table = _accept_the_rest(plan.rep_product, commitments)
     tables = plan.tables.replace(commitments=table)
     target = set_target(tables, scenario.target, solver)
     settings = scenario.quota or QuotaSettings()
-    quotas = allocate_quotas(tables, plan.owners, target, settings, solver)
+    quotas = allocate_quotas(tables, plan.owners, target, settings, solver, scenario.staffing)
     new = Plan(scenario, tables, plan.owners, None, target, quotas, time.perf_counter() - start)
     changes = explain_changes(
         plan.rep_product,
@@ -109,6 +109,20 @@ def reconcile(
         weight=settings.commitment_weight,
     )
     return Reconciled(new, changes)
+
+
+def _accept_the_rest(quotas: pd.DataFrame, commitments: pd.DataFrame) -> pd.DataFrame:
+    """``commitments`` (rep_id, product_id, amount) plus the plan's quota as the commitment of
+    every rep and product the workbook left out (a manager who sent back only their sheet):
+    like an empty ``committed`` cell, a missing row accepts the quota, so its quota stays."""
+    given = commitments[["rep_id", "product_id", "amount"]]
+    plan = quotas[["rep_id", "product_id", "quota"]].rename(columns={"quota": "amount"})
+    keys = pd.MultiIndex.from_frame(given[["rep_id", "product_id"]])
+    rest = plan[~pd.MultiIndex.from_frame(plan[["rep_id", "product_id"]]).isin(keys)]
+    if len(rest):
+        log.info("reconcile: %d rep-product(s) not in the commitments keep their quota", len(rest))
+    out = pd.concat([given, rest.astype({"amount": float})], ignore_index=True)
+    return out.sort_values(["rep_id", "product_id"], kind="stable").reset_index(drop=True)
 
 
 def explain_changes(
@@ -200,21 +214,28 @@ def reconcile_markdown(rec: Reconciled, source: Path) -> str:
 
 
 def write_reconciled(rec: Reconciled, source: Path, out: Path) -> list[Path]:
-    """Write the reconciled plan into the NEW folder ``out`` (it must be absent or empty).
+    """Write the reconciled plan into the NEW folder ``out`` (claimed like every plan folder).
 
-    ``commitments.csv`` (the scenario's ``data.commitments`` from now on), the signed-off plan's
-    territory files, ``reconcile.csv`` and ``reconcile.md``, then every file
-    :func:`allocator.report.output.write_plan` writes; the manifest lists them all and names the
-    plan it came from.
+    The commitments become an input of their own, ``<out>.inputs/commitments.csv`` (the
+    scenario's ``data.commitments`` from now on): a plan folder never holds its inputs. Into
+    ``out`` go the signed-off plan's territory files, ``reconcile.csv``, ``reconcile.md``,
+    ``reconciled_from.json`` (the folder and manifest hash of the plan it came from) and every
+    file :func:`allocator.report.output.write_plan` writes; the manifest lists them all.
+
+    Raises
+    ------
+    OutputError
+        ``out`` cannot take the plan (:func:`allocator.io.folder.claim`).
     """
     import json
-    import shutil
 
     from allocator.io.files import atomic_write, sha256
-    from allocator.report.output import MANIFEST, write_plan
+    from allocator.io.folder import claim
+    from allocator.report.output import MANIFEST, input_paths, plan_owner, write_plan
 
-    out.mkdir(parents=True, exist_ok=True)
-    commitments = out / "commitments.csv"
+    inputs = out.parent / f"{out.name}.inputs"
+    inputs.mkdir(parents=True, exist_ok=True)
+    commitments = inputs / "commitments.csv"
     table = rec.plan.tables.commitments
     assert table is not None
     atomic_write(commitments, lambda p: table.to_csv(p, index=False, lineterminator="\n"))
@@ -223,24 +244,15 @@ def write_reconciled(rec: Reconciled, source: Path, out: Path) -> list[Path]:
         sources={**rec.plan.tables.sources, "commitments": str(commitments.resolve())}
     )
     plan = dataclasses.replace(rec.plan, scenario=scenario, tables=tables)
-    extra = [commitments]
-    for name in TERRITORY_FILES:
-        if (source / name).exists():
-            shutil.copyfile(source / name, out / name)
-            extra.append(out / name)
-    changes = out / "reconcile.csv"
-    atomic_write(changes, lambda p: rec.changes.to_csv(p, index=False, lineterminator="\n"))
-    report = out / "reconcile.md"
-    text = reconcile_markdown(rec, source)
-    atomic_write(report, lambda p: p.write_text(text, encoding="utf-8"))
-    extra += [changes, report]
-    written = write_plan(plan, out, force=True)  # ``out`` is new: only our files are in it
-    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
-    manifest["files"].update({p.name: sha256(p) for p in extra})
-    manifest["reconciled_from"] = {
-        "folder": str(source.resolve()),
-        "manifest": sha256(source / MANIFEST),
-    }
-    body = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-    atomic_write(out / MANIFEST, lambda p: p.write_text(body, encoding="utf-8"))
-    return [*extra, *written]
+    origin = {"folder": str(source.resolve()), "manifest": sha256(source / MANIFEST)}
+    with claim(out, plan_owner(plan), inputs=input_paths(scenario)) as folder:
+        extra = [
+            folder.write_bytes(name, (source / name).read_bytes())
+            for name in TERRITORY_FILES
+            if (source / name).exists()
+        ]
+        extra.append(folder.write_text("reconcile.csv", rec.changes.to_csv(index=False)))
+        extra.append(folder.write_text("reconcile.md", reconcile_markdown(rec, source)))
+        extra.append(folder.write_text("reconciled_from.json", json.dumps(origin, indent=2)))
+        written = write_plan(plan, folder)
+    return [commitments, *extra, *written]

@@ -75,11 +75,11 @@ class SalesforceFiles:
         ]
         if len(self.unmapped):
             lines.append(f"not mapped ({len(self.unmapped)}, see unmapped.csv):")
-            for kind, group in self.unmapped.groupby("kind", sort=False):
+            for (kind, reason), group in self.unmapped.groupby(["kind", "reason"], sort=False):
                 pairs = list(zip(group["id"], group["name"], strict=True))
                 shown = ", ".join(f"{i} ({n})" if n else str(i) for i, n in pairs[:8])
                 more = f", ... {len(group) - 8} more" if len(group) > 8 else ""
-                lines.append(f"  {kind}: {shown}{more}: {group['reason'].iloc[0]}")
+                lines.append(f"  {kind}: {shown}{more}: {reason}")
         return "\n".join(lines)
 
 
@@ -193,12 +193,14 @@ def salesforce_files(
             )
     territory_of: dict[str, str] = {}
     taken = set(parents.values())
+    waiting: set[str] = set()
     for rep in served.itertuples(index=False):
         dev = _unique(developer_name(f"{prefix}{rep.rep_id}"), taken)
         territory_of[rep.rep_id] = dev
         manager = str(getattr(rep, "manager_id", "") or "")
         parent = known.get(parents[manager], "") if manager in parents else ""
-        if manager in parents and not parent:
+        if manager in parents and not parent and manager not in waiting:
+            waiting.add(manager)  # one row per parent territory, not one per rep under it
             unmapped.append(
                 {
                     "kind": "territory",

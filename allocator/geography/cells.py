@@ -89,9 +89,7 @@ def _centres(regions: pd.DataFrame | None, accounts: pd.DataFrame) -> pd.DataFra
     return centres.dropna()
 
 
-def region_cells(
-    regions: pd.DataFrame | None, accounts: pd.DataFrame, reps: pd.DataFrame
-) -> Any:
+def region_cells(regions: pd.DataFrame | None, accounts: pd.DataFrame, reps: pd.DataFrame) -> Any:
     """One polygon per region: the Voronoi cell of its centre, clipped to the grown hull.
 
     Returns a ``geopandas.GeoDataFrame`` indexed by ``region_id`` (str) with column

@@ -289,8 +289,7 @@ def write_document(
             folder.commit()
             return written
     written = [
-        outdir.write_bytes(f"{stem}_{image.name}.png", image.data)
-        for image in _images(sections)
+        outdir.write_bytes(f"{stem}_{image.name}.png", image.data) for image in _images(sections)
     ]
     for suffix, text in (
         ("md", render_markdown(title, subtitle, sections, stem=stem)),

@@ -55,15 +55,16 @@ def test_reconcile_changes_quotas_exactly_where_commitments_differ(
     shutil.copytree(demo_plan, plan)
     assert run("letters", str(plan), "--out", str(tmp_path / "letters"), "--no-pdf") == 0
     book = pd.read_excel(tmp_path / "letters" / "signoff.xlsx", sheet_name=None)
-    sheet, rows = next(iter(book.items()))
     # R001 commits 3,000 more of P2, R002 3,000 less: the P2 target still adds up
-    up = (rows["rep_id"] == "R001") & (rows["product_id"] == "P2")
-    down = (rows["rep_id"] == "R002") & (rows["product_id"] == "P2")
-    rows.loc[up, "committed"] += 3000
-    rows.loc[down, "committed"] -= 3000
+    for rows in book.values():  # one sheet per manager: every sheet goes back
+        up = (rows["rep_id"] == "R001") & (rows["product_id"] == "P2")
+        down = (rows["rep_id"] == "R002") & (rows["product_id"] == "P2")
+        rows.loc[up, "committed"] += 3000
+        rows.loc[down, "committed"] -= 3000
     signed = tmp_path / "signed.xlsx"
     with pd.ExcelWriter(signed) as xl:
-        rows.to_excel(xl, sheet_name=sheet, index=False)
+        for sheet, rows in book.items():
+            rows.to_excel(xl, sheet_name=sheet, index=False)
     capsys.readouterr()
     assert run("reconcile", str(plan), "--commitments", str(signed)) == 0
     new = tmp_path / "plan-reconciled"
@@ -92,14 +93,20 @@ def test_reconcile_changes_quotas_exactly_where_commitments_differ(
 
 
 def _signed(plan: Path, tmp_path: Path, changes: dict[tuple[str, str], float], name: str) -> Path:
-    """The plan's sign-off workbook with ``committed`` set for some (rep, product)."""
+    """The plan's sign-off workbook (every manager's sheet) with ``committed`` set for some
+    (rep, product)."""
     book = pd.read_excel(plan / "letters" / "signoff.xlsx", sheet_name=None)
-    sheet, rows = next(iter(book.items()))
-    for (rep, product), amount in changes.items():
-        rows.loc[(rows["rep_id"] == rep) & (rows["product_id"] == product), "committed"] = amount
+    found = set()
+    for rows in book.values():
+        for (rep, product), amount in changes.items():
+            row = (rows["rep_id"] == rep) & (rows["product_id"] == product)
+            rows.loc[row, "committed"] = amount
+            found |= {(rep, product)} if row.any() else set()
+    assert found == set(changes)
     path = tmp_path / name
     with pd.ExcelWriter(path) as xl:
-        rows.to_excel(xl, sheet_name=sheet, index=False)
+        for sheet, rows in book.items():
+            rows.to_excel(xl, sheet_name=sheet, index=False)
     return path
 
 
@@ -176,3 +183,26 @@ def test_signoff_has_one_sheet_per_manager(demo_plan: Path) -> None:
     south = set(plan.reps.loc[[m == "M/South" for m in managers], "rep_id"])
     assert set(sheets["M_South"]["rep_id"]) == south
     assert sum(len(s) for s in sheets.values()) == 160
+
+
+def test_a_workbook_with_one_managers_sheet_keeps_every_other_quota(
+    demo_plan: Path, tmp_path: Path
+) -> None:
+    plan = tmp_path / "plan"
+    shutil.copytree(demo_plan, plan)
+    assert run("letters", str(plan), "--out", str(plan / "letters"), "--no-pdf") == 0
+    book = pd.read_excel(plan / "letters" / "signoff.xlsx", sheet_name=None)
+    assert len(book) > 1  # the demo's reps have managers
+    sheet, rows = next(iter(book.items()))
+    a, b = rows.loc[rows["product_id"] == "P2", "rep_id"].iloc[:2]
+    rows.loc[(rows["rep_id"] == a) & (rows["product_id"] == "P2"), "committed"] += 2000
+    rows.loc[(rows["rep_id"] == b) & (rows["product_id"] == "P2"), "committed"] -= 2000
+    signed = tmp_path / "one-sheet.xlsx"
+    with pd.ExcelWriter(signed) as xl:
+        rows.to_excel(xl, sheet_name=sheet, index=False)
+    assert run("reconcile", str(plan), "--commitments", str(signed)) == 0
+    before = pd.read_csv(plan / "rep_product.csv", dtype={"rep_id": str})
+    after = pd.read_csv(tmp_path / "plan-reconciled" / "rep_product.csv", dtype={"rep_id": str})
+    key = ["rep_id", "product_id"]
+    diff = after.set_index(key)["quota"] - before.set_index(key)["quota"]
+    assert diff[diff != 0].to_dict() == {(a, "P2"): 2000, (b, "P2"): -2000}

@@ -122,7 +122,9 @@ def test_postgres_inputs_solve_like_csv_and_plans_append(
     postgres: str, small_company: Path, tmp_path: Path
 ) -> None:
     source = load_scenario(small_company)
-    names = ("reps", "accounts", "regions", "adjacency", "products", "history", "account_potential")
+    raw = yaml.safe_load(small_company.read_text())
+    names = tuple(raw["data"])  # every table the company has (leaves, splits, managers too)
+    assert {"reps", "accounts", "history", "leaves", "account_splits"} <= set(names)
     write_frames(
         postgres,
         {
@@ -130,7 +132,6 @@ def test_postgres_inputs_solve_like_csv_and_plans_append(
             for n in names
         },
     )
-    raw = yaml.safe_load(small_company.read_text())
     raw["data"] = {n: {"url": postgres, "query": f"SELECT * FROM in_{n} ORDER BY 1"} for n in names}
     raw["data"]["reps"] = {"url": postgres, "table": "in_reps"}
     raw.pop("output", None)

@@ -80,11 +80,22 @@ def _ids(plan: Path, tmp_path: Path, *, territories: bool, drop: int = 0) -> Pat
     rows = [("model", "FY27", _sfid("0MA", 1)), ("type", "Sales", _sfid("0M5", 1))]
     rows += [("rep", r, _sfid("005", i)) for i, r in enumerate(reps)]
     rows += [("account", a, _sfid("001", i)) for i, a in enumerate(accounts.iloc[drop:])]
-    if territories:
+    if territories:  # the reps' territories and their managers' (the hierarchy) loaded
         rows += [("territory", r, _sfid("0MI", i)) for i, r in enumerate(reps)]
+        rows += [
+            ("territory", f"MGR_{m}", _sfid("0MI", 900 + i)) for i, m in enumerate(_managers(plan))
+        ]
     path = tmp_path / "crm_ids.csv"
     pd.DataFrame(rows, columns=["kind", "id", "crm_id"]).to_csv(path, index=False)
     return path
+
+
+def _managers(plan: Path) -> list[str]:
+    """The managers of the plan's reps (the demo has some: one parent territory each)."""
+    from allocator.connect.folder import read_plan_folder
+
+    reps = read_plan_folder(plan).reps
+    return sorted(set(reps["manager_id"].dropna().astype(str)) - {""})
 
 
 def _read(folder: Path, name: str) -> pd.DataFrame:
@@ -100,7 +111,15 @@ def test_salesforce_files_pass_the_object_reference_schema(
     files = {obj: _read(out, obj) for obj in SCHEMA}
     for obj, frame in files.items():
         assert not schema_problems(obj, frame), schema_problems(obj, frame)[:5]
-    assert len(files["Territory2"]) == 40
+    managers = _managers(demo_plan)
+    assert managers  # the demo's reps have managers: one parent territory each
+    territories = files["Territory2"]
+    assert len(territories) == 40 + len(managers)
+    reps = territories[
+        territories["Name"].str.endswith(")")
+        & ~territories["Name"].str.contains("(manager)", regex=False)
+    ]
+    assert len(reps) == 40 and (reps["ParentTerritory2Id"] != "").all()
     assert len(files["UserTerritory2Association"]) == 40
     assert len(files["ObjectTerritory2Association"]) == 2000 - 2  # two accounts left unmapped
     printed = capsys.readouterr().out
@@ -115,9 +134,14 @@ def test_first_pass_without_territory_ids_names_what_to_load_first(
     out = tmp_path / "sf"
     ids = _ids(demo_plan, tmp_path, territories=False)
     assert run("export", "salesforce", str(demo_plan), "--ids", str(ids), "--out", str(out)) == 0
-    assert len(_read(out, "Territory2")) == 40
+    managers = _managers(demo_plan)
+    assert len(_read(out, "Territory2")) == 40 + len(managers)  # reps and their managers
     assert _read(out, "ObjectTerritory2Association").empty
-    assert (_read(out, "unmapped")["kind"] == "territory").sum() == 40
+    unmapped = _read(out, "unmapped")
+    territories = unmapped.loc[unmapped["kind"] == "territory", "id"]
+    assert territories.is_unique  # one row per territory to load, not one per rep under it
+    assert len(territories) == 40 + len(managers)
+    assert {f"MGR_{m}" for m in managers} <= set(territories)
 
 
 def test_bad_crm_ids_are_reported_by_row(
