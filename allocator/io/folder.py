@@ -171,10 +171,11 @@ class Claim:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        old = self._staged.pop(name, None)
-        if old is not None:
-            old[0].unlink(missing_ok=True)
-        self._staged[name] = (tmp, digest)
+        with _signals_held():  # the staged file is known to abandon() before a signal lands
+            old = self._staged.pop(name, None)
+            if old is not None:
+                old[0].unlink(missing_ok=True)
+            self._staged[name] = (tmp, digest)
         if os.environ.get(DELAY_ENV):
             time.sleep(float(os.environ[DELAY_ENV]))  # test-only: see DELAY_ENV
         return final
@@ -246,14 +247,16 @@ class Claim:
             "files": dict(files or {}),
         }
         tmp = self.path / f"{TEMP_PREFIX}{secrets.token_hex(4)}{MARKER}"
-        try:
-            tmp.write_text(json.dumps(marker, indent=1), encoding="utf-8")
-            os.replace(tmp, self.path / MARKER)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise OutputError(
-                f"{self.path}: cannot write into the folder: {os_cause(exc)}"
-            ) from None
+        # a signal between the write and the rename would leave the temporary marker behind
+        with _signals_held():
+            try:
+                tmp.write_text(json.dumps(marker, indent=1), encoding="utf-8")
+                os.replace(tmp, self.path / MARKER)
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                raise OutputError(
+                    f"{self.path}: cannot write into the folder: {os_cause(exc)}"
+                ) from None
 
     def abandon(self) -> None:
         """Remove every staged file and the marker: the folder is as it was before."""
