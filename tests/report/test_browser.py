@@ -10,7 +10,6 @@ download does not work on our machines: CI installs the Debian ``chromium`` pack
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,31 +20,21 @@ from allocator.plan import Plan
 from allocator.report.comparison import compare, write_comparison
 from allocator.report.plan_report import write_report
 from allocator.sweep.report import with_front, write_sweep_report
+from tests.browser import ARGS, MISSING, chromium_executable
 from tests.report.test_comparison import TOLERANCE
 from tests.report.test_explain import plan_with
 from tests.report.test_report import SECTIONS
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists() and shutil.which("chromium") is None,
-    reason="Debian chromium is not installed (.ci/setup.d/chromium.sh installs it in CI)",
+    chromium_executable() is None,
+    reason=MISSING,
 )
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    executable = chromium_executable()
     with sync_api.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=executable, args=ARGS)
         yield chromium

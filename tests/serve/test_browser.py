@@ -28,22 +28,10 @@ from allocator.io.files import sha256
 from allocator.io.scenario import scenario_from_dict
 from allocator.report.comparison import compare
 from allocator.territory.check import check_assignment
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+from tests.browser import ARGS, MISSING, chromium_executable
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]'")
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian chromium missing (.ci/setup.d/chromium.sh installs it)"
-)
+pytestmark = pytest.mark.skipif(chromium_executable() is None, reason=MISSING)
 
 
 def digest(folder: Path) -> dict[str, str]:
@@ -125,7 +113,7 @@ def test_review_edit_reoptimise_save_compare(plan_folder: Path, tmp_path: Path) 
     saved = tmp_path / "edited"
     errors: list[str] = []
     with server(plan_folder) as url, playwright.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = pw.chromium.launch(executable_path=chromium_executable(), args=ARGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
