@@ -35,6 +35,7 @@ COLUMNS = [
     "cpus",
     "check",
     "detail",
+    "trace",
     "finished",
 ]
 
