@@ -238,10 +238,12 @@ def _dense(spec: dict[str, Any], tables, settings) -> dict[str, Any]:
     """The all-pairs model by a peer (:mod:`benchmarks.peers`): naive PuLP, HiGHS from numpy
     arrays, CP-SAT. CP-SAT's rounded objective is only reported; the row's is the checker's."""
     from allocator.territory.build import build_territory, territory_problem
+    from allocator.territory.splits import split_rows
     from benchmarks.naive import build_naive
 
     start = time.perf_counter()
-    problem = territory_problem(tables, settings, build_territory(tables, settings))
+    territory = build_territory(tables, settings)
+    problem = territory_problem(tables, settings, territory)
     prep = time.perf_counter() - start
     if spec.get("build_only"):
         build_naive(problem)
@@ -263,8 +265,11 @@ def _dense(spec: dict[str, Any], tables, settings) -> dict[str, Any]:
     total = time.perf_counter() - start
     status, checked = "no solution", None
     if (res.assign >= 0).all():
-        reps = np.asarray(problem.reps, dtype=object)[res.assign]
-        status, checked = _check(tables, settings, problem.items, reps)
+        # split accounts are fixed by the input, outside the model's items (as in make_result)
+        split = split_rows(territory.splits)
+        reps = [*np.asarray(problem.reps, dtype=object)[res.assign], *split["rep_id"]]
+        items = [*problem.items, *split["account_id"]]
+        status, checked = _check(tables, settings, items, reps)
     build = prep + res.build_seconds
     claimed = checked if spec["method"] == "cpsat" and checked is not None else res.objective
     return {

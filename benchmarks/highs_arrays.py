@@ -98,6 +98,16 @@ def solve_arrays(problem: ArcProblem, *, time_limit: float, gap: float, threads:
     h.cbMipImprovingSolution.subscribe(
         lambda e: trace.append((time.perf_counter() - began, e.data_out.objective_function_value))
     )
+    # HiGHS can overrun its time_limit by many seconds (a long cut or LP phase under load):
+    # stop it at the same wall time as the other methods
+    ends = began + time_limit
+
+    def stop(e: highspy.HighsCallbackEvent) -> None:
+        if time.perf_counter() > ends:
+            e.interrupt()
+
+    h.cbMipInterrupt.subscribe(stop)
+    h.cbSimplexInterrupt.subscribe(stop)
     built = time.perf_counter()
     h.run()
     solved = time.perf_counter()
