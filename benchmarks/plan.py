@@ -86,9 +86,14 @@ def _yorder(path: Path) -> tuple[str, int, int]:
 
 
 def _gap_cases(
-    part: str, quick: bool, data: Path, methods: Sequence[str], instances: Sequence[str] | None
+    part: str,
+    quick: bool,
+    data: Path,
+    methods: Sequence[str],
+    instances: Sequence[str] | None,
+    limit: float | None,
 ) -> list[Case]:
-    limit = GAP_QUICK if quick else GAP_LIMIT
+    limit = limit or (GAP_QUICK if quick else GAP_LIMIT)
     names = _names(data)
     out = []
     for path, indices in _gap_files(data, part, quick):
@@ -187,12 +192,14 @@ def plan(
     data: Path,
     methods: Sequence[str] | None = None,
     instances: Sequence[str] | None = None,
+    gap_limit: float | None = None,
 ) -> tuple[list[Case], str]:
     """The cases of ``part``, or an empty list and why it is skipped.
 
     ``methods`` (default: all of :data:`benchmarks.peers.METHODS`) applies to the peer parts;
     the others run ``ours`` and are skipped when it is not chosen. ``instances``: shell
     patterns of case names (``d*``, ``gapd/*``, ``1000x20``); None keeps every case.
+    ``gap_limit`` replaces the GAP parts' seconds per instance (default 60, 10 with ``quick``).
     """
     from benchmarks.peers import METHODS
 
@@ -202,7 +209,7 @@ def plan(
     if part in ("gap", "gapabcd", "yagiura"):
         if not (data / "optima.csv").exists():
             return [], f"benchmark data not found at {data} (expected ../shared/benchmarks)"
-        return _gap_cases(part, quick, data, methods, instances), ""
+        return _gap_cases(part, quick, data, methods, instances, gap_limit), ""
     cases = _serve_cases(quick) if part == "serve" else _company_cases(part, quick, methods)
     return [c for c in cases if matches(c.missing()["case"], instances)], ""
 

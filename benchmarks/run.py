@@ -170,6 +170,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="only cases whose name matches a shell pattern (d*, gapd/*, 1000x20)",
     )
     parser.add_argument(
+        "--gap-limit",
+        type=float,
+        metavar="SECONDS",
+        help="seconds per GAP instance (default 60, 10 with --quick)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         help="output prefix (default benchmarks/results, or benchmarks/results_quick with --quick)",
@@ -183,7 +189,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             maps_main(["--quick"] if args.quick else [])
             continue
         cases, skipped = plan(
-            part, quick=args.quick, data=DATA, methods=args.methods, instances=args.instances
+            part,
+            quick=args.quick,
+            data=DATA,
+            methods=args.methods,
+            instances=args.instances,
+            gap_limit=args.gap_limit,
         )
         if skipped:
             print(f"{part}: skipped: {skipped}", flush=True)
