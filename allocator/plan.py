@@ -10,7 +10,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -31,6 +31,7 @@ from allocator.solver.deadline import (
     run_deadline,
     time_left,
 )
+from allocator.solver.trace import run_trace
 from allocator.territory.assignment import AssignmentResult, solve_assignment
 
 __all__ = [
@@ -73,6 +74,8 @@ class Plan:
 
     ``failed`` is set when the territory solved but a later stage did not: the plan then holds
     the territory (and the target when it was set) and no quotas (``models/quota.md``).
+    ``trace`` is the run's solution trace (:mod:`allocator.solver.trace`): one dict per
+    incumbent (``seconds`` since the run began, ``objective``, ``bound``, ``source``).
     """
 
     scenario: Scenario
@@ -83,6 +86,7 @@ class Plan:
     quotas: QuotaResult | None
     seconds: float
     failed: StageFailure | None = None
+    trace: tuple[dict[str, Any], ...] = ()
 
     @property
     def status(self) -> str:
@@ -108,6 +112,7 @@ class Plan:
         """The numbers of ``metrics.json``: status, objective, bound, gap, seconds per stage."""
         out: dict[str, Any] = {"status": self.status, "seconds": round(self.seconds, 3)}
         out["time_budget"] = time_budget(self)
+        out["trace"] = list(self.trace)
         if self.assignment is not None:
             rep = self.assignment.report
             out.update(
@@ -154,13 +159,21 @@ def _within_budget(solve: Callable[..., Plan]) -> Callable[..., Plan]:
 
     Every stage draws from it (:func:`allocator.solver.deadline.run_deadline`); a run inside
     another (a sweep variant, a notebook cell with its own deadline) keeps the earlier deadline.
+    Every incumbent found on the way goes to the plan's ``trace``
+    (:func:`allocator.solver.trace.run_trace`; a run inside another trace shares its points).
     """
 
     @functools.wraps(solve)
     def run(scenario: Scenario, **kwargs: Any) -> Plan:
         limit = (kwargs.get("solver") or scenario.solver).time_limit
-        with run_deadline(deadline_after(limit)):
-            return solve(scenario, **kwargs)
+        with run_deadline(deadline_after(limit)), run_trace() as trace:
+            try:
+                plan = solve(scenario, **kwargs)
+            except NoSolutionInTimeError as exc:
+                if isinstance(exc.plan, Plan):
+                    exc.plan = replace(exc.plan, trace=tuple(trace.as_list()))
+                raise
+        return replace(plan, trace=tuple(trace.as_list()))
 
     return run
 

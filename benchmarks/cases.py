@@ -3,9 +3,10 @@
 Each finished row is printed as one line ``ROW {json}`` as soon as it is known, so the parent
 (:mod:`benchmarks.run`) can write it to the CSV at once. ``peak_mb`` is this process's peak
 resident memory so far (``ru_maxrss``). Every answer is verified independently before it is
-reported: GAP answers by :func:`allocator.territory.gap.check_gap` (inside ``solve_gap``),
-territory answers
-by :func:`allocator.territory.check.check_assignment`.
+reported: GAP answers by :func:`allocator.territory.gap.check_gap` (inside ``solve_gap`` for
+ours, here for the peers of :mod:`benchmarks.peers`), territory answers by
+:func:`allocator.territory.check.check_assignment`. ``trace`` is the running best as compact
+JSON ``[[seconds, objective], ...]`` (:func:`benchmarks.peers.compact`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from allocator.exceptions import AllocatorError
+from benchmarks.peers import compact, run_peer
 from benchmarks.timers import Timers
 
 __all__ = ["emit", "gap_rows", "main", "quota_row", "scale_row", "side_row"]
@@ -50,13 +52,11 @@ def _rel(a: float | None, b: float | None) -> float | None:
 
 def gap_rows(spec: dict[str, Any]) -> None:
     """Solve the problems of one OR-Library / Yagiura file; one row per problem."""
-    from allocator.io.settings import SolverSettings
-    from allocator.territory.gap import read_gap, solve_gap
+    from allocator.territory.gap import read_gap
 
     path = Path(spec["file"])
     optima = pd.read_csv(spec["optima"])
     sense = "max" if path.parent.name == "gap" and path.stem[3:].isdigit() else "min"
-    solver = SolverSettings(time_limit=spec["time_limit"], gap=0.0, threads=spec["threads"])
     only = spec.get("indices")
     for instance in read_gap(path):
         if only and instance.index not in only:
@@ -69,28 +69,69 @@ def gap_rows(spec: dict[str, Any]) -> None:
         name = str(hit["instance"].iloc[0]) if len(hit) else instance.name
         published = float(hit["optimal_or_best"].iloc[0]) if len(hit) else None
         kind = str(hit["status"].iloc[0]) if len(hit) else ""
-        result = solve_gap(instance, maximize=sense == "max", solver=solver)
+        row = _gap_solve(spec, instance, sense)
         worse = None
-        if published is not None:
+        if published is not None and row.get("objective") is not None:
             sign = -1.0 if sense == "max" else 1.0
-            worse = sign * (result.objective - published) / abs(published)
+            worse = sign * (row["objective"] - published) / abs(published)
         emit(
             {
                 "case": f"{path.stem}/{name}" if path.parent.name == "gap" else name,
                 "size": f"{instance.shape[0]}x{instance.shape[1]}",
-                "method": "ours",
                 "sense": sense,
-                "status": result.status,
-                "objective": result.objective,
-                "bound": result.bound,
-                "gap": result.gap,
+                **row,
                 "published": published,
                 "published_status": kind,
                 "vs_published": worse,
-                "seconds": round(result.seconds, 3),
-                "check": "ok",  # solve_gap raises CheckError otherwise
             }
         )
+
+
+def _gap_solve(spec: dict[str, Any], instance, sense: str) -> dict[str, Any]:
+    """One method on one GAP instance: status, checked objective, bound, seconds, trace."""
+    from allocator.io.settings import SolverSettings
+    from allocator.solver.trace import run_trace
+    from allocator.territory.gap import check_gap, gap_problem, solve_gap
+
+    method, maximize = spec.get("method", "ours"), sense == "max"
+    sign = -1.0 if maximize else 1.0
+    limit, threads = spec["time_limit"], spec["threads"]
+    if method == "ours":
+        solver = SolverSettings(time_limit=limit, gap=0.0, threads=threads)
+        with run_trace() as trace:
+            result = solve_gap(instance, maximize=maximize, solver=solver)
+        return {
+            "method": "ours",
+            "status": result.status,
+            "objective": result.objective,
+            "bound": result.bound,
+            "gap": result.gap,
+            "seconds": round(result.seconds, 3),
+            "check": "ok",  # solve_gap raises CheckError otherwise
+            "trace": compact(((p.seconds, p.objective) for p in trace.points), sign),
+        }
+    res, seconds = run_peer(
+        method, gap_problem(instance, maximize=maximize), time_limit=limit, gap=0.0, threads=threads
+    )
+    check, objective = "no solution", None
+    if (res.assign >= 0).all():
+        problems, objective = check_gap(instance, res.assign)
+        claimed = None if res.objective is None else sign * res.objective
+        check = _agree(problems[0] if problems else "ok", objective, claimed)
+    bound = None if res.bound is None else sign * res.bound
+    return {
+        "method": method,
+        "status": res.status,
+        "objective": objective,
+        "bound": bound,
+        "gap": _rel(objective, bound),
+        "seconds": round(seconds, 3),
+        "build_s": round(res.build_seconds, 3),
+        "solve_s": round(res.solve_seconds, 3),
+        "check": check,
+        "trace": compact(res.trace, sign),
+        "detail": f"{res.variables} binaries",
+    }
 
 
 # ---------------------------------------------------------------- territory
@@ -136,6 +177,7 @@ def _ours(spec: dict[str, Any], tables, settings) -> dict[str, Any]:
     """Solve with ``solve_assignment``, timing data prep, PuLP build, PuLP->HiGHS and HiGHS."""
     from allocator import solver as solve_mod
     from allocator.solver import highs as highs_mod
+    from allocator.solver.trace import run_trace
     from allocator.territory import assignment, heuristic, pricing
     from allocator.territory import solve_arcs as arcsolve
 
@@ -150,7 +192,8 @@ def _ours(spec: dict[str, Any], tables, settings) -> dict[str, Any]:
     timers.wrap(solve_mod.HighsLpSession, ("run",), "solver_call")  # type: ignore[arg-type]
     timers.wrap(assignment, ("verify_assignment",), "check")
     start = time.perf_counter()
-    result = assignment.solve_assignment(tables, settings, _solver(spec))
+    with run_trace() as trace:
+        result = assignment.solve_assignment(tables, settings, _solver(spec))
     total = time.perf_counter() - start
     t = timers.totals
     build = t["data"] + t["pulp_build"] + t["to_highs"]
@@ -173,6 +216,7 @@ def _ours(spec: dict[str, Any], tables, settings) -> dict[str, Any]:
             f"{result.arcs} arcs ({result.priced_arcs} priced), lp bound {result.lp_bound}"
         ),
         "check": _agree(status, checked, report.objective),
+        "trace": compact((p.seconds, p.objective) for p in trace.points),
     }
 
 
@@ -191,13 +235,15 @@ def scale_row(spec: dict[str, Any]) -> None:
 
 
 def _dense(spec: dict[str, Any], tables, settings) -> dict[str, Any]:
-    """The all-pairs model, written naively in PuLP or passed from numpy arrays."""
+    """The all-pairs model by a peer (:mod:`benchmarks.peers`): naive PuLP, HiGHS from numpy
+    arrays, CP-SAT. CP-SAT's rounded objective is only reported; the row's is the checker's."""
     from allocator.territory.build import build_territory, territory_problem
-    from benchmarks.highs_arrays import solve_arrays
-    from benchmarks.naive import build_naive, solve_naive
+    from allocator.territory.splits import split_rows
+    from benchmarks.naive import build_naive
 
     start = time.perf_counter()
-    problem = territory_problem(tables, settings, build_territory(tables, settings))
+    territory = build_territory(tables, settings)
+    problem = territory_problem(tables, settings, territory)
     prep = time.perf_counter() - start
     if spec.get("build_only"):
         build_naive(problem)
@@ -209,16 +255,23 @@ def _dense(spec: dict[str, Any], tables, settings) -> dict[str, Any]:
             "build_s": round(built, 2),
             "detail": f"data {prep:.1f}s; not solved",
         }
-    run = solve_naive if spec["method"] == "naive" else solve_arrays
-    res = run(
-        problem, time_limit=spec["time_limit"], gap=spec.get("gap", 0.005), threads=spec["threads"]
+    res, _ = run_peer(
+        spec["method"],
+        problem,
+        time_limit=spec["time_limit"],
+        gap=spec.get("gap", 0.005),
+        threads=spec["threads"],
     )
     total = time.perf_counter() - start
     status, checked = "no solution", None
     if (res.assign >= 0).all():
-        reps = np.asarray(problem.reps, dtype=object)[res.assign]
-        status, checked = _check(tables, settings, problem.items, reps)
+        # split accounts are fixed by the input, outside the model's items (as in make_result)
+        split = split_rows(territory.splits)
+        reps = [*np.asarray(problem.reps, dtype=object)[res.assign], *split["rep_id"]]
+        items = [*problem.items, *split["account_id"]]
+        status, checked = _check(tables, settings, items, reps)
     build = prep + res.build_seconds
+    claimed = checked if spec["method"] == "cpsat" and checked is not None else res.objective
     return {
         "method": spec["method"],
         "status": res.status,
@@ -230,12 +283,13 @@ def _dense(spec: dict[str, Any], tables, settings) -> dict[str, Any]:
         "solve_s": round(res.solve_seconds, 2),
         "build_share": round(build / total, 3),
         "detail": f"{res.variables} binaries; solver objective {res.objective}",
-        "check": _agree(status, checked, res.objective),
+        "check": _agree(status, checked, claimed),
+        "trace": compact((prep + s, o) for s, o in res.trace),
     }
 
 
 def side_row(spec: dict[str, Any]) -> None:
-    """One method (ours, naive, arrays) on one generated company."""
+    """One method (ours, highs, cpsat, naive) on one generated company."""
     from allocator.io.settings import AssignmentSettings
 
     a, r, g = spec["accounts"], spec["reps"], spec["regions"]

@@ -12,6 +12,7 @@ import time
 import highspy
 import numpy as np
 
+from allocator.solver.highs import _use_threads
 from allocator.territory.core import ArcProblem
 from benchmarks.naive import DenseRun
 
@@ -83,15 +84,33 @@ def build_arrays(problem: ArcProblem) -> tuple[highspy.HighsModel, np.ndarray]:
 
 
 def solve_arrays(problem: ArcProblem, *, time_limit: float, gap: float, threads: int) -> DenseRun:
-    """Build the dense model from numpy and solve it with highspy."""
+    """Build the dense model from numpy and solve it with highspy in what is left of
+    ``time_limit`` (building counts); every improving MIP solution goes to the trace."""
     began = time.perf_counter()
     model, arcs = build_arrays(problem)
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(time_limit))
+    left = max(time_limit - (time.perf_counter() - began), 1.0)
+    h.setOptionValue("time_limit", float(left))
     h.setOptionValue("mip_rel_gap", float(gap))
-    h.setOptionValue("threads", int(threads))
+    # resets HiGHS's process-wide thread pool when an earlier solve used another thread count
+    # (else this solve fails with status 'Not Set'; seen when tests ran after other solves)
+    _use_threads(h, int(threads))
     h.passModel(model)
+    trace: list[tuple[float, float]] = []
+    h.cbMipImprovingSolution.subscribe(
+        lambda e: trace.append((time.perf_counter() - began, e.data_out.objective_function_value))
+    )
+    # HiGHS can overrun its time_limit by many seconds (a long cut or LP phase under load):
+    # stop it at the same wall time as the other methods
+    ends = began + time_limit
+
+    def stop(e: highspy.HighsCallbackEvent) -> None:
+        if time.perf_counter() > ends:
+            e.interrupt()
+
+    h.cbMipInterrupt.subscribe(stop)
+    h.cbSimplexInterrupt.subscribe(stop)
     built = time.perf_counter()
     h.run()
     solved = time.perf_counter()
@@ -112,4 +131,5 @@ def solve_arrays(problem: ArcProblem, *, time_limit: float, gap: float, threads:
         build_seconds=built - began,
         solve_seconds=solved - built,
         variables=len(arcs),
+        trace=tuple(trace),
     )

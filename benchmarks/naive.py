@@ -24,7 +24,11 @@ IntArray = npt.NDArray[np.int64]
 
 @dataclass(frozen=True)
 class DenseRun:
-    """What a dense run produced: rep per item (-1 when none), objective, bound, timings."""
+    """What a dense run produced: rep per item (-1 when none), objective, bound, timings.
+
+    ``trace`` holds (seconds since building began, objective) of each incumbent the solver
+    reported, in the model's sense.
+    """
 
     assign: IntArray
     objective: float | None
@@ -33,6 +37,7 @@ class DenseRun:
     build_seconds: float
     solve_seconds: float
     variables: int
+    trace: tuple[tuple[float, float], ...] = ()
 
 
 def _sense(sense: str) -> int:
@@ -77,11 +82,15 @@ def build_naive(
 
 
 def solve_naive(problem: ArcProblem, *, time_limit: float, gap: float, threads: int) -> DenseRun:
-    """Build the dense model and solve it with ``pulp.HiGHS``."""
+    """Build the dense model and solve it with ``pulp.HiGHS`` in what is left of ``time_limit``.
+
+    PuLP passes no incumbent callback: the trace is the final answer only.
+    """
     began = time.perf_counter()
     prob, x = build_naive(problem)
     built = time.perf_counter()
-    solver = pulp.HiGHS(msg=False, timeLimit=time_limit, gapRel=gap, threads=threads)
+    left = max(time_limit - (built - began), 1.0)
+    solver = pulp.HiGHS(msg=False, timeLimit=left, gapRel=gap, threads=threads)
     prob.solve(solver)
     solved = time.perf_counter()
     n, _ = problem.shape
@@ -95,8 +104,9 @@ def solve_naive(problem: ArcProblem, *, time_limit: float, gap: float, threads: 
         assign=assign,
         objective=None if objective is None else float(objective),
         bound=None,
-        status=pulp.LpStatus[prob.status],
+        status=pulp.LpSolution[prob.sol_status],  # LpStatus says Optimal at a time limit
         build_seconds=built - began,
         solve_seconds=solved - built,
         variables=len(x),
+        trace=() if objective is None else ((solved - began, float(objective)),),
     )

@@ -1,14 +1,24 @@
-"""What each benchmark part runs, full and ``--quick`` (sizes, seeds, time limits)."""
+"""What each benchmark part runs, full and ``--quick`` (sizes, seeds, time limits).
+
+The GAP parts and ``side`` run every method of :data:`benchmarks.peers.METHODS` (or the
+``--methods`` chosen), one subprocess per instance file (GAP) or company size and method;
+``--instances`` keeps the instances whose name matches one of its shell patterns.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PARTS", "Case", "plan"]
+__all__ = ["PARTS", "PEER_PARTS", "Case", "matches", "plan"]
 
 PARTS = ("gap", "gapabcd", "yagiura", "scale", "quota", "side", "serve")
+#: Parts that run the peers side by side (the others run ``ours`` only).
+PEER_PARTS = ("gap", "gapabcd", "yagiura", "side")
 
 #: Time limit per GAP instance (the issue's fixed limit) and in --quick.
 GAP_LIMIT, GAP_QUICK = 60.0, 10.0
@@ -38,6 +48,23 @@ class Case:
         return {"case": name, "method": s.get("method", "ours")}
 
 
+def matches(case: str, patterns: Sequence[str] | None) -> bool:
+    """True when ``patterns`` is empty or one matches ``case`` or its last part (``gapd/d05100``
+    matches ``d*``)."""
+    if not patterns:
+        return True
+    return any(fnmatch(case, p) or fnmatch(case.rsplit("/", 1)[-1], p) for p in patterns)
+
+
+def _names(data: Path) -> dict[tuple[str, int], str]:
+    """(file name, index in file) -> instance name, from ``optima.csv``."""
+    with open(data / "optima.csv", newline="") as handle:
+        return {
+            (Path(r["file"]).name, int(r["index_in_file"])): r["instance"]
+            for r in csv.DictReader(handle)
+        }
+
+
 def _gap_files(data: Path, part: str, quick: bool) -> list[tuple[Path, list[int] | None]]:
     if part == "gap":
         if quick:
@@ -58,8 +85,16 @@ def _yorder(path: Path) -> tuple[str, int, int]:
     return name[0], int(name[3:]), int(name[1:3])
 
 
-def _gap_cases(part: str, quick: bool, data: Path) -> list[Case]:
-    limit = GAP_QUICK if quick else GAP_LIMIT
+def _gap_cases(
+    part: str,
+    quick: bool,
+    data: Path,
+    methods: Sequence[str],
+    instances: Sequence[str] | None,
+    limit: float | None,
+) -> list[Case]:
+    limit = limit or (GAP_QUICK if quick else GAP_LIMIT)
+    names = _names(data)
     out = []
     for path, indices in _gap_files(data, part, quick):
         count = (
@@ -67,6 +102,15 @@ def _gap_cases(part: str, quick: bool, data: Path) -> list[Case]:
             if indices
             else (1 if part == "yagiura" else (5 if path.stem[3:].isdigit() else 6))
         )
+        stem = path.stem if path.parent.name == "gap" else ""
+        chosen = [
+            k
+            for k in (indices or range(1, count + 1))
+            if matches(f"{stem}/{names.get((path.name, k), '')}".lstrip("/"), instances)
+        ]
+        if not chosen:
+            continue
+        indices, count = (chosen, len(chosen)) if instances or indices else (None, count)
         spec = {
             "kind": "gap",
             "file": str(path),
@@ -75,11 +119,12 @@ def _gap_cases(part: str, quick: bool, data: Path) -> list[Case]:
             "threads": 1,
             "indices": indices,
         }
-        out.append(Case(part, spec, count, count * (limit + 30) + 60))
+        base = Case(part, spec, count, count * (limit + 30) + 60)
+        out += [replace(base, spec={**spec, "method": m}) for m in methods]
     return out
 
 
-def _company_cases(part: str, quick: bool) -> list[Case]:
+def _company_cases(part: str, quick: bool, methods: Sequence[str]) -> list[Case]:
     if part == "scale":
         return [
             Case(
@@ -121,33 +166,52 @@ def _company_cases(part: str, quick: bool) -> list[Case]:
                 "reps": r,
                 "regions": g,
                 "time_limit": limit,
-                "threads": 2,
+                "threads": 1,
             },
             1,
             3 * limit + 180,
         )
         for a, r, g, _ in sizes
-        for m in ("ours", "naive", "arrays")
+        for m in methods
     ]
     if not quick:
         a, r, g, _ = SCALE[2]
-        base = {"kind": "side", "accounts": a, "reps": r, "regions": g, "threads": 2}
-        out.append(Case(part, {**base, "method": "arrays", "time_limit": 120.0}, 1, 500))
-        out.append(
-            Case(part, {**base, "method": "naive", "time_limit": 120.0, "build_only": True}, 1, 400)
-        )
+        base = {"kind": "side", "accounts": a, "reps": r, "regions": g, "threads": 1}
+        if "highs" in methods:
+            out.append(Case(part, {**base, "method": "highs", "time_limit": 120.0}, 1, 500))
+        if "naive" in methods:
+            spec = {**base, "method": "naive", "time_limit": 120.0, "build_only": True}
+            out.append(Case(part, spec, 1, 400))
     return out
 
 
-def plan(part: str, *, quick: bool, data: Path) -> tuple[list[Case], str]:
-    """The cases of ``part``, or an empty list and why it is skipped."""
+def plan(
+    part: str,
+    *,
+    quick: bool,
+    data: Path,
+    methods: Sequence[str] | None = None,
+    instances: Sequence[str] | None = None,
+    gap_limit: float | None = None,
+) -> tuple[list[Case], str]:
+    """The cases of ``part``, or an empty list and why it is skipped.
+
+    ``methods`` (default: all of :data:`benchmarks.peers.METHODS`) applies to the peer parts;
+    the others run ``ours`` and are skipped when it is not chosen. ``instances``: shell
+    patterns of case names (``d*``, ``gapd/*``, ``1000x20``); None keeps every case.
+    ``gap_limit`` replaces the GAP parts' seconds per instance (default 60, 10 with ``quick``).
+    """
+    from benchmarks.peers import METHODS
+
+    methods = tuple(methods or METHODS)
+    if part not in PEER_PARTS and "ours" not in methods:
+        return [], "runs only ours (not in --methods)"
     if part in ("gap", "gapabcd", "yagiura"):
         if not (data / "optima.csv").exists():
             return [], f"benchmark data not found at {data} (expected ../shared/benchmarks)"
-        return _gap_cases(part, quick, data), ""
-    if part == "serve":
-        return _serve_cases(quick), ""
-    return _company_cases(part, quick), ""
+        return _gap_cases(part, quick, data, methods, instances, gap_limit), ""
+    cases = _serve_cases(quick) if part == "serve" else _company_cases(part, quick, methods)
+    return [c for c in cases if matches(c.missing()["case"], instances)], ""
 
 
 def _serve_cases(quick: bool) -> list[Case]:

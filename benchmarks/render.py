@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.render_peers import PEER_COLUMNS, enrich, has_peers, peer_summary
+
 __all__ = ["COLUMNS", "HEADLINE_END", "HEADLINE_START", "headline", "render"]
 
 COLUMNS = [
@@ -35,6 +37,7 @@ COLUMNS = [
     "cpus",
     "check",
     "detail",
+    "trace",
     "finished",
 ]
 
@@ -44,7 +47,7 @@ TITLES = {
     "yagiura": "Yagiura types c, d, e (minimisation, best known)",
     "scale": "Scale: generated companies, demo constraints",
     "quota": "Quota LP",
-    "side": "Side by side: our model, naive dense PuLP, dense model from numpy arrays",
+    "side": "Side by side: our model, HiGHS direct (numpy arrays), CP-SAT, naive dense PuLP",
     "serve": "allocator serve: edit to updated metrics (no solver), beside a re-solve",
 }
 
@@ -113,7 +116,7 @@ def _fmt(key: str, value: Any) -> str:
         number = float(value)
     except (TypeError, ValueError):
         return str(value).replace("|", "/")
-    if key in ("gap", "vs_published", "build_share"):
+    if key in ("gap", "vs_published", "build_share", "excess"):
         return f"{100 * number + 0.0:.3f}%"
     if key in ("objective", "bound", "published"):
         return f"{number:,.1f}" if abs(number) >= 1000 else f"{number:g}"
@@ -185,6 +188,8 @@ def headline(rows: Sequence[dict[str, Any]]) -> list[str]:
     lines = [HEADLINE_START, "", "| benchmark | result |", "|---|---|"]
     for part, title in TITLES.items():
         mine = [r for r in rows if r.get("part") == part]
+        if part in ("gap", "gapabcd", "yagiura"):  # the peers have their own summary
+            mine = [r for r in mine if (r.get("method") or "ours") == "ours"]
         if not mine:
             continue
         if part in ("gap", "gapabcd", "yagiura"):
@@ -219,6 +224,9 @@ def render(rows: Sequence[dict[str, Any]], *, notes: Path | None = None) -> str:
         out += [f"## {title}", ""]
         if not mine:
             out += ["Not run in this file.", ""]
+            continue
+        if has_peers(mine):
+            out += [*peer_summary(mine), *_table(enrich(mine), PEER_COLUMNS), ""]
             continue
         if part in ("gap", "gapabcd", "yagiura"):
             out += [_gap_summary(mine), ""]

@@ -28,7 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchmarks.plan import PARTS, Case, plan
+from benchmarks.peers import METHODS
+from benchmarks.plan import PARTS, PEER_PARTS, Case, matches, plan
 from benchmarks.render import COLUMNS, render
 
 __all__ = ["main", "run_case"]
@@ -67,13 +68,29 @@ def _write(path: Path, rows: list[dict[str, Any]]) -> None:
     tmp.replace(path)
 
 
-def _update(out: Path, *, drop_part: str | None = None, add: dict[str, Any] | None = None) -> None:
-    """Drop a part's rows or append one row to ``out.csv``; re-render ``out.md``."""
+def _update(
+    out: Path,
+    *,
+    drop_part: str | None = None,
+    add: dict[str, Any] | None = None,
+    methods: Sequence[str] | None = None,
+    instances: Sequence[str] | None = None,
+) -> None:
+    """Drop a part's rows (only those of ``methods`` and ``instances`` when given) or append
+    one row to ``out.csv``; re-render ``out.md``."""
     csv_path, md_path = out.with_suffix(".csv"), out.with_suffix(".md")
     with _locked(csv_path):
         rows: list[dict[str, Any]] = list(_read(csv_path))
         if drop_part is not None:
-            rows = [r for r in rows if r["part"] != drop_part]
+            rows = [
+                r
+                for r in rows
+                if not (
+                    r["part"] == drop_part
+                    and (not methods or (r.get("method") or "ours") in methods)
+                    and matches(r.get("case") or "", instances)
+                )
+            ]
         if add is not None:
             rows.append(add)
         _write(csv_path, rows)
@@ -141,6 +158,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a subset with short limits")
     parser.add_argument("--only", nargs="+", choices=(*PARTS, "maps"), help="run only these parts")
     parser.add_argument(
+        "--methods",
+        nargs="+",
+        choices=METHODS,
+        help=f"methods of the peer parts ({', '.join(PEER_PARTS)}); default all",
+    )
+    parser.add_argument(
+        "--instances",
+        nargs="+",
+        metavar="PATTERN",
+        help="only cases whose name matches a shell pattern (d*, gapd/*, 1000x20)",
+    )
+    parser.add_argument(
+        "--gap-limit",
+        type=float,
+        metavar="SECONDS",
+        help="seconds per GAP instance (default 60, 10 with --quick)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         help="output prefix (default benchmarks/results, or benchmarks/results_quick with --quick)",
@@ -153,12 +188,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             maps_main(["--quick"] if args.quick else [])
             continue
-        cases, skipped = plan(part, quick=args.quick, data=DATA)
+        cases, skipped = plan(
+            part,
+            quick=args.quick,
+            data=DATA,
+            methods=args.methods,
+            instances=args.instances,
+            gap_limit=args.gap_limit,
+        )
         if skipped:
             print(f"{part}: skipped: {skipped}", flush=True)
             continue
         print(f"{part}: {len(cases)} case(s)", flush=True)
-        _update(out, drop_part=part)
+        _update(out, drop_part=part, methods=args.methods, instances=args.instances)
         for case in cases:
             run_case(case, out)
     print(f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.md')}", flush=True)

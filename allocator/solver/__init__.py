@@ -35,6 +35,7 @@ from allocator.solver.deadline import (
 )
 from allocator.solver.highs import ArrayColumns, HighsLpSession, solve_highs
 from allocator.solver.report import SolveReport, Status, relative_gap, spent_report
+from allocator.solver.trace import current_trace, solver_source
 
 __all__ = [
     "ArrayColumns",
@@ -61,6 +62,15 @@ LP_FLOOR = 2.0
 
 def _is_lp(prob: pulp.LpProblem) -> bool:
     return not any(v.cat == pulp.LpInteger for v in prob.variables())
+
+
+def _trace_final(prob: pulp.LpProblem, report: SolveReport) -> None:
+    """CBC has no incumbent callback through PuLP: note its final MIP solution in the trace."""
+    label = solver_source(report.solver)
+    trace = current_trace()
+    if trace is None or label is None or not report.has_solution or _is_lp(prob):
+        return
+    trace.note(report.objective, report.bound if label[1] else None, label[0])
 
 
 def solve(
@@ -116,6 +126,7 @@ def solve(
         report = solve_highs(prob, settings, warm_start, limit)
     else:
         report = solve_cbc(prob, settings, warm_start, limit)
+        _trace_final(prob, report)
     seconds = time.monotonic() - start
     over = OVERRUNS.record(limit, seconds)
     report = replace(report, seconds=seconds, time_limit=limit, overrun=over)

@@ -18,6 +18,7 @@ import pulp
 from allocator.io.settings import SolverSettings
 from allocator.solver.deadline import OVERRUNS
 from allocator.solver.report import SolveReport, Status, relative_gap, spent_report
+from allocator.solver.trace import current_trace, solver_source
 
 __all__ = ["ArrayColumns", "HighsLpSession", "solve_highs"]
 
@@ -44,6 +45,8 @@ def solve_highs(
         sol.col_value = [float(warm_start.get(v.name, 0.0)) for v in variables]
         sol.value_valid = True
         h.setSolution(sol)
+    if is_mip:
+        _trace_incumbents(h)
     h.run()
     model_status = h.getModelStatus()
     info = h.getInfo()
@@ -79,6 +82,25 @@ def solve_highs(
         duals=duals,
         message=h.modelStatusToString(model_status),
     )
+
+
+def _trace_incumbents(h: highspy.Highs) -> None:
+    """Note every improving MIP solution in the run's trace (nothing outside a trace).
+
+    The trace and the label are read here, on the calling thread, and closed over: HiGHS may
+    call back from one of its own threads, where the run's context is not set.
+    """
+    trace, label = current_trace(), solver_source("highs")
+    if trace is None or label is None:
+        return
+    source, keep_bound = label
+
+    def improving(event: highspy.HighsCallbackEvent) -> None:
+        out = event.data_out
+        bound = out.mip_dual_bound if keep_bound and math.isfinite(out.mip_dual_bound) else None
+        trace.note(float(out.objective_function_value), bound, source)
+
+    h.cbMipImprovingSolution.subscribe(improving)
 
 
 @dataclass(frozen=True)

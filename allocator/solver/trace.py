@@ -20,7 +20,15 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-__all__ = ["Trace", "TracePoint", "current_trace", "note", "run_trace"]
+__all__ = [
+    "Trace",
+    "TracePoint",
+    "current_trace",
+    "note",
+    "run_trace",
+    "solver_source",
+    "traced_as",
+]
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,41 @@ def run_trace(trace: Trace | None = None) -> Iterator[Trace]:
 def current_trace() -> Trace | None:
     """The trace of the current run, or None outside :func:`run_trace`."""
     return _TRACE.get()
+
+
+#: How solver callbacks label what they note: (source, whether the solver's bound is valid for
+#: the run's whole problem), or None when the MIP being solved is not the run's problem at all.
+_SOURCE: ContextVar[tuple[str, bool] | None] = ContextVar(
+    "allocator_trace_source", default=("", True)
+)
+
+
+@contextmanager
+def traced_as(source: str | None, *, bound: bool = True) -> Iterator[None]:
+    """Label the solver incumbents noted inside the block.
+
+    ``source`` names them in the trace (``"neighbourhood"``); None keeps them out of the trace
+    (a diagnosis or a sub-problem whose objective is not the run's). ``bound=False`` drops the
+    solver's bound from the points (a restricted model's bound is not valid for the whole
+    problem).
+    """
+    token = _SOURCE.set(None if source is None else (source, bound))
+    try:
+        yield
+    finally:
+        _SOURCE.reset(token)
+
+
+def solver_source(backend: str) -> tuple[str, bool] | None:
+    """(source label, keep the bound) for a solver's incumbents here, or None to skip them.
+
+    The label is ``backend`` unless a :func:`traced_as` block set another one.
+    """
+    label = _SOURCE.get()
+    if label is None:
+        return None
+    source, bound = label
+    return (source or backend), bound
 
 
 def note(objective: float | None, bound: float | None = None, source: str = "") -> None:

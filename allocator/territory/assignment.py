@@ -22,6 +22,7 @@ from allocator.exceptions import (
 from allocator.io.settings import AssignmentSettings, SolverSettings
 from allocator.io.tables import Tables
 from allocator.solver import SolveReport, Status
+from allocator.solver.trace import note, traced_as
 from allocator.territory.build import Territory, build_territory, territory_problem, within_km
 from allocator.territory.check import check_assignment
 from allocator.territory.core import ArcProblem, objective_terms
@@ -124,7 +125,11 @@ def _solve_contiguous(
             diagnosis=[f"{f.message}; fix: {f.fix}" if f.fix else f.message for f in proofs],
         )
     try:
-        return solve_contiguous(problem, solver, deadline=deadline)
+        # its flow and group models are not the plan's objective: only the answer is traced
+        with traced_as(None):
+            solution = solve_contiguous(problem, solver, deadline=deadline)
+        note(solution.report.objective, solution.report.bound, "contiguity")
+        return solution
     except NoContiguousPlan as exc:
         value = sum(objective_terms(problem, exc.assign).values())
         report = SolveReport(

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from allocator.exceptions import InfeasibleError
 from allocator.io.settings import AssignmentSettings, SolverSettings
 from allocator.solver import Status, solve
+from allocator.solver.trace import traced_as
 from allocator.territory.build import Territory
 from allocator.territory.core import ArcProblem, Relaxation, build_model, slack_scale
 from allocator.territory.least_change import least_changes, render_changes
@@ -263,6 +264,7 @@ def relaxations(settings: AssignmentSettings, t: Territory, problem: ArcProblem)
     return out
 
 
+@traced_as(None)  # its MIPs are elastic re-solves, not the run's problem
 def elastic_diagnosis(
     problem: ArcProblem,
     arcs: npt.NDArray[np.int64],

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from allocator.exceptions import InfeasibleError
 from allocator.io.settings import SolverSettings
 from allocator.solver import Status, solve
+from allocator.solver.trace import traced_as
 from allocator.territory.contiguity import Contiguity
 from allocator.territory.core import ArcProblem, violations
 from allocator.territory.flow import build_flow, flow_start, tolerance_of
@@ -130,6 +131,7 @@ def _component_bands(
     return out
 
 
+@traced_as(None)  # a tolerance search, not the run's problem
 def explain_tolerance(
     problem: ArcProblem,
     graph: Graph,

@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from allocator.io.settings import SolverSettings
 from allocator.solver import solve
+from allocator.solver.trace import traced_as
 from allocator.territory.contiguity import Cut
 from allocator.territory.core import (
     ArcProblem,
@@ -145,7 +146,9 @@ def neighbourhood_search(
         model = build_model(problem, arcs[free[ii] | (rr == base[ii])], integer=True, cuts=cuts)
         warm = start_values(model, problem, best) if best is not None else None
         left = max(deadline - time.perf_counter(), 0.1)
-        report = solve(model.prob, solver, warm_start=warm, time_limit=left / 2)
+        # its incumbents are whole solutions; its bound holds only for the fixed neighbourhood
+        with traced_as("neighbourhood", bound=False):
+            report = solve(model.prob, solver, warm_start=warm, time_limit=left / 2)
         if report.has_solution:
             best = read_assignment(model, n, m)
             base = best

@@ -18,6 +18,7 @@ import numpy as np
 from allocator.exceptions import SolverError
 from allocator.io.settings import ObjectiveWeights, SolverSettings
 from allocator.solver.deadline import resolve_deadline, time_left
+from allocator.solver.trace import traced_as
 from allocator.territory.core import ArcProblem, RowFamily
 from allocator.territory.solve_arcs import ArcSolution, CoreOptions, solve_arcs
 
@@ -55,7 +56,9 @@ def solve_lexicographic(
         # each stage gets an equal share of what is left; the last one gets all of it
         share = time_left(deadline) / (len(weights.order) - k)
         ends = min(deadline, time.monotonic() + share)
-        solution = solve_arcs(stage, options, solver, start=start, deadline=ends)
+        # only the last stage's objective is the plan's: earlier stages stay out of the trace
+        with traced_as("" if k == len(weights.order) - 1 else None):
+            solution = solve_arcs(stage, options, solver, start=start, deadline=ends)
         value = solution.report.objective
         if value is None:
             raise SolverError(f"lexicographic stage {goal}: no objective value")

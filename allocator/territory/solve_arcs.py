@@ -20,6 +20,7 @@ from allocator.exceptions import InfeasibleError, NoSolutionInTimeError, SolverE
 from allocator.io.settings import SolverSettings
 from allocator.solver import SolveReport, Status, relative_gap, solve
 from allocator.solver.deadline import expired, resolve_deadline, time_left
+from allocator.solver.trace import note
 from allocator.territory.contiguity import Cut, disconnected_reps, find_cuts
 from allocator.territory.core import (
     ArcModel,
@@ -121,6 +122,8 @@ def solve_arcs(
     arcs = pricing.arcs
     if pricing.feasible:
         start = _first_start(problem, pricing, start, solver, deadline)
+        if start is not None:
+            note(sum(objective_terms(problem, start).values()), full_bound, "start")
     found = _start_within_gap(problem, start, full_bound, solver)
     if found is None:
         found = _mip_rounds(problem, arcs, (), start, solver, deadline, bound=pricing.bound)
