@@ -17,7 +17,7 @@ import math
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -25,14 +25,20 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from allocator.exceptions import CheckError, InputError
+from allocator.exceptions import CheckError, InputError, NoSolutionInTimeError, SolverError
 from allocator.io.settings import SolverSettings
+from allocator.solver import SolveReport, Status, relative_gap
+from allocator.solver.deadline import expired, resolve_deadline
 from allocator.territory.core import ArcProblem, RowFamily
+from allocator.territory.gap_search import GapArrays, improve
 from allocator.territory.solve_arcs import CoreOptions, solve_arcs
 
 __all__ = ["GapInstance", "GapResult", "bench_gap", "check_gap", "read_gap", "solve_gap"]
 
 log = logging.getLogger("allocator")
+
+#: Share of the run's time the MIP gets before the search takes over (``benchmarks/notes.md``).
+MIP_SHARE = 0.3
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -169,14 +175,14 @@ def solve_gap(
     """
     solver = solver or SolverSettings()
     start = time.perf_counter()
-    solution = solve_arcs(
-        gap_problem(instance, maximize=maximize), CoreOptions(nearest=nearest), solver
+    deadline = resolve_deadline(None, solver.time_limit)
+    assign, report = _mip_then_search(
+        instance, maximize=maximize, solver=solver, nearest=nearest, deadline=deadline
     )
     seconds = time.perf_counter() - start
     sign = -1.0 if maximize else 1.0
-    report = solution.report
     objective = sign * (report.objective or 0.0)
-    problems, recomputed = check_gap(instance, solution.assign)
+    problems, recomputed = check_gap(instance, assign)
     if problems or not math.isclose(recomputed, objective, rel_tol=1e-6, abs_tol=1e-6):
         raise CheckError(
             f"gap {instance.name}: {problems or ''} objective {recomputed} vs {objective}"
@@ -189,8 +195,51 @@ def solve_gap(
         gap=report.gap,
         seconds=seconds,
         status=report.status.value,
-        assignment=solution.assign,
+        assignment=assign,
     )
+
+
+def _mip_then_search(
+    instance: GapInstance,
+    *,
+    maximize: bool,
+    solver: SolverSettings,
+    nearest: int | None,
+    deadline: float,
+) -> tuple[IntArray, SolveReport]:
+    """The MIP for :data:`MIP_SHARE` of the time (bound and incumbent), then the search.
+
+    When the MIP finds nothing in its share it gets the whole time instead (no search).
+    """
+    problem = gap_problem(instance, maximize=maximize)
+    began = time.monotonic()
+    options = CoreOptions(nearest=nearest)
+    try:
+        first = began + MIP_SHARE * max(0.0, deadline - began)
+        solution = solve_arcs(problem, options, solver, deadline=first)
+    except (NoSolutionInTimeError, SolverError) as exc:
+        log.info("gap %s: %s; the MIP gets the whole time", instance.name, exc)
+        solution = solve_arcs(problem, options, solver, deadline=deadline)
+    report = solution.report
+    if report.status is Status.OPTIMAL or report.objective is None or expired(deadline):
+        return solution.assign, report
+    sign = -1.0 if maximize else 1.0
+    arrays = GapArrays(
+        sign * instance.cost.astype(float),
+        instance.weight.astype(float),
+        instance.capacity.astype(float),
+    )
+    found = improve(arrays, solution.assign, deadline=deadline, bound=report.bound)
+    if found.objective >= report.objective - 1e-9:
+        return solution.assign, report
+    status = Status.OPTIMAL if found.stop == "bound" else report.status
+    better = replace(
+        report,
+        objective=found.objective,
+        status=status,
+        gap=relative_gap(found.objective, report.bound),
+    )
+    return found.assign, better
 
 
 def check_gap(
