@@ -160,3 +160,23 @@ def _greedy(instance: GapInstance) -> np.ndarray | None:
 
 
 GREEDY = _greedy_cases()
+
+
+def test_solve_gap_answers_are_checked_and_the_trace_only_improves() -> None:
+    """A 6 x 30 type-d-like instance with a 4 s budget: whatever stage ends the run, the answer
+    passes the independent check and the search's trace points only go down."""
+    from allocator.io.settings import SolverSettings
+    from allocator.territory.gap import solve_gap
+
+    instance = tight(7, m=6, n=30)
+    with run_trace() as trace:
+        result = solve_gap(
+            instance, maximize=False, solver=SolverSettings(time_limit=4, gap=0.0, threads=1)
+        )
+    problems, value = check_gap(instance, result.assignment)
+    assert problems == [] and value == pytest.approx(result.objective)
+    assert result.status in ("optimal", "time_limit")
+    searched = [p.objective for p in trace.points if p.source in ("local", "lns", "tabu")]
+    assert all(b < a for a, b in itertools.pairwise(searched))
+    if searched:
+        assert searched[-1] == pytest.approx(result.objective)
