@@ -40,6 +40,7 @@ import numpy.typing as npt
 
 from allocator.solver.deadline import call_limit, expired
 from allocator.solver.trace import note
+from allocator.territory.gap_chain import best_chain
 from allocator.territory.gap_tabu import TabuState, tabu_search
 
 __all__ = ["GapArrays", "SearchResult", "capacity_prices", "improve", "local_search"]
@@ -106,7 +107,8 @@ class SearchResult:
 def local_search(
     arrays: GapArrays, assign: IntArray, *, deadline: float | None, max_moves: int = 100_000
 ) -> IntArray:
-    """Best-improvement shift and swap moves until none improves, the deadline or ``max_moves``.
+    """Best-improvement shift, swap and ejection-chain moves until none improves, the deadline
+    or ``max_moves``.
 
     ``assign`` (jobs,) must be feasible; the answer is feasible and no more costly.
     """
@@ -118,7 +120,9 @@ def local_search(
             break
         if _shift(arrays, assign, load):
             continue
-        if not (swaps and _swap(arrays, assign, load)):
+        if swaps and _swap(arrays, assign, load):
+            continue
+        if not _chain(arrays, assign, load):
             break
     return assign
 
@@ -157,6 +161,18 @@ def _swap(arrays: GapArrays, assign: IntArray, load: FloatArray) -> bool:
     load[a1] += arrays.weight[a1, j2] - arrays.weight[a1, j1]
     load[a2] += arrays.weight[a2, j1] - arrays.weight[a2, j2]
     assign[j1], assign[j2] = a2, a1
+    return True
+
+
+def _chain(arrays: GapArrays, assign: IntArray, load: FloatArray) -> bool:
+    """Apply the best improving depth-two ejection chain in place; False when none."""
+    change, j1, a2, j2, a3 = best_chain(arrays.cost, arrays.weight, _room(arrays, load), assign)
+    if not change < -1e-9:
+        return False
+    for job, agent in ((j1, a2), (j2, a3)):
+        load[assign[job]] -= arrays.weight[assign[job], job]
+        load[agent] += arrays.weight[agent, job]
+        assign[job] = agent
     return True
 
 

@@ -180,3 +180,21 @@ def test_solve_gap_answers_are_checked_and_the_trace_only_improves() -> None:
     assert all(b < a for a, b in itertools.pairwise(searched))
     if searched:
         assert searched[-1] == pytest.approx(result.objective)
+
+
+def test_an_ejection_chain_makes_room_where_no_shift_or_swap_can() -> None:
+    """Capacities 2, 1, 1, every weight 1; start (0, 1, 0) costs 11 + 1 + 1 = 13.
+
+    No shift improves (agent 1 is full; moving job 1 to agent 2 costs +1; the rest cost 50),
+    and no swap does (jobs 0 and 1: 1 + 20 - 12 = +9). The chain "job 0 to agent 1, job 1 on
+    to agent 2" changes the cost by -10 + 1 = -9, to 4.
+    """
+    instance = GapInstance(
+        name="chain",
+        cost=np.array([[11.0, 20, 1], [1, 1, 50], [50, 2, 50]]),
+        weight=np.ones((3, 3)),
+        capacity=np.array([2.0, 1.0, 1.0]),
+    )
+    moved = local_search(arrays(instance), np.array([0, 1, 0]), deadline=None)
+    assert moved.tolist() == [1, 2, 0]
+    assert check_gap(instance, moved) == ([], 4.0)
