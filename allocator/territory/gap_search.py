@@ -30,15 +30,14 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from dataclasses import dataclass
 from typing import Literal
 
-import highspy
 import numpy as np
 import numpy.typing as npt
 
 from allocator.solver.deadline import call_limit, expired
+from allocator.solver.highs_assign import solve_assign_mip
 from allocator.solver.trace import note
 from allocator.territory.gap_chain import best_chain
 from allocator.territory.gap_tabu import TabuState, tabu_search
@@ -251,50 +250,32 @@ def _solve_sub(
     seed: int,
 ) -> _Sub:
     """Re-assign every job of ``agents`` among them, exactly, with a cut-off at today's cost."""
-    began = time.perf_counter()
     jobs = np.flatnonzero(np.isin(assign, agents))
     w = arrays.weight[np.ix_(agents, jobs)]
     c = arrays.cost[np.ix_(agents, jobs)]
     cap = arrays.capacity[agents]
-    ok = w <= cap[:, None] * (1 + TOL) + TOL
-    ai, ji = np.nonzero(ok)  # columns sorted by agent then job
-    k, p, cols = len(agents), len(jobs), len(ai)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = cols, p + k
-    lp.col_cost_ = c[ai, ji]
-    lp.col_lower_, lp.col_upper_ = np.zeros(cols), np.ones(cols)
-    lp.row_lower_ = np.concatenate([np.ones(p), np.full(k, -highspy.kHighsInf)])
-    lp.row_upper_ = np.concatenate([np.ones(p), cap])
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.arange(0, 2 * cols + 1, 2, dtype=np.int32)
-    lp.a_matrix_.index_ = np.stack([ji, p + ai], axis=1).ravel().astype(np.int32)
-    lp.a_matrix_.value_ = np.stack([np.ones(cols), w[ai, ji]], axis=1).ravel()
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * cols
-    h = highspy.Highs()
-    for key, val in (
-        ("output_flag", False),
-        ("threads", 1),
-        ("time_limit", float(limit)),
-        ("mip_rel_gap", 0.0),
-        ("random_seed", int(seed) % 2_000_000_000),
-    ):
-        h.setOptionValue(key, val)
+    ai, ji = np.nonzero(w <= cap[:, None] * (1 + TOL) + TOL)
+    p = len(jobs)
     today = float(c[np.searchsorted(agents, assign[jobs]), np.arange(p)].sum())
-    h.setOptionValue("objective_bound", today - 1e-7 * max(1.0, abs(today)))
-    h.passModel(lp)
-    h.run()
-    status = h.getModelStatus()
-    proven = status in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kInfeasible)
-    seconds = time.perf_counter() - began
-    if h.getInfo().primal_solution_status != 2 or status == highspy.HighsModelStatus.kInfeasible:
-        return _Sub(None, proven, seconds)
-    x = np.asarray(h.getSolution().col_value)
-    on = x > 0.5
+    mip = solve_assign_mip(
+        ai,
+        ji,
+        c[ai, ji],
+        w[ai, ji],
+        cap,
+        jobs=p,
+        time_limit=limit,
+        cutoff=today - 1e-7 * max(1.0, abs(today)),
+        seed=seed,
+    )
+    if mip.chosen is None:
+        return _Sub(None, mip.proven, mip.seconds)
+    on = mip.chosen
     new = np.full(p, -1)
     new[ji[on]] = agents[ai[on]]
     if (new < 0).any() or float(c[ai[on], ji[on]].sum()) >= today - 1e-9:
-        return _Sub(None, proven, seconds)
-    return _Sub(new, proven, seconds)
+        return _Sub(None, mip.proven, mip.seconds)
+    return _Sub(new, mip.proven, mip.seconds)
 
 
 def improve(
