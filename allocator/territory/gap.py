@@ -221,6 +221,9 @@ def _mip_then_search(
         log.info("gap %s: %s; the MIP gets the whole time", instance.name, exc)
         solution = solve_arcs(problem, options, solver, deadline=deadline)
     report = solution.report
+    bounds = [b for b in (report.bound, solution.lp_bound) if b is not None]
+    if bounds and max(bounds) != report.bound:  # the MIP stopped before its bound passed the LP's
+        report = replace(report, bound=max(bounds), gap=relative_gap(report.objective, max(bounds)))
     if report.status is Status.OPTIMAL or report.objective is None or expired(deadline):
         return solution.assign, report
     sign = -1.0 if maximize else 1.0
