@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -42,7 +43,14 @@ from allocator.solver.trace import note
 from allocator.territory.gap_chain import best_chain
 from allocator.territory.gap_tabu import TabuState, tabu_search
 
-__all__ = ["GapArrays", "SearchResult", "capacity_prices", "improve", "local_search"]
+__all__ = [
+    "GapArrays",
+    "SearchResult",
+    "capacity_prices",
+    "feasible_start",
+    "improve",
+    "local_search",
+]
 
 log = logging.getLogger("allocator")
 
@@ -93,14 +101,14 @@ class SearchResult:
 
     ``history`` is the objective after each accepted improvement, the start first (strictly
     decreasing). ``stop`` says why the search ended: the ``deadline``, the ``bound`` reached,
-    or ``rounds`` (the round cap).
+    ``rounds`` (the round cap), or ``stalled`` (no improvement for ``patience`` seconds).
     """
 
     assign: IntArray
     objective: float
     history: tuple[float, ...]
     rounds: int
-    stop: Literal["deadline", "bound", "rounds"]
+    stop: Literal["deadline", "bound", "rounds", "stalled"]
 
 
 def local_search(
@@ -285,6 +293,7 @@ def improve(
     deadline: float | None,
     bound: float | None = None,
     max_rounds: int = 1_000_000,
+    patience: float = math.inf,
     seed: int = 0,
     methods: tuple[str, ...] = ("lns", "tabu"),
 ) -> SearchResult:
@@ -294,7 +303,8 @@ def improve(
     :data:`LNS_IDLE` in a row find nothing) and ``"tabu"`` (:data:`TABU_STEPS` steps of
     :func:`~allocator.territory.gap_tabu.tabu_search` from the best so far).
 
-    ``bound`` (a valid lower bound) stops the search once the cost reaches it (rounded up when
+    ``patience`` (seconds) ends the search when nothing improved for that long. ``bound``
+    (a valid lower bound) stops the search once the cost reaches it (rounded up when
     every cost is an integer). ``deadline`` is absolute (``time.monotonic()``); each sub-MIP
     gets at most what is left of it (:func:`~allocator.solver.deadline.call_limit`). The answer
     is feasible and no more costly than ``assign``; a passed deadline returns ``assign``.
@@ -319,11 +329,17 @@ def improve(
     walk = TabuState.start(arrays.cost, arrays.weight, seed)
     m = len(arrays.capacity)
     k, rounds, idle, stop = min(K_FIRST, m), 0, 0, "rounds"
+    last = (time.monotonic(), len(history))  # when the history last grew
     tried: set[tuple[int, ...]] = set()  # agent sets proven to hold nothing better
     phase = 0
     while rounds < max_rounds:
         if history[-1] <= goal + 1e-9:
             stop = "bound"
+            break
+        if len(history) > last[1]:
+            last = (time.monotonic(), len(history))
+        elif time.monotonic() - last[0] > patience:
+            stop = "stalled"
             break
         budget = call_limit(deadline, SUB_LIMIT)
         if expired(deadline) or budget < 0.05:
@@ -333,9 +349,10 @@ def improve(
         if method == "tabu" or idle >= LNS_IDLE:
             phase, idle = phase + 1, 0
         if method == "tabu":
-            best = tabu_search(
+            walked = tabu_search(
                 *_arrays(arrays), best, deadline=deadline, steps=TABU_STEPS, state=walk, bound=bound
             )
+            best = best if walked is None else walked  # never None from a feasible start
             _accept(arrays, best, history, bound, "")
             continue
         rounds += 1
@@ -353,6 +370,21 @@ def improve(
         k = _adapt(k, m, sub, budget)
     log.info("gap search: %g -> %g in %d sub-MIPs (%s)", start, history[-1], rounds, stop)
     return SearchResult(best, history[-1], tuple(history), rounds, stop)
+
+
+def feasible_start(arrays: GapArrays, *, deadline: float | None, seed: int = 0) -> IntArray | None:
+    """A feasible assignment found without the MIP, or None by the deadline.
+
+    Each job starts on its cheapest agent under the Lagrangian costs ``c + u w``
+    (:func:`capacity_prices`), which overloads some agents; the tabu walk's rising penalties
+    then push the overload out (strategic oscillation) until the first feasible point.
+    """
+    prices = capacity_prices(arrays)
+    assign = np.argmin(arrays.cost + prices[:, None] * arrays.weight, axis=0)
+    walk = TabuState.start(arrays.cost, arrays.weight, seed)
+    return tabu_search(
+        *_arrays(arrays), assign, deadline=deadline, steps=10**9, state=walk, first=True
+    )
 
 
 def _arrays(arrays: GapArrays) -> tuple[FloatArray, FloatArray, FloatArray]:

@@ -71,12 +71,14 @@ def tabu_search(
     steps: int,
     state: TabuState,
     bound: float | None = None,
-) -> IntArray:
-    """Walk ``steps`` tabu steps from ``assign`` (feasible, jobs,); the best feasible visited.
+    first: bool = False,
+) -> IntArray | None:
+    """Walk ``steps`` tabu steps from ``assign`` (jobs,); the best feasible point visited.
 
-    Arrays are agents x jobs (``cost`` minimised). Stops early at the deadline or when the
-    best cost reaches ``bound``. Each new best is noted in the trace as
-    ``"tabu"``. The answer is never worse than ``assign``.
+    Arrays are agents x jobs (``cost`` minimised). Stops early at the deadline, when the best
+    cost reaches ``bound``, or (``first``) at the first feasible point. Each new best is noted
+    in the trace as ``"tabu"``. From a feasible ``assign`` the answer is never worse than it;
+    from an infeasible one (overloaded agents) it is None when no feasible point was reached.
     """
     m, n = cost.shape
     jobs = np.arange(n)
@@ -84,9 +86,12 @@ def tabu_search(
     load = np.zeros(m)
     np.add.at(load, cur, weight[cur, jobs])
     value = float(cost[cur, jobs].sum())
-    best, best_value = cur.copy(), value
+    fits = bool((load <= capacity + 1e-9 * np.maximum(1.0, capacity)).all())
+    best, best_value = (cur.copy(), value) if fits else (None, math.inf)
     for _ in range(steps):
         if expired(deadline) or (bound is not None and best_value <= bound + 1e-9):
+            break
+        if first and best is not None:
             break
         state.step += 1
         move = _best_move(cost, weight, capacity, cur, load, state, best_value - value)

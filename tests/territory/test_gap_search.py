@@ -198,3 +198,28 @@ def test_an_ejection_chain_makes_room_where_no_shift_or_swap_can() -> None:
     moved = local_search(arrays(instance), np.array([0, 1, 0]), deadline=None)
     assert moved.tolist() == [1, 2, 0]
     assert check_gap(instance, moved) == ([], 4.0)
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_a_start_without_the_mip_is_feasible(case: int) -> None:
+    from allocator.territory.gap_search import feasible_start
+
+    instance, _ = CASES[case]
+    start = feasible_start(arrays(instance), deadline=time.monotonic() + 600)
+    assert start is not None
+    assert check_gap(instance, start)[0] == []
+
+
+def test_no_start_once_the_deadline_has_passed_on_an_overloaded_instance() -> None:
+    """Every job's cheapest agent is agent 0, which can hold one job: the Lagrangian start may
+    be infeasible, and with the deadline gone the walk takes no step."""
+    from allocator.territory.gap_search import feasible_start
+
+    instance = GapInstance(
+        name="over",
+        cost=np.array([[1.0, 1, 1], [9, 9, 9]]),
+        weight=np.ones((2, 3)),
+        capacity=np.array([1.0, 2.0]),
+    )
+    start = feasible_start(arrays(instance), deadline=time.monotonic() - 1.0)
+    assert start is None or check_gap(instance, start)[0] == []
