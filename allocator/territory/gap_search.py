@@ -294,6 +294,7 @@ def improve(
     bound: float | None = None,
     max_rounds: int = 1_000_000,
     patience: float = math.inf,
+    sub_limit: float = SUB_LIMIT,
     seed: int = 0,
     methods: tuple[str, ...] = ("lns", "tabu"),
 ) -> SearchResult:
@@ -303,11 +304,12 @@ def improve(
     :data:`LNS_IDLE` in a row find nothing) and ``"tabu"`` (:data:`TABU_STEPS` steps of
     :func:`~allocator.territory.gap_tabu.tabu_search` from the best so far).
 
-    ``patience`` (seconds) ends the search when nothing improved for that long. ``bound``
-    (a valid lower bound) stops the search once the cost reaches it (rounded up when
-    every cost is an integer). ``deadline`` is absolute (``time.monotonic()``); each sub-MIP
-    gets at most what is left of it (:func:`~allocator.solver.deadline.call_limit`). The answer
-    is feasible and no more costly than ``assign``; a passed deadline returns ``assign``.
+    ``sub_limit`` caps each sub-MIP (seconds). ``patience`` (seconds) ends the search when
+    nothing improved for that long. ``bound`` (a valid lower bound) stops the search once the
+    cost reaches it (rounded up when every cost is an integer). ``deadline`` is absolute
+    (``time.monotonic()``); each sub-MIP gets at most what is left of it
+    (:func:`~allocator.solver.deadline.call_limit`). The answer is feasible and no more
+    costly than ``assign``; a passed deadline returns ``assign``.
 
     Raises
     ------
@@ -341,7 +343,7 @@ def improve(
         elif time.monotonic() - last[0] > patience:
             stop = "stalled"
             break
-        budget = call_limit(deadline, SUB_LIMIT)
+        budget = call_limit(deadline, sub_limit)
         if expired(deadline) or budget < 0.05:
             stop = "deadline"
             break
