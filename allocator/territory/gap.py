@@ -17,7 +17,7 @@ import math
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -25,14 +25,24 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from allocator.exceptions import CheckError, InputError
+from allocator.exceptions import CheckError, InputError, NoSolutionInTimeError, SolverError
 from allocator.io.settings import SolverSettings
+from allocator.solver import SolveReport, Status, relative_gap
+from allocator.solver.deadline import expired, resolve_deadline
 from allocator.territory.core import ArcProblem, RowFamily
+from allocator.territory.gap_search import GapArrays, feasible_start, improve
 from allocator.territory.solve_arcs import CoreOptions, solve_arcs
 
 __all__ = ["GapInstance", "GapResult", "bench_gap", "check_gap", "read_gap", "solve_gap"]
 
 log = logging.getLogger("allocator")
+
+#: Share of the run's time the MIP gets before the search takes over (``benchmarks/notes.md``).
+MIP_SHARE = 0.3
+#: Share of the run's time at which the search hands back to a warm-started MIP.
+SEARCH_END = 0.75
+#: The search also hands back after this share of the run's time without an improvement.
+PATIENCE = 0.15
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -169,14 +179,14 @@ def solve_gap(
     """
     solver = solver or SolverSettings()
     start = time.perf_counter()
-    solution = solve_arcs(
-        gap_problem(instance, maximize=maximize), CoreOptions(nearest=nearest), solver
+    deadline = resolve_deadline(None, solver.time_limit)
+    assign, report = _mip_then_search(
+        instance, maximize=maximize, solver=solver, nearest=nearest, deadline=deadline
     )
     seconds = time.perf_counter() - start
     sign = -1.0 if maximize else 1.0
-    report = solution.report
     objective = sign * (report.objective or 0.0)
-    problems, recomputed = check_gap(instance, solution.assign)
+    problems, recomputed = check_gap(instance, assign)
     if problems or not math.isclose(recomputed, objective, rel_tol=1e-6, abs_tol=1e-6):
         raise CheckError(
             f"gap {instance.name}: {problems or ''} objective {recomputed} vs {objective}"
@@ -189,8 +199,106 @@ def solve_gap(
         gap=report.gap,
         seconds=seconds,
         status=report.status.value,
-        assignment=solution.assign,
+        assignment=assign,
     )
+
+
+def _mip_then_search(
+    instance: GapInstance,
+    *,
+    maximize: bool,
+    solver: SolverSettings,
+    nearest: int | None,
+    deadline: float,
+) -> tuple[IntArray, SolveReport]:
+    """The MIP for :data:`MIP_SHARE` of the time (bound and incumbent), then the search.
+
+    When the MIP finds nothing in its share, :func:`_search_without_mip` takes over.
+    """
+    problem = gap_problem(instance, maximize=maximize)
+    began = time.monotonic()
+    options = CoreOptions(nearest=nearest)
+    sign = -1.0 if maximize else 1.0
+    arrays = GapArrays(
+        sign * instance.cost.astype(float),
+        instance.weight.astype(float),
+        instance.capacity.astype(float),
+    )
+    try:
+        first = began + MIP_SHARE * max(0.0, deadline - began)
+        solution = solve_arcs(problem, options, solver, deadline=first)
+    except (NoSolutionInTimeError, SolverError) as exc:
+        log.info("gap %s: %s; searching from a Lagrangian start instead", instance.name, exc)
+        return _search_without_mip(problem, arrays, solver, deadline, began)
+    report = solution.report
+    bounds = [b for b in (report.bound, solution.lp_bound) if b is not None]
+    if bounds and max(bounds) != report.bound:  # the MIP stopped before its bound passed the LP's
+        report = replace(report, bound=max(bounds), gap=relative_gap(report.objective, max(bounds)))
+    if report.status is Status.OPTIMAL or report.objective is None or expired(deadline):
+        return solution.assign, report
+    until = began + SEARCH_END * max(0.0, deadline - began)
+    patience = PATIENCE * max(0.0, deadline - began)
+    found = improve(arrays, solution.assign, deadline=until, bound=report.bound, patience=patience)
+    if found.objective < report.objective - 1e-9:
+        status = Status.OPTIMAL if found.stop == "bound" else report.status
+        gap = relative_gap(found.objective, report.bound)
+        report = replace(report, objective=found.objective, status=status, gap=gap)
+    if report.status is Status.OPTIMAL or expired(deadline):
+        return found.assign, report
+    return _mip_again(problem, found.assign, report, solver, deadline)
+
+
+def _mip_again(
+    problem: ArcProblem,
+    start: IntArray,
+    report: SolveReport,
+    solver: SolverSettings,
+    deadline: float,
+) -> tuple[IntArray, SolveReport]:
+    """The MIP warm-started with the search's best for the time left: it may prove it optimal
+    (small instances) or improve it; the better answer, with the better bound, is kept."""
+    try:
+        again = solve_arcs(problem, CoreOptions(), solver, start=start, deadline=deadline)
+    except (NoSolutionInTimeError, SolverError) as exc:
+        log.info("%s: the second MIP failed (%s); keeping the search's answer", problem.name, exc)
+        return start, report
+    bounds = [b for b in (report.bound, again.report.bound, again.lp_bound) if b is not None]
+    bound = max(bounds) if bounds else None
+    mine = again.report
+    if mine.objective is None or mine.objective > (report.objective or math.inf) - 1e-9:
+        status = Status.OPTIMAL if mine.status is Status.OPTIMAL else report.status
+        return start, replace(
+            report, bound=bound, status=status, gap=relative_gap(report.objective, bound)
+        )
+    return again.assign, replace(mine, bound=bound, gap=relative_gap(mine.objective, bound))
+
+
+def _search_without_mip(
+    problem: ArcProblem,
+    arrays: GapArrays,
+    solver: SolverSettings,
+    deadline: float,
+    began: float,
+) -> tuple[IntArray, SolveReport]:
+    """The search from :func:`feasible_start` when the MIP found nothing in its share; without
+    a start by the deadline, the MIP gets what is left (and raises when it finds nothing)."""
+    start = feasible_start(arrays, deadline=deadline)
+    if start is None:
+        solution = solve_arcs(problem, CoreOptions(), solver, deadline=deadline)
+        return solution.assign, solution.report
+    found = improve(arrays, start, deadline=deadline)
+    report = SolveReport(
+        status=Status.TIME_LIMIT,
+        solver="search",
+        objective=found.objective,
+        bound=None,
+        gap=None,
+        seconds=time.monotonic() - began,
+        has_solution=True,
+        message="the MIP found nothing in its share; local search, LNS and tabu from a "
+        "Lagrangian start",
+    )
+    return found.assign, report
 
 
 def check_gap(

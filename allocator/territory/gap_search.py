@@ -1,0 +1,425 @@
+"""Search over a GAP incumbent: shift/swap local search and MIP-based large-neighbourhood search.
+
+The MIP (:func:`~allocator.territory.solve_arcs.solve_arcs`) gives a good incumbent and a tight
+bound early on the hard GAP sets, then spends the rest of its time on a search tree that
+rarely improves the incumbent. :func:`improve` spends that time on the incumbent instead,
+within the run's one deadline (:mod:`allocator.solver.deadline`) and in the calling thread:
+
+1. **Local search** (:func:`local_search`): the *shift* (move one job) and *swap* (exchange the
+   agents of two jobs) neighbourhoods with capacity, best improvement, vectorised in numpy.
+   They are the two basic neighbourhoods of Yagiura, Ibaraki & Glover (2004), "An ejection
+   chain approach for the generalized assignment problem", INFORMS J. Computing 16(2):133-151.
+2. **Large-neighbourhood search** (:func:`improve`): free every job of ``k`` agents and solve
+   that sub-GAP exactly with HiGHS from numpy arrays (highspy), warm-started with the incumbent
+   (``setSolution``) and cut off at the incumbent's cost (``objective_bound``), so a
+   neighbourhood with nothing better ends as soon as that is proven. The agents are *related*
+   (Shaw 1998, "Using constraint programming and local search methods to solve vehicle
+   routing problems", CP-98): they compete for the same jobs under the Lagrangian costs
+   ``c[a,j] + u[a] w[a,j]``, whose capacity prices ``u`` come from a subgradient ascent on the
+   Lagrangian relaxation of the capacities (Ross & Soland 1975, "A branch and bound algorithm
+   for the generalized assignment problem", Math. Programming 8:91-103). The neighbourhood
+   size ``k`` adapts to how fast the sub-MIPs solve (adaptive LNS, Pisinger & Ropke 2010,
+   "Large neighborhood search", Handbook of Metaheuristics, 399-419).
+
+Every accepted move lowers the cost and keeps every capacity, so the search is monotone and
+never returns an infeasible assignment; each improvement is noted in the run's trace
+(:func:`allocator.solver.trace.note`, sources ``"local"`` and ``"lns"``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from allocator.solver.deadline import call_limit, expired
+from allocator.solver.highs_assign import solve_assign_mip
+from allocator.solver.trace import note
+from allocator.territory.gap_chain import best_chain
+from allocator.territory.gap_tabu import TabuState, tabu_search
+
+__all__ = [
+    "GapArrays",
+    "SearchResult",
+    "capacity_prices",
+    "feasible_start",
+    "improve",
+    "local_search",
+]
+
+log = logging.getLogger("allocator")
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+#: Largest job count for the swap neighbourhood (its arrays are jobs x jobs).
+SWAP_MAX_JOBS = 2500
+#: First time cap (s) of one sub-MIP, and its bounds as it adapts.
+SUB_LIMIT = 0.5
+#: Neighbourhood sizes (agents freed at once): first, smallest, largest.
+K_FIRST, K_MIN, K_MAX = 3, 2, 8
+#: Sub-MIPs in a row without improvement that end an LNS phase; steps of a tabu phase.
+LNS_IDLE, TABU_STEPS = 12, 3000
+#: Capacity slack tolerance, relative to the capacity.
+TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class GapArrays:
+    """A minimisation GAP: ``cost`` and ``weight`` (agents x jobs), ``capacity`` (agents,)."""
+
+    cost: FloatArray
+    weight: FloatArray
+    capacity: FloatArray
+
+    def loads(self, assign: IntArray) -> FloatArray:
+        """Capacity used per agent (agents,) by ``assign`` (an agent per job)."""
+        used = np.zeros(len(self.capacity))
+        np.add.at(used, assign, self.weight[assign, np.arange(len(assign))])
+        return used
+
+    def value(self, assign: IntArray) -> float:
+        """The cost of ``assign``."""
+        return float(self.cost[assign, np.arange(len(assign))].sum())
+
+    def feasible(self, assign: IntArray) -> bool:
+        """True when every job has an agent and no capacity is exceeded."""
+        m = len(self.capacity)
+        if assign.min(initial=0) < 0 or assign.max(initial=0) >= m:
+            return False
+        return bool((self.loads(assign) <= self.capacity * (1 + TOL) + TOL).all())
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The improved assignment and how the search went.
+
+    ``history`` is the objective after each accepted improvement, the start first (strictly
+    decreasing). ``stop`` says why the search ended: the ``deadline``, the ``bound`` reached,
+    ``rounds`` (the round cap), or ``stalled`` (no improvement for ``patience`` seconds).
+    """
+
+    assign: IntArray
+    objective: float
+    history: tuple[float, ...]
+    rounds: int
+    stop: Literal["deadline", "bound", "rounds", "stalled"]
+
+
+def local_search(
+    arrays: GapArrays, assign: IntArray, *, deadline: float | None, max_moves: int = 100_000
+) -> IntArray:
+    """Best-improvement shift, swap and ejection-chain moves until none improves, the deadline
+    or ``max_moves``.
+
+    ``assign`` (jobs,) must be feasible; the answer is feasible and no more costly.
+    """
+    assign = assign.copy()
+    load = arrays.loads(assign)
+    swaps = len(assign) <= SWAP_MAX_JOBS
+    for _ in range(max_moves):
+        if expired(deadline):
+            break
+        if _shift(arrays, assign, load):
+            continue
+        if swaps and _swap(arrays, assign, load):
+            continue
+        if not _chain(arrays, assign, load):
+            break
+    return assign
+
+
+def _room(arrays: GapArrays, load: FloatArray) -> FloatArray:
+    return arrays.capacity * (1 + TOL) + TOL - load
+
+
+def _shift(arrays: GapArrays, assign: IntArray, load: FloatArray) -> bool:
+    """Apply the best improving single-job move in place; False when there is none."""
+    jobs = np.arange(len(assign))
+    delta = arrays.cost - arrays.cost[assign, jobs][None, :]
+    delta[arrays.weight > _room(arrays, load)[:, None]] = np.inf
+    a, j = np.unravel_index(int(np.argmin(delta)), delta.shape)
+    if not delta[a, j] < -1e-9:
+        return False
+    load[assign[j]] -= arrays.weight[assign[j], j]
+    load[a] += arrays.weight[a, j]
+    assign[j] = a
+    return True
+
+
+def _swap(arrays: GapArrays, assign: IntArray, load: FloatArray) -> bool:
+    """Apply the best improving exchange of two jobs' agents in place; False when none."""
+    jobs = np.arange(len(assign))
+    own = arrays.cost[assign, jobs]
+    other = arrays.cost[assign, :]  # other[j1, j2]: cost of j2 on j1's agent
+    delta = other + other.T - own[:, None] - own[None, :]
+    wrow = arrays.weight[assign, :]
+    fits = wrow - arrays.weight[assign, jobs][:, None] <= _room(arrays, load)[assign][:, None]
+    delta[~(fits & fits.T) | (assign[:, None] == assign[None, :])] = np.inf
+    j1, j2 = np.unravel_index(int(np.argmin(delta)), delta.shape)
+    if not delta[j1, j2] < -1e-9:
+        return False
+    a1, a2 = assign[j1], assign[j2]
+    load[a1] += arrays.weight[a1, j2] - arrays.weight[a1, j1]
+    load[a2] += arrays.weight[a2, j1] - arrays.weight[a2, j2]
+    assign[j1], assign[j2] = a2, a1
+    return True
+
+
+def _chain(arrays: GapArrays, assign: IntArray, load: FloatArray) -> bool:
+    """Apply the best improving depth-two ejection chain in place; False when none."""
+    change, j1, a2, j2, a3 = best_chain(arrays.cost, arrays.weight, _room(arrays, load), assign)
+    if not change < -1e-9:
+        return False
+    for job, agent in ((j1, a2), (j2, a3)):
+        load[assign[job]] -= arrays.weight[assign[job], job]
+        load[agent] += arrays.weight[agent, job]
+        assign[job] = agent
+    return True
+
+
+def capacity_prices(arrays: GapArrays, *, iterations: int = 200) -> FloatArray:
+    """Capacity prices ``u >= 0`` (agents,) from a subgradient ascent on the Lagrangian bound.
+
+    Relaxing the capacities leaves ``min sum_j min_a (c[a,j] + u[a] w[a,j]) - u . b``
+    (Ross & Soland 1975); the step follows Held, Wolfe & Crowder (1974) with the agenda's
+    best cost as the target. Cost units per capacity unit.
+    """
+    cost, weight, cap = arrays.cost, arrays.weight, arrays.capacity
+    u = np.zeros(len(cap))
+    best_u, best = u, -math.inf
+    target = float(cost.max(axis=0).sum())
+    step = 2.0
+    jobs = np.arange(cost.shape[1])
+    for _ in range(iterations):
+        reduced = cost + u[:, None] * weight
+        pick = np.argmin(reduced, axis=0)
+        value = float(reduced[pick, jobs].sum() - u @ cap)
+        if value > best + 1e-9:
+            best, best_u = value, u.copy()
+        else:
+            step *= 0.95
+        grad = np.zeros(len(cap))
+        np.add.at(grad, pick, weight[pick, jobs])
+        grad -= cap
+        norm = float(grad @ grad)
+        if norm <= 1e-12:
+            break
+        u = np.maximum(0.0, u + step * (target - value) / norm * grad)
+    return best_u
+
+
+def _related(arrays: GapArrays, prices: FloatArray, top: int = 4) -> FloatArray:
+    """How often two agents are both among a job's ``top`` cheapest (Lagrangian costs)."""
+    m, n = arrays.cost.shape
+    top = min(top, m)
+    reduced = arrays.cost + prices[:, None] * arrays.weight
+    best = np.argpartition(reduced, top - 1, axis=0)[:top]  # (top, n)
+    member = np.zeros((m, n))
+    member[best, np.arange(n)[None, :]] = 1.0
+    related = member @ member.T
+    np.fill_diagonal(related, 0.0)
+    return related
+
+
+def _pick_agents(rng: np.random.Generator, related: FloatArray, k: int) -> IntArray:
+    """A random seed agent and ``k - 1`` more drawn by relatedness (one in five: at random)."""
+    m = len(related)
+    chosen = [int(rng.integers(m))]
+    weights = np.ones(m) if rng.random() < 0.2 else related[chosen[0]] + 0.1
+    while len(chosen) < min(k, m):
+        p = weights.copy()
+        p[chosen] = 0.0
+        nxt = int(rng.choice(m, p=p / p.sum()))
+        chosen.append(nxt)
+        weights = weights + related[nxt]
+    return np.array(sorted(chosen))
+
+
+@dataclass(frozen=True)
+class _Sub:
+    """The answer of one sub-GAP: new agents of the freed jobs (or None), proven, seconds."""
+
+    agents: IntArray | None
+    proven: bool
+    seconds: float
+
+
+def _solve_sub(
+    arrays: GapArrays,
+    assign: IntArray,
+    agents: IntArray,
+    limit: float,
+    seed: int,
+) -> _Sub:
+    """Re-assign every job of ``agents`` among them, exactly, with a cut-off at today's cost."""
+    jobs = np.flatnonzero(np.isin(assign, agents))
+    w = arrays.weight[np.ix_(agents, jobs)]
+    c = arrays.cost[np.ix_(agents, jobs)]
+    cap = arrays.capacity[agents]
+    ai, ji = np.nonzero(w <= cap[:, None] * (1 + TOL) + TOL)
+    p = len(jobs)
+    today = float(c[np.searchsorted(agents, assign[jobs]), np.arange(p)].sum())
+    mip = solve_assign_mip(
+        ai,
+        ji,
+        c[ai, ji],
+        w[ai, ji],
+        cap,
+        jobs=p,
+        time_limit=limit,
+        cutoff=today - 1e-7 * max(1.0, abs(today)),
+        seed=seed,
+    )
+    if mip.chosen is None:
+        return _Sub(None, mip.proven, mip.seconds)
+    on = mip.chosen
+    new = np.full(p, -1)
+    new[ji[on]] = agents[ai[on]]
+    if (new < 0).any() or float(c[ai[on], ji[on]].sum()) >= today - 1e-9:
+        return _Sub(None, mip.proven, mip.seconds)
+    return _Sub(new, mip.proven, mip.seconds)
+
+
+def improve(
+    arrays: GapArrays,
+    assign: IntArray,
+    *,
+    deadline: float | None,
+    bound: float | None = None,
+    max_rounds: int = 1_000_000,
+    patience: float = math.inf,
+    sub_limit: float = SUB_LIMIT,
+    seed: int = 0,
+    methods: tuple[str, ...] = ("lns", "tabu"),
+) -> SearchResult:
+    """Improve a feasible ``assign`` (jobs,) by local search, then LNS and tabu phases in turn.
+
+    ``methods`` names the phases that alternate until the deadline: ``"lns"`` (sub-MIPs until
+    :data:`LNS_IDLE` in a row find nothing) and ``"tabu"`` (:data:`TABU_STEPS` steps of
+    :func:`~allocator.territory.gap_tabu.tabu_search` from the best so far).
+
+    ``sub_limit`` caps each sub-MIP (seconds). ``patience`` (seconds) ends the search when
+    nothing improved for that long. ``bound`` (a valid lower bound) stops the search once the
+    cost reaches it (rounded up when every cost is an integer). ``deadline`` is absolute
+    (``time.monotonic()``); each sub-MIP gets at most what is left of it
+    (:func:`~allocator.solver.deadline.call_limit`). The answer is feasible and no more
+    costly than ``assign``; a passed deadline returns ``assign``.
+
+    Raises
+    ------
+    ValueError
+        When ``assign`` is not a feasible assignment.
+    """
+    if not arrays.feasible(assign):
+        raise ValueError("improve needs a feasible assignment to start from")
+    integral = bool(np.all(arrays.cost == np.round(arrays.cost)))
+    goal = -math.inf if bound is None else (math.ceil(bound - 1e-6) if integral else bound)
+    start = arrays.value(assign)
+    history = [start]
+    if start <= goal + 1e-9:
+        return SearchResult(assign.copy(), start, tuple(history), 0, "bound")
+    best = local_search(arrays, assign, deadline=deadline)
+    _accept(arrays, best, history, bound, "local")
+    rng = np.random.default_rng(seed)
+    related = _related(arrays, capacity_prices(arrays))
+    walk = TabuState.start(arrays.cost, arrays.weight, seed)
+    m = len(arrays.capacity)
+    k, rounds, idle, stop = min(K_FIRST, m), 0, 0, "rounds"
+    last = (time.monotonic(), len(history))  # when the history last grew
+    tried: set[tuple[int, ...]] = set()  # agent sets proven to hold nothing better
+    phase = 0
+    while rounds < max_rounds:
+        if history[-1] <= goal + 1e-9:
+            stop = "bound"
+            break
+        if len(history) > last[1]:
+            last = (time.monotonic(), len(history))
+        elif time.monotonic() - last[0] > patience:
+            stop = "stalled"
+            break
+        budget = call_limit(deadline, sub_limit)
+        if expired(deadline) or budget < 0.05:
+            stop = "deadline"
+            break
+        method = methods[phase % len(methods)]
+        if method == "tabu" or idle >= LNS_IDLE:
+            phase, idle = phase + 1, 0
+        if method == "tabu":
+            walked = tabu_search(
+                *_arrays(arrays), best, deadline=deadline, steps=TABU_STEPS, state=walk, bound=bound
+            )
+            best = best if walked is None else walked  # never None from a feasible start
+            _accept(arrays, best, history, bound, "")
+            continue
+        rounds += 1
+        agents = _fresh_agents(rng, related, k, tried)
+        sub = _solve_sub(arrays, best, agents, budget, seed + rounds)
+        idle += 1
+        if sub.agents is not None:
+            best[np.isin(best, agents)] = sub.agents
+            best = local_search(arrays, best, deadline=deadline)
+            _accept(arrays, best, history, bound, "lns")
+            tried.clear()
+            idle = 0
+        elif sub.proven:
+            tried.add(tuple(agents))
+        k = _adapt(k, m, sub, budget)
+    log.info("gap search: %g -> %g in %d sub-MIPs (%s)", start, history[-1], rounds, stop)
+    return SearchResult(best, history[-1], tuple(history), rounds, stop)
+
+
+def feasible_start(arrays: GapArrays, *, deadline: float | None, seed: int = 0) -> IntArray | None:
+    """A feasible assignment found without the MIP, or None by the deadline.
+
+    Each job starts on its cheapest agent under the Lagrangian costs ``c + u w``
+    (:func:`capacity_prices`), which overloads some agents; the tabu walk's rising penalties
+    then push the overload out (strategic oscillation) until the first feasible point.
+    """
+    prices = capacity_prices(arrays)
+    assign = np.argmin(arrays.cost + prices[:, None] * arrays.weight, axis=0)
+    walk = TabuState.start(arrays.cost, arrays.weight, seed)
+    return tabu_search(
+        *_arrays(arrays), assign, deadline=deadline, steps=10**9, state=walk, first=True
+    )
+
+
+def _arrays(arrays: GapArrays) -> tuple[FloatArray, FloatArray, FloatArray]:
+    return arrays.cost, arrays.weight, arrays.capacity
+
+
+def _accept(
+    arrays: GapArrays, assign: IntArray, history: list[float], bound: float | None, source: str
+) -> None:
+    """Record the objective of ``assign`` when it improved, and note it in the trace."""
+    value = arrays.value(assign)
+    if value < history[-1] - 1e-9:
+        history.append(value)
+        if source:
+            note(value, bound, source)
+
+
+def _adapt(k: int, m: int, sub: _Sub, limit: float) -> int:
+    """Grow the neighbourhood after a quick proof, shrink it after a time-out."""
+    if not sub.proven:
+        return max(K_MIN, k - 1)
+    if sub.seconds < 0.25 * limit:
+        return min(m, K_MAX, k + 1)
+    return k
+
+
+def _fresh_agents(
+    rng: np.random.Generator, related: FloatArray, k: int, tried: set[tuple[int, ...]]
+) -> IntArray:
+    """Related agents whose sub-GAP has not been proven empty since the last improvement."""
+    agents = _pick_agents(rng, related, k)
+    for _ in range(10):
+        if tuple(agents) not in tried:
+            break
+        agents = _pick_agents(rng, related, k + int(rng.integers(0, 2)))
+    return agents

@@ -1,0 +1,211 @@
+"""Tabu search with strategic oscillation for the GAP (shift and swap moves, numpy).
+
+The search of Díaz & Fernández (2001), "A tabu search heuristic for the generalized
+assignment problem", European J. Operational Research 132(1):22-38, in the form Yagiura,
+Ibaraki & Glover (2004, "An ejection chain approach for the generalized assignment problem",
+INFORMS J. Computing 16(2):133-151) use for their penalty: the walk may overload agents, at a
+price per unit of overload and per agent that rises while the agent is overloaded and falls while
+it is not (strategic oscillation), so the search crosses the capacity boundary instead of
+creeping along it. Each step takes the best non-tabu *shift* (move one job) or *swap* (exchange
+the agents of two jobs) under ``cost + sum_a alpha[a] * max(0, load[a] - capacity[a])``;
+moving a job away from an agent forbids its return for a random tenure, unless the move would
+beat the best cost found (aspiration). Only feasible assignments are ever returned.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from allocator.solver.deadline import expired
+from allocator.solver.trace import note
+
+__all__ = ["TabuState", "tabu_search"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+#: Largest number of first jobs scanned for swaps per step (all jobs when fewer).
+SWAP_SAMPLE = 250
+#: Tabu tenure range, in units of sqrt(jobs).
+TENURE = (0.1, 0.4)
+#: Penalty update factors while overloaded / not.
+RISE, FALL = 1.02, 0.98
+#: Lowest penalty, as a share of the typical cost per capacity unit.
+FLOOR = 0.1
+
+
+@dataclass
+class TabuState:
+    """The walk's state between calls: ``alpha`` (agents,) penalties, the tabu list, steps."""
+
+    alpha: FloatArray
+    tabu: IntArray
+    floor: float = 1e-6
+    step: int = 0
+    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+
+    @classmethod
+    def start(cls, cost: FloatArray, weight: FloatArray, seed: int = 0) -> TabuState:
+        """Penalties at the cost per capacity unit of a typical arc (agents x jobs arrays)."""
+        ratio = float(np.median(cost / np.maximum(weight, 1e-9)))
+        m, n = cost.shape
+        return cls(
+            alpha=np.full(m, max(ratio, 1e-6)),
+            floor=max(ratio, 1e-6) * FLOOR,
+            tabu=np.zeros((m, n), dtype=np.int64),
+            rng=np.random.default_rng(seed),
+        )
+
+
+def tabu_search(
+    cost: FloatArray,
+    weight: FloatArray,
+    capacity: FloatArray,
+    assign: IntArray,
+    *,
+    deadline: float | None,
+    steps: int,
+    state: TabuState,
+    bound: float | None = None,
+    first: bool = False,
+) -> IntArray | None:
+    """Walk ``steps`` tabu steps from ``assign`` (jobs,); the best feasible point visited.
+
+    Arrays are agents x jobs (``cost`` minimised). Stops early at the deadline, when the best
+    cost reaches ``bound``, or (``first``) at the first feasible point. Each new best is noted
+    in the trace as ``"tabu"``. From a feasible ``assign`` the answer is never worse than it;
+    from an infeasible one (overloaded agents) it is None when no feasible point was reached.
+    """
+    m, n = cost.shape
+    jobs = np.arange(n)
+    cur = assign.copy()
+    load = np.zeros(m)
+    np.add.at(load, cur, weight[cur, jobs])
+    value = float(cost[cur, jobs].sum())
+    fits = bool((load <= capacity + 1e-9 * np.maximum(1.0, capacity)).all())
+    best, best_value = (cur.copy(), value) if fits else (None, math.inf)
+    for _ in range(steps):
+        if expired(deadline) or (bound is not None and best_value <= bound + 1e-9):
+            break
+        if first and best is not None:
+            break
+        state.step += 1
+        move = _best_move(cost, weight, capacity, cur, load, state, best_value - value)
+        if move is None:
+            break
+        value += _apply(cost, weight, cur, load, state, move, n)
+        over = load - capacity > 1e-9 * np.maximum(1.0, capacity)
+        if over.any():
+            state.alpha[over] *= RISE
+        else:
+            state.alpha = np.maximum(state.alpha * FALL, state.floor)
+        if value < best_value - 1e-9 and not over.any():
+            best, best_value = cur.copy(), float(cost[cur, jobs].sum())
+            note(best_value, bound, "tabu")
+    return best
+
+
+def _best_move(
+    cost: FloatArray,
+    weight: FloatArray,
+    capacity: FloatArray,
+    cur: IntArray,
+    load: FloatArray,
+    state: TabuState,
+    aspire: float,
+) -> tuple[int, int, int] | None:
+    """(0, agent, job) for a shift or (1, job1, job2) for a swap: the best admissible step.
+
+    ``aspire`` is the cost change below which a tabu step is allowed (it beats the best).
+    """
+    n = len(cur)
+    jobs = np.arange(n)
+    alpha, excess = state.alpha, load - capacity
+    over = np.maximum(excess, 0.0)
+    own_w, own_c = weight[cur, jobs], cost[cur, jobs]
+    leave = alpha[cur] * (np.maximum(excess[cur] - own_w, 0.0) - over[cur])  # (n,)
+    enter = alpha[:, None] * (np.maximum(excess[:, None] + weight, 0.0) - over[:, None])
+    d_cost = cost - own_c[None, :]
+    shift = d_cost + enter + leave[None, :]
+    shift[cur, jobs] = np.inf
+    feasible = not (over > 0).any()
+    shift[
+        (state.tabu > state.step) & ~_aspired(d_cost, enter + leave[None, :], aspire, feasible)
+    ] = np.inf
+    a, j = np.unravel_index(int(np.argmin(shift)), shift.shape)
+    best = (float(shift[a, j]), (0, int(a), int(j)))
+    rows = jobs if n <= SWAP_SAMPLE else state.rng.choice(n, SWAP_SAMPLE, replace=False)
+    swap = _swap_deltas(cost, weight, cur, (excess, over, alpha), rows, state, aspire)
+    r, j2 = np.unravel_index(int(np.argmin(swap)), swap.shape)
+    if swap[r, j2] < best[0]:
+        best = (float(swap[r, j2]), (1, int(rows[r]), int(j2)))
+    return best[1] if math.isfinite(best[0]) else None
+
+
+def _swap_deltas(
+    cost: FloatArray,
+    weight: FloatArray,
+    cur: IntArray,
+    penalty: tuple[FloatArray, FloatArray, FloatArray],
+    rows: IntArray,
+    state: TabuState,
+    aspire: float,
+) -> FloatArray:
+    """Penalised change of swapping job ``rows[r]`` with every job (len(rows) x jobs).
+
+    ``penalty`` is (load - capacity, its positive part, alpha), each (agents,).
+    """
+    excess, over, alpha = penalty
+    jobs = np.arange(len(cur))
+    a1, a2 = cur[rows][:, None], cur[None, :]
+    own_c, own_w = cost[cur, jobs], weight[cur, jobs]
+    d_cost = cost[a2, rows[:, None]] + cost[a1, jobs[None, :]] - own_c[rows][:, None] - own_c
+    new1 = excess[a1] - own_w[rows][:, None] + weight[a1, jobs[None, :]]
+    new2 = excess[a2] - own_w[None, :] + weight[a2, rows[:, None]]
+    pen = alpha[a1] * (np.maximum(new1, 0) - over[a1]) + alpha[a2] * (
+        np.maximum(new2, 0) - over[a2]
+    )
+    delta = d_cost + pen
+    feasible = not (over > 0).any()
+    tabu = (state.tabu[a2, rows[:, None]] > state.step) | (
+        state.tabu[a1, jobs[None, :]] > state.step
+    )
+    delta[(a1 == a2) | (tabu & ~_aspired(d_cost, pen, aspire, feasible))] = np.inf
+    return delta
+
+
+def _aspired(d_cost: FloatArray, pen: FloatArray, aspire: float, feasible: bool) -> FloatArray:
+    """Tabu steps allowed anyway: from a feasible point, staying feasible, beating the best."""
+    if not feasible:
+        return np.zeros(d_cost.shape, bool)
+    return (d_cost < aspire - 1e-9) & (pen <= 1e-12)
+
+
+def _apply(
+    cost: FloatArray,
+    weight: FloatArray,
+    cur: IntArray,
+    load: FloatArray,
+    state: TabuState,
+    move: tuple[int, int, int],
+    n: int,
+) -> float:
+    """Make the step in place, forbid the moved jobs' return; the cost change."""
+    kind, x, y = move
+    pairs = [(y, x)] if kind == 0 else [(x, int(cur[y])), (y, int(cur[x]))]
+    change = 0.0
+    for job, agent in pairs:
+        old = int(cur[job])
+        low = max(2, int(TENURE[0] * math.sqrt(n)))
+        tenure = int(state.rng.integers(low, max(low + 1, int(TENURE[1] * math.sqrt(n)))))
+        state.tabu[old, job] = state.step + tenure
+        load[old] -= weight[old, job]
+        load[agent] += weight[agent, job]
+        change += cost[agent, job] - cost[old, job]
+    for job, agent in pairs:
+        cur[job] = agent
+    return float(change)
