@@ -20,6 +20,7 @@ from allocator.exceptions import InfeasibleError, NoSolutionInTimeError, SolverE
 from allocator.io.settings import SolverSettings
 from allocator.solver import SolveReport, Status, relative_gap, solve
 from allocator.solver.deadline import expired, resolve_deadline, time_left
+from allocator.territory.arc_mip import solve_arc_mip, use_arrays
 from allocator.territory.contiguity import Cut, disconnected_reps, find_cuts
 from allocator.territory.core import (
     ArcModel,
@@ -63,7 +64,8 @@ class CoreOptions:
 class ArcSolution:
     """The MIP answer: rep per item, the final solve report and model, and how it was reached.
 
-    ``model`` is None when no MIP was needed (the warm start was within the gap of the bound).
+    ``model`` is None when no MIP was needed (the warm start was within the gap of the bound)
+    or when the MIP was built from arrays (:mod:`allocator.territory.arc_mip`).
     """
 
     assign: IntArray
@@ -269,14 +271,12 @@ def _mip_rounds(
     ``bound`` (a lower bound, the LP's) tells the repair search of later rounds when its start
     is good enough.
     """
-    n, m = problem.shape
+    m = len(problem.reps)
     contiguity = problem.contiguity
     rounds = 0
     while True:
         rounds += 1
-        model = build_model(problem, arcs, integer=True, cuts=cuts if contiguity else None)
-        warm = start_values(model, problem, start) if start is not None else None
-        report = solve(model.prob, solver, warm_start=warm, deadline=deadline)
+        model, report, assign = _solve_mip(problem, arcs, cuts, start, solver, deadline)
         if report.status is Status.INFEASIBLE:
             return None
         kept = _kept_start(problem, start, report)
@@ -293,7 +293,7 @@ def _mip_rounds(
             raise SolverError(
                 f"{problem.name}: the solver failed ({report.status.value}: {report.message})"
             )
-        assign = read_assignment(model, n, m)
+        assert assign is not None
         if contiguity is None:
             return _Found(assign, report, model, rounds, cuts)
         new = find_cuts(contiguity, assign, m, first=len(cuts))
@@ -308,6 +308,26 @@ def _mip_rounds(
         log.info("contiguity round %d: %d cuts", rounds, len(new))
         cuts = (*cuts, *new)
         start = _repair(problem, arcs, assign, (cuts, new), solver, deadline, bound)
+
+
+def _solve_mip(
+    problem: ArcProblem,
+    arcs: IntArray,
+    cuts: tuple[Cut, ...],
+    start: IntArray | None,
+    solver: SolverSettings,
+    deadline: float,
+) -> tuple[ArcModel | None, SolveReport, IntArray | None]:
+    """One MIP solve: from numpy arrays straight into HiGHS at scale (no model object), else
+    through PuLP. Returns the PuLP model (None from arrays), the report and the rep per item."""
+    if use_arrays(problem, arcs, solver, cuts):
+        report, assign = solve_arc_mip(problem, arcs, solver, start=start, deadline=deadline)
+        return None, report, assign
+    n, m = problem.shape
+    model = build_model(problem, arcs, integer=True, cuts=cuts if problem.contiguity else None)
+    warm = start_values(model, problem, start) if start is not None else None
+    report = solve(model.prob, solver, warm_start=warm, deadline=deadline)
+    return model, report, read_assignment(model, n, m) if report.has_solution else None
 
 
 def _start_within_gap(
