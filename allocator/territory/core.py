@@ -373,7 +373,10 @@ def reduced_costs(
         if not pi.any():
             continue
         weights = {"rep": pi[None, :], "item": pi[:, None], "one": pi[0]}[family.axis]
-        rc -= weights * np.broadcast_to(family.coef, (n, m))
+        coef = np.broadcast_to(family.coef, (n, m))
+        for lo in range(0, n, 4096):  # in blocks: no (items, reps) temporary
+            w = weights[lo : lo + 4096] if family.axis == "item" else weights
+            rc[lo : lo + 4096] -= w * coef[lo : lo + 4096]
     return rc
 
 

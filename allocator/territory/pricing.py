@@ -67,19 +67,48 @@ def initial_arcs(
 
     ``within`` limits the nearest arcs (e.g. a distance cap); each item's best arc stays anyway.
     """
-    n, m = problem.shape
+    m = len(problem.reps)
     if nearest is None or nearest >= m:
         return problem.all_arcs
-    rank = np.where(problem.eligible, problem.rank, np.inf)
-    order = np.argsort(rank, axis=1, kind="stable")[:, :nearest]
-    chosen = np.zeros((n, m), bool)
-    rows = np.arange(n)[:, None]
-    chosen[rows, order] = np.isfinite(rank[rows, order])
+    rows, cols, value = smallest(problem.rank, problem.eligible, nearest)
+    ok = np.isfinite(value)
+    first = np.r_[True, rows[1:] != rows[:-1]] & ok  # each item's nearest eligible arc
     if within is not None:
-        chosen &= within
-        chosen[np.arange(n), order[:, 0]] |= np.isfinite(rank[np.arange(n), order[:, 0]])
-    chosen |= problem.keep & problem.eligible
-    return np.flatnonzero(chosen.ravel()).astype(np.int64)
+        ok &= within[rows, cols]
+    chosen = (rows * m + cols)[ok | first]
+    keep = np.flatnonzero((problem.keep & problem.eligible).ravel())
+    return np.union1d(chosen, keep).astype(np.int64)
+
+
+#: Rows of an (items, reps) array handled at once by :func:`smallest` (bounds temporaries).
+CHUNK = 4096
+
+
+def smallest(values: FloatArray, mask: BoolArray, k: int) -> tuple[IntArray, IntArray, FloatArray]:
+    """Each row's ``k`` smallest ``values`` where ``mask`` (inf elsewhere), as a stable argsort.
+
+    Returns flat (row, column, value) triplets, row by row, each row's in the order of
+    ``np.argsort(..., kind="stable")[:, :k]`` (ties by column), with ``inf`` for masked or
+    missing entries. Works in blocks of :data:`CHUNK` rows with ``argpartition`` (linear
+    time), so no (items, reps) index array is made.
+    """
+    n, m = mask.shape
+    k = min(k, m)
+    out_r, out_c, out_v = [], [], []
+    for lo in range(0, n, CHUNK):
+        v = np.where(mask[lo : lo + CHUNK], values[lo : lo + CHUNK], np.inf)
+        t = np.partition(v, k - 1, axis=1)[:, k - 1 : k]  # each row's k-th smallest value
+        take = v < t
+        ties = v == t
+        need = k - take.sum(axis=1, keepdims=True)
+        take |= ties & (np.cumsum(ties, axis=1) <= need)  # lowest columns first, as stable
+        r, c = np.nonzero(take)
+        order = np.lexsort((c, v[r, c], r))
+        out_r.append(r[order] + lo)
+        out_c.append(c[order])
+        out_v.append(v[r, c][order])
+    cat = np.concatenate
+    return cat(out_r).astype(np.int64), cat(out_c).astype(np.int64), cat(out_v)
 
 
 def price_arcs(
@@ -175,11 +204,11 @@ def _lagrangian(
     item's most negative reduced cost; the reduced costs are shifted by that amount per item
     (all >= 0), which keeps :func:`augment_arcs` exact against this bound.
     """
-    rc = np.where(problem.eligible, reduced, np.inf)
-    low = np.minimum(rc.min(axis=1, initial=np.inf), 0.0)
+    low = np.minimum(_row_min(reduced, problem.eligible), 0.0)
     low = np.where(np.isfinite(low), low, 0.0)
     bound = objective + float(low.sum())
-    return Pricing(arcs, values, bound, reduced - low[:, None], True, True, added, rounds)
+    reduced -= low[:, None]  # in place: the caller does not use the unshifted costs again
+    return Pricing(arcs, values, bound, reduced, True, True, added, rounds)
 
 
 def _out_of_time(
@@ -232,17 +261,37 @@ def _price_pulp(
 
 def _entering(problem: ArcProblem, arcs: IntArray, reduced: FloatArray, *, phase: int) -> IntArray:
     """Up to ``PER_ITEM`` arcs per item, not in ``arcs``, with a clearly negative reduced cost."""
-    n, m = problem.shape
-    scale = 1.0 if phase == 1 else float(np.abs(problem.cost[problem.eligible]).max(initial=0.0))
+    m = len(problem.reps)
+    scale = 1.0 if phase == 1 else _largest_cost(problem)
     eps = 1e-7 * max(1.0, scale)
-    rc = np.where(problem.eligible, reduced, np.inf)
-    rc.ravel()[arcs] = np.inf  # a view: rc is a fresh contiguous array
-    k = min(PER_ITEM, m)
-    best = np.argsort(rc, axis=1, kind="stable")[:, :k]
-    rows = np.repeat(np.arange(n), k)
-    cols = best.ravel()
-    take = rc[rows, cols] < -eps
+    outside = problem.eligible.copy()
+    outside.ravel()[arcs] = False  # a view: the copy is contiguous
+    rows, cols, value = smallest(reduced, outside, PER_ITEM)
+    take = value < -eps
     return np.sort(rows[take] * m + cols[take]).astype(np.int64)
+
+
+def _row_min(values: FloatArray, mask: BoolArray) -> FloatArray:
+    """Each row's smallest ``values`` where ``mask`` (inf when none), block by block."""
+    return np.concatenate(
+        [
+            np.min(values[lo : lo + CHUNK], axis=1, where=mask[lo : lo + CHUNK], initial=np.inf)
+            for lo in range(0, len(values), CHUNK)
+        ]
+        or [np.zeros(0)]
+    )
+
+
+def _largest_cost(problem: ArcProblem) -> float:
+    """max |cost| over the eligible arcs, block by block (no (items, reps) temporary)."""
+    cost, ok = problem.cost, problem.eligible
+    return max(
+        (
+            float(np.abs(cost[lo : lo + CHUNK]).max(where=ok[lo : lo + CHUNK], initial=0.0))
+            for lo in range(0, len(cost), CHUNK)
+        ),
+        default=0.0,
+    )
 
 
 def augment_arcs(

@@ -49,15 +49,30 @@ START_SHARE = 0.25
 #: Share of the time limit pricing may use; the rest is kept for the warm start and the MIP.
 PRICING_SHARE = 0.6
 
+#: Fewest nearest arcs per item the first LP starts from at scale (``CoreOptions.initial_arcs``).
+MIN_NEAREST = 6
+
 
 @dataclass(frozen=True)
 class CoreOptions:
-    """How to pick arcs: ``nearest`` per item first (None: every eligible arc), then pricing."""
+    """How to pick arcs: ``nearest`` per item first (None: every eligible arc), then pricing.
+
+    ``initial_arcs``: when ``nearest`` per item would exceed it, the first LP starts from fewer
+    (never under ``MIN_NEAREST`` per item) and pricing adds the arcs it needs, so the answer
+    stays exact while the first LP, which dominates large runs, stays small.
+    """
 
     nearest: int | None = None
     price_out: bool = True
     within: BoolArray | None = None
     max_arcs: int = 200_000
+    initial_arcs: int = 300_000
+
+    def first_nearest(self, items: int) -> int | None:
+        """The nearest arcs per item of the first LP for ``items`` items."""
+        if self.nearest is None or not self.price_out or items * self.nearest <= self.initial_arcs:
+            return self.nearest
+        return max(min(MIN_NEAREST, self.nearest), self.initial_arcs // max(items, 1))
 
 
 @dataclass(frozen=True)
@@ -106,7 +121,7 @@ def solve_arcs(
     """
     began = time.monotonic()
     deadline = resolve_deadline(deadline, solver.time_limit)
-    arcs = initial_arcs(problem, options.nearest, within=options.within)
+    arcs = initial_arcs(problem, options.first_nearest(len(problem.items)), within=options.within)
     if start is not None:
         arcs = np.union1d(arcs, np.arange(len(start)) * len(problem.reps) + start)
     pruned = len(arcs) < len(problem.all_arcs)

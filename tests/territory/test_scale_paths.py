@@ -121,3 +121,20 @@ def test_dual_bound_never_exceeds_the_optimum(name: str) -> None:
         found = dual_bound(problem, duals)
         assert found is not None
         assert found[0] <= optimum + 1e-6 * scale
+
+
+@pytest.mark.parametrize("k", [1, 3, 7])
+def test_smallest_is_a_stable_argsort_in_blocks(k: int, monkeypatch) -> None:
+    """Ties (rounded values), masked entries and more rows than one block."""
+    from allocator.territory import pricing
+
+    monkeypatch.setattr(pricing, "CHUNK", 5)
+    rng = np.random.default_rng(k)
+    values = np.round(rng.normal(size=(23, 6)), 0)
+    mask = rng.random((23, 6)) > 0.3
+    rows, cols, value = pricing.smallest(values, mask, k)
+    v = np.where(mask, values, np.inf)
+    order = np.argsort(v, axis=1, kind="stable")[:, : min(k, 6)]
+    assert rows.tolist() == np.repeat(np.arange(23), min(k, 6)).tolist()
+    assert cols.tolist() == order.ravel().tolist()
+    assert np.array_equal(value, np.take_along_axis(v, order, axis=1).ravel())
