@@ -35,10 +35,13 @@ def dual_bound(
 ) -> tuple[float, FloatArray, FloatArray] | None:
     """The Lagrangian bound at ``duals`` (PuLP row name -> d(objective)/d(rhs)).
 
-    Returns ``(bound, reduced, low)``: the bound (objective units), the reduced costs of every
-    arc at the clipped multipliers (items x reps; ``assign_once`` duals included) and each item's
-    most negative eligible reduced cost (<= 0). None when the problem has a ``goal_balance``
-    cap (lexicographic mode), where this relaxation is not implemented.
+    Returns ``(bound, reduced, best)``: the bound (objective units); the reduced costs of every
+    arc at the clipped multipliers shifted by each item's cheapest eligible one (items x reps,
+    >= 0 on eligible arcs), so that any assignment using an arc costs at least ``bound`` plus
+    its shifted reduced cost (what :func:`allocator.territory.pricing.augment_arcs` needs); and
+    that cheapest reduced cost per item. None when the problem has a ``goal_balance`` cap
+    (lexicographic mode), where this relaxation is not implemented, or an item has no
+    eligible arc.
     """
     if problem.balance_cap is not None:
         return None
@@ -58,10 +61,17 @@ def dual_bound(
         clipped.update(zip(names, pi.tolist(), strict=True))
         constant += float(pi @ rhs)
     reduced = reduced_costs(problem, clipped)
-    n = len(problem.items)
+    n, ok = len(problem.items), problem.eligible
     u = np.array([clipped.get(f"assign_once_{i}", 0.0) for i in range(n)])
-    best = np.where(problem.eligible, reduced, np.inf).min(axis=1, initial=np.inf)
+    best = np.concatenate(
+        [
+            np.min(reduced[lo : lo + 4096], axis=1, where=ok[lo : lo + 4096], initial=np.inf)
+            for lo in range(0, n, 4096)
+        ]
+        or [np.zeros(0)]
+    )
     if not np.isfinite(best).all():  # an item with no eligible arc: no finite bound
         return None
-    low = np.minimum(best, 0.0)
-    return constant + float((u + best).sum()), reduced, low
+    bound = constant + float((u + best).sum())
+    reduced -= best[:, None]  # in place; +inf - finite stays inf where masked later
+    return bound, reduced, best

@@ -20,6 +20,7 @@ from allocator.io.settings import SolverSettings
 from allocator.solver import SolveReport, Status, solve
 from allocator.solver.deadline import call_limit
 from allocator.territory.arc_lp import ArcLp
+from allocator.territory.bound import dual_bound
 from allocator.territory.core import ArcProblem, build_model, reduced_costs
 
 __all__ = ["Pricing", "augment_arcs", "initial_arcs", "price_arcs"]
@@ -163,7 +164,8 @@ def _price_highs(
         reduced = reduced_costs(problem, report.duals, cost=cost)
         new = _entering(problem, arcs, reduced, phase=phase)
         if phase == 2 and len(new):
-            last = _lagrangian(problem, arcs, values, report.objective, reduced, added, rounds)
+            del reduced  # the bound recomputes them at clipped duals: one array at a time
+            last = _lagrangian(problem, arcs, values, report, added, rounds)
             if report.objective - (last.bound or 0.0) <= _early(report.objective, solver.gap):
                 log.info("pricing: stopped early at a Lagrangian bound within the gap")
                 return replace(last, stopped=True)
@@ -177,7 +179,7 @@ def _price_highs(
             phase, lp = 2, ArcLp(problem, arcs, solver, elastic=False)
             continue
         log.info("pricing: %d arcs after %d LP rounds (%d priced in)", len(arcs), rounds, added)
-        return Pricing(arcs, values, report.objective, reduced, True, True, added, rounds)
+        return _converged(problem, arcs, values, report, reduced, added, rounds)
 
 
 def _early(objective: float, gap: float) -> float:
@@ -193,21 +195,45 @@ def _lagrangian(
     problem: ArcProblem,
     arcs: IntArray,
     values: FloatArray,
-    objective: float,
-    reduced: FloatArray,
+    report: SolveReport,
     added: int,
     rounds: int,
 ) -> Pricing:
     """The bound over all eligible arcs from a restricted LP's duals (``models/assignment.md``).
 
-    Every item takes one arc, so no solution costs less than the restricted LP optimum plus each
-    item's most negative reduced cost; the reduced costs are shifted by that amount per item
-    (all >= 0), which keeps :func:`augment_arcs` exact against this bound.
+    Every item takes one arc, so no solution costs less than the Lagrangian dual function at
+    the LP's duals (:func:`allocator.territory.bound.dual_bound`: proven by weak duality for
+    any multipliers, so an inexact LP cannot make it invalid); with exact duals it is the
+    restricted LP optimum plus each item's most negative reduced cost. The reduced costs are
+    shifted per item (all >= 0), which keeps :func:`augment_arcs` exact against this bound.
     """
-    low = np.minimum(_row_min(reduced, problem.eligible), 0.0)
-    low = np.where(np.isfinite(low), low, 0.0)
-    bound = objective + float(low.sum())
-    reduced -= low[:, None]  # in place: the caller does not use the unshifted costs again
+    assert report.objective is not None
+    found = dual_bound(problem, report.duals)
+    if found is None:  # goal_balance cap: LP value + each item's most negative reduced cost
+        reduced = reduced_costs(problem, report.duals)
+        low = np.minimum(_row_min(reduced, problem.eligible), 0.0)
+        reduced -= low[:, None]
+        bound = report.objective + float(low.sum())
+    else:
+        bound, reduced, _ = found
+    return Pricing(arcs, values, bound, reduced, True, True, added, rounds)
+
+
+def _converged(
+    problem: ArcProblem,
+    arcs: IntArray,
+    values: FloatArray,
+    report: SolveReport,
+    reduced: FloatArray,
+    added: int,
+    rounds: int,
+) -> Pricing:
+    """No arc prices out: the LP optimum is the bound; it is checked against the Lagrangian
+    dual function at the same duals, and the lower of the two is kept (they agree up to the
+    solver's tolerances), so the bound never rests on the LP's accuracy alone."""
+    assert report.objective is not None
+    found = dual_bound(problem, report.duals)
+    bound = report.objective if found is None else min(report.objective, found[0])
     return Pricing(arcs, values, bound, reduced, True, True, added, rounds)
 
 
