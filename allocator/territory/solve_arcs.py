@@ -20,7 +20,7 @@ from allocator.exceptions import InfeasibleError, NoSolutionInTimeError, SolverE
 from allocator.io.settings import SolverSettings
 from allocator.solver import SolveReport, Status, relative_gap, solve
 from allocator.solver.deadline import expired, resolve_deadline, time_left
-from allocator.territory.arc_mip import solve_arc_mip, use_arrays
+from allocator.territory.arc_mip import ARRAYS_FROM, solve_arc_mip, use_arrays
 from allocator.territory.contiguity import Cut, disconnected_reps, find_cuts
 from allocator.territory.core import (
     ArcModel,
@@ -195,6 +195,10 @@ def _first_start(
 ) -> IntArray | None:
     """The MIP's warm start: the LP fixed where integral, the rest by neighbourhood search."""
     arcs, values = pricing.arcs, pricing.values
+    if not pricing.priced and pricing.bound is None and len(arcs) >= ARRAYS_FROM:
+        # no LP finished: a neighbourhood search would free every item (a MIP as large as
+        # the whole problem); place the items greedily by cost instead
+        return _best_start(problem, [round_lp(problem, arcs, values), given])
     budget = START_SHARE * time_left(deadline)
     base = lp_base(problem, arcs, values)
     found = neighbourhood_search(
