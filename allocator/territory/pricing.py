@@ -62,9 +62,15 @@ class Pricing:
 
 
 def initial_arcs(
-    problem: ArcProblem, nearest: int | None, *, within: BoolArray | None = None
+    problem: ArcProblem,
+    nearest: int | None,
+    *,
+    within: BoolArray | None = None,
+    per_rep: int = 0,
 ) -> IntArray:
-    """Each item's ``nearest`` eligible arcs by ``rank`` (all when None), plus the ``keep`` arcs.
+    """Each item's ``nearest`` eligible arcs by ``rank`` (all when None), plus the ``keep`` arcs,
+    plus each rep's ``per_rep`` nearest eligible items (so that a rep's lower rows, such as
+    ``balance_lo``, can be met when ``nearest`` is small).
 
     ``within`` limits the nearest arcs (e.g. a distance cap); each item's best arc stays anyway.
     """
@@ -78,6 +84,10 @@ def initial_arcs(
         ok &= within[rows, cols]
     chosen = (rows * m + cols)[ok | first]
     keep = np.flatnonzero((problem.keep & problem.eligible).ravel())
+    if per_rep > 0:
+        reps, items, value = smallest(problem.rank.T, problem.eligible.T, per_rep)
+        ok = np.isfinite(value)
+        keep = np.union1d(keep, items[ok] * m + reps[ok])
     return np.union1d(chosen, keep).astype(np.int64)
 
 
@@ -96,8 +106,9 @@ def smallest(values: FloatArray, mask: BoolArray, k: int) -> tuple[IntArray, Int
     n, m = mask.shape
     k = min(k, m)
     out_r, out_c, out_v = [], [], []
-    for lo in range(0, n, CHUNK):
-        v = np.where(mask[lo : lo + CHUNK], values[lo : lo + CHUNK], np.inf)
+    block = max(1, min(CHUNK, CHUNK * 1024 // max(m, 1)))  # about 4 M entries at most
+    for lo in range(0, n, block):
+        v = np.where(mask[lo : lo + block], values[lo : lo + block], np.inf)
         t = np.partition(v, k - 1, axis=1)[:, k - 1 : k]  # each row's k-th smallest value
         take = v < t
         ties = v == t

@@ -121,7 +121,10 @@ def solve_arcs(
     """
     began = time.monotonic()
     deadline = resolve_deadline(deadline, solver.time_limit)
-    arcs = initial_arcs(problem, options.first_nearest(len(problem.items)), within=options.within)
+    n, m = problem.shape
+    first = options.first_nearest(n)
+    per_rep = -(-2 * n // m) if first != options.nearest else 0  # twice a fair count per rep
+    arcs = initial_arcs(problem, first, within=options.within, per_rep=per_rep)
     if start is not None:
         arcs = np.union1d(arcs, np.arange(len(start)) * len(problem.reps) + start)
     pruned = len(arcs) < len(problem.all_arcs)
