@@ -143,6 +143,9 @@ def profile_solve(accounts: int, reps: int, regions: int, time_limit: float) -> 
         "cpu_s": round(time.process_time() - cpu, 2),
         "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "arcs": result.arcs,
+        "priced": result.priced_arcs,
+        "lp_models": p.calls["__init__"],  # 2 or more: phase 1 (the first LP was infeasible)
+        "lp_runs": p.calls["run"],
         "load": os.getloadavg()[0],
         "stages": p.table(),
     }
@@ -165,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     print("PROFILE " + json.dumps(out, default=float), flush=True)
     print(
         f"\n{out['case']}: {out['status']}, gap {out['gap']}, {out['seconds']} s wall, "
-        f"{out['cpu_s']} s CPU, peak {out['peak_mb']} MB, load {out['load']:.2f}"
+        f"{out['cpu_s']} s CPU, peak {out['peak_mb']} MB, load {out['load']:.2f}; "
+        f"{out['arcs']} arcs ({out['priced']} priced), {out['lp_models']} LP model(s), "
+        f"{out['lp_runs']} LP run(s)"
     )
     print("| stage | s | cpu s | peak MB | after MB |\n|---|---|---|---|---|")
     for row in out["stages"]:
