@@ -25,24 +25,36 @@ import numpy.typing as npt
 
 from allocator.territory.core import ArcProblem, reduced_costs
 
-__all__ = ["dual_bound"]
+__all__ = ["dual_bound", "dual_bound_value"]
 
 FloatArray = npt.NDArray[np.float64]
 
 
-def dual_bound(
-    problem: ArcProblem, duals: Mapping[str, float]
-) -> tuple[float, FloatArray, FloatArray] | None:
-    """The Lagrangian bound at ``duals`` (PuLP row name -> d(objective)/d(rhs)).
+def dual_bound_value(problem: ArcProblem, duals: Mapping[str, float]) -> float | None:
+    """The bound of :func:`dual_bound` alone, computed in blocks of items (no (items, reps)
+    array); None where :func:`dual_bound` is None."""
+    clipped = _clip(problem, duals)
+    if clipped is None:
+        return None
+    pi, constant = clipped
+    n, total = len(problem.items), constant
+    for lo in range(0, n, BLOCK):
+        block = slice(lo, min(lo + BLOCK, n))
+        rc = reduced_costs(problem, pi, rows=block)
+        best = np.min(rc, axis=1, where=problem.eligible[block], initial=np.inf)
+        if not np.isfinite(best).all():
+            return None
+        u = np.array([pi.get(f"assign_once_{i}", 0.0) for i in range(block.start, block.stop)])
+        total += float((u + best).sum())
+    return total
 
-    Returns ``(bound, reduced, best)``: the bound (objective units); the reduced costs of every
-    arc at the clipped multipliers shifted by each item's cheapest eligible one (items x reps,
-    >= 0 on eligible arcs), so that any assignment using an arc costs at least ``bound`` plus
-    its shifted reduced cost (what :func:`allocator.territory.pricing.augment_arcs` needs); and
-    that cheapest reduced cost per item. None when the problem has a ``goal_balance`` cap
-    (lexicographic mode), where this relaxation is not implemented, or an item has no
-    eligible arc.
-    """
+
+#: Items per block in :func:`dual_bound_value`.
+BLOCK = 4096
+
+
+def _clip(problem: ArcProblem, duals: Mapping[str, float]) -> tuple[dict[str, float], float] | None:
+    """The multipliers clipped to valid signs and weights, and ``sum_j pi_j rhs_j``."""
     if problem.balance_cap is not None:
         return None
     clipped = dict(duals)
@@ -60,6 +72,26 @@ def dual_bound(
             pi = np.clip(pi, -w, w)
         clipped.update(zip(names, pi.tolist(), strict=True))
         constant += float(pi @ rhs)
+    return clipped, constant
+
+
+def dual_bound(
+    problem: ArcProblem, duals: Mapping[str, float]
+) -> tuple[float, FloatArray, FloatArray] | None:
+    """The Lagrangian bound at ``duals`` (PuLP row name -> d(objective)/d(rhs)).
+
+    Returns ``(bound, reduced, best)``: the bound (objective units); the reduced costs of every
+    arc at the clipped multipliers shifted by each item's cheapest eligible one (items x reps,
+    >= 0 on eligible arcs), so that any assignment using an arc costs at least ``bound`` plus
+    its shifted reduced cost (what :func:`allocator.territory.pricing.augment_arcs` needs); and
+    that cheapest reduced cost per item. None when the problem has a ``goal_balance`` cap
+    (lexicographic mode), where this relaxation is not implemented, or an item has no
+    eligible arc.
+    """
+    found = _clip(problem, duals)
+    if found is None:
+        return None
+    clipped, constant = found
     reduced = reduced_costs(problem, clipped)
     n, ok = len(problem.items), problem.eligible
     u = np.array([clipped.get(f"assign_once_{i}", 0.0) for i in range(n)])

@@ -20,7 +20,7 @@ from allocator.io.settings import SolverSettings
 from allocator.solver import SolveReport, Status, solve
 from allocator.solver.deadline import call_limit
 from allocator.territory.arc_lp import ArcLp
-from allocator.territory.bound import dual_bound
+from allocator.territory.bound import dual_bound, dual_bound_value
 from allocator.territory.core import ArcProblem, build_model, reduced_costs
 
 __all__ = ["Pricing", "augment_arcs", "initial_arcs", "price_arcs"]
@@ -156,6 +156,7 @@ def _price_highs(
     phase = 2  # phase 1 (minimise the slack of the soft rows) only when the LP is infeasible
     lp = ArcLp(problem, arcs, solver, elastic=False)
     last: Pricing | None = None  # the last finished phase-2 round, as an early-stopped answer
+    last_report: SolveReport | None = None  # its LP (duals), to rebuild its reduced costs
     while True:
         rounds += 1
         report, values = lp.run(call_limit(deadline))
@@ -166,6 +167,11 @@ def _price_highs(
         if report.status is Status.INFEASIBLE:
             return Pricing(arcs, np.zeros(len(arcs)), None, None, False, price, added, rounds)
         if report.status is Status.TIME_LIMIT:
+            if last is not None:
+                assert last_report is not None
+                last = _lagrangian(
+                    problem, last.arcs, last.values, last_report, last.added, last.rounds
+                )
             return _out_of_time(problem, arcs, last, added, rounds)
         _check_optimal(problem, report)
         assert report.objective is not None
@@ -180,6 +186,9 @@ def _price_highs(
             if report.objective - (last.bound or 0.0) <= _early(report.objective, solver.gap):
                 log.info("pricing: stopped early at a Lagrangian bound within the gap")
                 return replace(last, stopped=True)
+            # its reduced costs are rebuilt from its duals only if the next LP runs out of
+            # time: one (items, reps) array less during the next round
+            last, last_report = replace(last, reduced=None), report
         if len(new):
             lp.add(new)
             added += len(new)
@@ -243,8 +252,8 @@ def _converged(
     dual function at the same duals, and the lower of the two is kept (they agree up to the
     solver's tolerances), so the bound never rests on the LP's accuracy alone."""
     assert report.objective is not None
-    found = dual_bound(problem, report.duals)
-    bound = report.objective if found is None else min(report.objective, found[0])
+    value = dual_bound_value(problem, report.duals)
+    bound = report.objective if value is None else min(report.objective, value)
     return Pricing(arcs, values, bound, reduced, True, True, added, rounds)
 
 

@@ -139,3 +139,15 @@ def test_smallest_is_a_stable_argsort_in_blocks(k: int, monkeypatch) -> None:
     assert rows.tolist() == np.repeat(np.arange(23), min(k, 6)).tolist()
     assert cols.tolist() == order.ravel().tolist()
     assert np.array_equal(value, np.take_along_axis(v, order, axis=1).ravel())
+
+
+def test_dual_bound_value_in_blocks_equals_the_whole(company, monkeypatch) -> None:
+    from allocator.territory import bound as bound_mod
+
+    _, _, problem = company
+    lp = ArcLp(problem, problem.all_arcs, EXACT, elastic=False)
+    report, _ = lp.run(60)
+    monkeypatch.setattr(bound_mod, "BLOCK", 7)  # many blocks, a short last one
+    whole = dual_bound(problem, report.duals)
+    assert whole is not None
+    assert bound_mod.dual_bound_value(problem, report.duals) == pytest.approx(whole[0], rel=1e-12)
