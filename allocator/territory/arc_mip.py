@@ -38,9 +38,11 @@ ARRAYS_FROM = 50_000
 
 
 def use_arrays(problem: ArcProblem, arcs: IntArray, solver: SolverSettings, cuts: object) -> bool:
-    """Whether the MIP over ``arcs`` is built from arrays (HiGHS, no contiguity, large)."""
+    """Whether the MIP over ``arcs`` is built from arrays (``problem.mip_arrays``, HiGHS, no
+    contiguity, at least :data:`ARRAYS_FROM` arcs)."""
     return (
-        solver.name == "highs"
+        problem.mip_arrays
+        and solver.name == "highs"
         and problem.contiguity is None
         and not cuts
         and len(arcs) >= ARRAYS_FROM

@@ -230,6 +230,7 @@ def territory_problem(tables: Tables, settings: AssignmentSettings, t: Territory
         keep=keep if not t.by_region else total(keep) > 0,
         contiguity=contiguity,
         name="assignment",
+        mip_arrays=True,
     )
 
 

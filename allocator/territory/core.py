@@ -96,6 +96,8 @@ class ArcProblem:
     The deviation rows' weights enter the objective times ``balance_weight``; ``balance_cap``
     bounds their weighted sum (row ``goal_balance``, used by the lexicographic mode). ``relax``
     maps a family's ``key`` to the setting that moves its limits (for the diagnosis).
+    ``mip_arrays`` lets large MIPs go to HiGHS from arrays (:mod:`allocator.territory.arc_mip`;
+    the territory model sets it, the GAP benchmark keeps PuLP).
     """
 
     items: tuple[str, ...]
@@ -110,6 +112,7 @@ class ArcProblem:
     balance_weight: float = 1.0
     balance_cap: float | None = None
     relax: Mapping[str, Relaxation] = field(default_factory=dict)
+    mip_arrays: bool = False
 
     @property
     def shape(self) -> tuple[int, int]:
