@@ -191,6 +191,8 @@ def territory_problem(tables: Tables, settings: AssignmentSettings, t: Territory
     agg = _aggregator(t)
 
     def total(values: npt.ArrayLike) -> FloatArray:
+        if not t.by_region:  # items are the accounts: no copy of an (accounts, reps) array
+            return np.asarray(values, float)
         return np.asarray(agg @ np.asarray(values, float))
 
     visits = t.accounts["visits"].to_numpy(float)[:, None]
@@ -200,8 +202,8 @@ def territory_problem(tables: Tables, settings: AssignmentSettings, t: Territory
     weights = settings.objective
     lexicographic = weights.mode == "lexicographic"  # goals unweighted, one at a time
     travel = total(visits * t.km)
-    keep = np.zeros((n_acc, m))
-    keep[np.flatnonzero(t.incumbent >= 0), t.incumbent[t.incumbent >= 0]] = 1.0
+    keep = np.zeros((n_acc, m), bool)
+    keep[np.flatnonzero(t.incumbent >= 0), t.incumbent[t.incumbent >= 0]] = True
     items = _ItemData(
         travel=travel,
         load=total(t.load),
@@ -212,7 +214,7 @@ def territory_problem(tables: Tables, settings: AssignmentSettings, t: Territory
     )
     thousands_moved = items.moved_potential / 1000.0
     contiguity = _contiguity(tables, settings, t)
-    eligible = total(~t.eligible) == 0
+    eligible = t.eligible if not t.by_region else total(~t.eligible) == 0
     if contiguity is not None:  # a home region's items go to its residents (home-region rule)
         eligible = home_rules(contiguity, eligible).eligible
     return ArcProblem(
@@ -220,15 +222,22 @@ def territory_problem(tables: Tables, settings: AssignmentSettings, t: Territory
         reps=tuple(t.reps["rep_id"]),
         eligible=eligible,
         terms={
-            "travel": (1.0 if lexicographic else weights.travel) * travel,
-            "disruption": (1.0 if lexicographic else weights.disruption) * thousands_moved,
+            "travel": _weighted(1.0 if lexicographic else weights.travel, travel),
+            "disruption": _weighted(1.0 if lexicographic else weights.disruption, thousands_moved),
         },
         families=_families(settings, t, items) + _manager_families(tables, settings, t, items),
         rank=travel,
-        keep=total(keep) > 0,
+        keep=keep if not t.by_region else total(keep) > 0,
         contiguity=contiguity,
         name="assignment",
+        mip_arrays=True,
     )
+
+
+def _weighted(weight: float, values: FloatArray) -> FloatArray:
+    """``weight * values``, sharing ``values`` when the weight is 1 (one (items, reps) array
+    less at scale)."""
+    return values if weight == 1.0 else weight * values
 
 
 @dataclass(frozen=True)

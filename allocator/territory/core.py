@@ -96,6 +96,8 @@ class ArcProblem:
     The deviation rows' weights enter the objective times ``balance_weight``; ``balance_cap``
     bounds their weighted sum (row ``goal_balance``, used by the lexicographic mode). ``relax``
     maps a family's ``key`` to the setting that moves its limits (for the diagnosis).
+    ``mip_arrays`` lets large MIPs go to HiGHS from arrays (:mod:`allocator.territory.arc_mip`;
+    the territory model sets it, the GAP benchmark keeps PuLP).
     """
 
     items: tuple[str, ...]
@@ -110,6 +112,7 @@ class ArcProblem:
     balance_weight: float = 1.0
     balance_cap: float | None = None
     relax: Mapping[str, Relaxation] = field(default_factory=dict)
+    mip_arrays: bool = False
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -358,22 +361,33 @@ def objective_terms(problem: ArcProblem, assign: IntArray) -> dict[str, float]:
 
 
 def reduced_costs(
-    problem: ArcProblem, duals: Mapping[str, float], *, cost: FloatArray | None = None
+    problem: ArcProblem,
+    duals: Mapping[str, float],
+    *,
+    cost: FloatArray | None = None,
+    rows: slice | None = None,
 ) -> FloatArray:
     """Reduced cost of every arc: ``c - sum over rows of dual x coefficient``, (items, reps).
 
-    ``duals`` are d(objective)/d(rhs) by PuLP row name (the solver layer's convention).
+    ``duals`` are d(objective)/d(rhs) by PuLP row name (the solver layer's convention);
+    ``rows`` restricts the answer to a block of items (its rows only).
     """
-    n, m = problem.shape
-    rc = np.array(problem.cost if cost is None else cost, float, copy=True)
-    u = np.array([duals.get(f"assign_once_{i}", 0.0) for i in range(n)])
+    n = len(problem.items)
+    rows = rows or slice(0, n)
+    rc = np.array((problem.cost if cost is None else cost)[rows], float, copy=True)
+    u = np.array([duals.get(f"assign_once_{i}", 0.0) for i in range(n)])[rows]
     rc -= u[:, None]
+    n = len(rc)
     for family in problem.families:
         pi = np.array([duals.get(family.pulp_name(j), 0.0) for j in range(len(family.rhs))])
         if not pi.any():
             continue
         weights = {"rep": pi[None, :], "item": pi[:, None], "one": pi[0]}[family.axis]
-        rc -= weights * np.broadcast_to(family.coef, (n, m))
+        coef = np.broadcast_to(family.coef, problem.shape)[rows]
+        weights = weights[rows] if family.axis == "item" else weights
+        for lo in range(0, n, 4096):  # in blocks: no (items, reps) temporary
+            w = weights[lo : lo + 4096] if family.axis == "item" else weights
+            rc[lo : lo + 4096] -= w * coef[lo : lo + 4096]
     return rc
 
 

@@ -20,8 +20,9 @@ import numpy as np
 import numpy.typing as npt
 
 from allocator.io.settings import SolverSettings
-from allocator.solver import solve
+from allocator.solver import SolveReport, solve
 from allocator.solver.trace import traced_as
+from allocator.territory.arc_mip import solve_arc_mip, use_arrays
 from allocator.territory.contiguity import Cut
 from allocator.territory.core import (
     ArcProblem,
@@ -143,15 +144,14 @@ def neighbourhood_search(
     best: IntArray | None = None
     for share in (0.0, 0.02, 0.1, 0.33):
         free[order[: int(share * n)]] = True
-        model = build_model(problem, arcs[free[ii] | (rr == base[ii])], integer=True, cuts=cuts)
-        warm = start_values(model, problem, best) if best is not None else None
         left = max(deadline - time.perf_counter(), 0.1)
         # its incumbents are whole solutions; its bound holds only for the fixed neighbourhood
         with traced_as("neighbourhood", bound=False):
-            report = solve(model.prob, solver, warm_start=warm, time_limit=left / 2)
+            report, found = _solve_part(
+                problem, arcs[free[ii] | (rr == base[ii])], best, solver, cuts, left / 2
+            )
         if report.has_solution:
-            best = read_assignment(model, n, m)
-            base = best
+            best = base = found
             if (
                 bound is None
                 or report.objective is None
@@ -161,6 +161,24 @@ def neighbourhood_search(
         if time.perf_counter() >= deadline:
             break
     return best if best is not None and not violations(problem, best) else None
+
+
+def _solve_part(
+    problem: ArcProblem,
+    arcs: IntArray,
+    start: IntArray | None,
+    solver: SolverSettings,
+    cuts: Sequence[Cut] | None,
+    time_limit: float,
+) -> tuple[SolveReport, IntArray | None]:
+    """The MIP over ``arcs`` warm-started from ``start``: from arrays at scale, else PuLP."""
+    if use_arrays(problem, arcs, solver, cuts):
+        return solve_arc_mip(problem, arcs, solver, start=start, time_limit=time_limit)
+    n, m = problem.shape
+    model = build_model(problem, arcs, integer=True, cuts=cuts)
+    warm = start_values(model, problem, start) if start is not None else None
+    report = solve(model.prob, solver, warm_start=warm, time_limit=time_limit)
+    return report, read_assignment(model, n, m) if report.has_solution else None
 
 
 def _close(objective: float, bound: float, gap: float) -> bool:

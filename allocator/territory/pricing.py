@@ -20,6 +20,7 @@ from allocator.io.settings import SolverSettings
 from allocator.solver import SolveReport, Status, solve
 from allocator.solver.deadline import call_limit
 from allocator.territory.arc_lp import ArcLp
+from allocator.territory.bound import dual_bound, dual_bound_value
 from allocator.territory.core import ArcProblem, build_model, reduced_costs
 
 __all__ = ["Pricing", "augment_arcs", "initial_arcs", "price_arcs"]
@@ -61,25 +62,65 @@ class Pricing:
 
 
 def initial_arcs(
-    problem: ArcProblem, nearest: int | None, *, within: BoolArray | None = None
+    problem: ArcProblem,
+    nearest: int | None,
+    *,
+    within: BoolArray | None = None,
+    per_rep: int = 0,
 ) -> IntArray:
-    """Each item's ``nearest`` eligible arcs by ``rank`` (all when None), plus the ``keep`` arcs.
+    """Each item's ``nearest`` eligible arcs by ``rank`` (all when None), plus the ``keep`` arcs,
+    plus each rep's ``per_rep`` nearest eligible items (so that a rep's lower rows, such as
+    ``balance_lo``, can be met when ``nearest`` is small).
 
     ``within`` limits the nearest arcs (e.g. a distance cap); each item's best arc stays anyway.
     """
-    n, m = problem.shape
+    m = len(problem.reps)
     if nearest is None or nearest >= m:
         return problem.all_arcs
-    rank = np.where(problem.eligible, problem.rank, np.inf)
-    order = np.argsort(rank, axis=1, kind="stable")[:, :nearest]
-    chosen = np.zeros((n, m), bool)
-    rows = np.arange(n)[:, None]
-    chosen[rows, order] = np.isfinite(rank[rows, order])
+    rows, cols, value = smallest(problem.rank, problem.eligible, nearest)
+    ok = np.isfinite(value)
+    first = np.r_[True, rows[1:] != rows[:-1]] & ok  # each item's nearest eligible arc
     if within is not None:
-        chosen &= within
-        chosen[np.arange(n), order[:, 0]] |= np.isfinite(rank[np.arange(n), order[:, 0]])
-    chosen |= problem.keep & problem.eligible
-    return np.flatnonzero(chosen.ravel()).astype(np.int64)
+        ok &= within[rows, cols]
+    chosen = (rows * m + cols)[ok | first]
+    keep = np.flatnonzero((problem.keep & problem.eligible).ravel())
+    if per_rep > 0:
+        reps, items, value = smallest(problem.rank.T, problem.eligible.T, per_rep)
+        ok = np.isfinite(value)
+        keep = np.union1d(keep, items[ok] * m + reps[ok])
+    return np.union1d(chosen, keep).astype(np.int64)
+
+
+#: Rows of an (items, reps) array handled at once by :func:`smallest` (bounds temporaries).
+CHUNK = 4096
+
+
+def smallest(values: FloatArray, mask: BoolArray, k: int) -> tuple[IntArray, IntArray, FloatArray]:
+    """Each row's ``k`` smallest ``values`` where ``mask`` (inf elsewhere), as a stable argsort.
+
+    Returns flat (row, column, value) triplets, row by row, each row's in the order of
+    ``np.argsort(..., kind="stable")[:, :k]`` (ties by column), with ``inf`` for masked or
+    missing entries. Works in blocks of :data:`CHUNK` rows with ``argpartition`` (linear
+    time), so no (items, reps) index array is made.
+    """
+    n, m = mask.shape
+    k = min(k, m)
+    out_r, out_c, out_v = [], [], []
+    block = max(1, min(CHUNK, CHUNK * 1024 // max(m, 1)))  # about 4 M entries at most
+    for lo in range(0, n, block):
+        v = np.where(mask[lo : lo + block], values[lo : lo + block], np.inf)
+        t = np.partition(v, k - 1, axis=1)[:, k - 1 : k]  # each row's k-th smallest value
+        take = v < t
+        ties = v == t
+        need = k - take.sum(axis=1, keepdims=True)
+        take |= ties & (np.cumsum(ties, axis=1) <= need)  # lowest columns first, as stable
+        r, c = np.nonzero(take)
+        order = np.lexsort((c, v[r, c], r))
+        out_r.append(r[order] + lo)
+        out_c.append(c[order])
+        out_v.append(v[r, c][order])
+    cat = np.concatenate
+    return cat(out_r).astype(np.int64), cat(out_c).astype(np.int64), cat(out_v)
 
 
 def price_arcs(
@@ -115,6 +156,7 @@ def _price_highs(
     phase = 2  # phase 1 (minimise the slack of the soft rows) only when the LP is infeasible
     lp = ArcLp(problem, arcs, solver, elastic=False)
     last: Pricing | None = None  # the last finished phase-2 round, as an early-stopped answer
+    last_report: SolveReport | None = None  # its LP (duals), to rebuild its reduced costs
     while True:
         rounds += 1
         report, values = lp.run(call_limit(deadline))
@@ -125,6 +167,11 @@ def _price_highs(
         if report.status is Status.INFEASIBLE:
             return Pricing(arcs, np.zeros(len(arcs)), None, None, False, price, added, rounds)
         if report.status is Status.TIME_LIMIT:
+            if last is not None:
+                assert last_report is not None
+                last = _lagrangian(
+                    problem, last.arcs, last.values, last_report, last.added, last.rounds
+                )
             return _out_of_time(problem, arcs, last, added, rounds)
         _check_optimal(problem, report)
         assert report.objective is not None
@@ -134,10 +181,14 @@ def _price_highs(
         reduced = reduced_costs(problem, report.duals, cost=cost)
         new = _entering(problem, arcs, reduced, phase=phase)
         if phase == 2 and len(new):
-            last = _lagrangian(problem, arcs, values, report.objective, reduced, added, rounds)
+            del reduced  # the bound recomputes them at clipped duals: one array at a time
+            last = _lagrangian(problem, arcs, values, report, added, rounds)
             if report.objective - (last.bound or 0.0) <= _early(report.objective, solver.gap):
                 log.info("pricing: stopped early at a Lagrangian bound within the gap")
                 return replace(last, stopped=True)
+            # its reduced costs are rebuilt from its duals only if the next LP runs out of
+            # time: one (items, reps) array less during the next round
+            last, last_report = replace(last, reduced=None), report
         if len(new):
             lp.add(new)
             added += len(new)
@@ -148,7 +199,7 @@ def _price_highs(
             phase, lp = 2, ArcLp(problem, arcs, solver, elastic=False)
             continue
         log.info("pricing: %d arcs after %d LP rounds (%d priced in)", len(arcs), rounds, added)
-        return Pricing(arcs, values, report.objective, reduced, True, True, added, rounds)
+        return _converged(problem, arcs, values, report, reduced, added, rounds)
 
 
 def _early(objective: float, gap: float) -> float:
@@ -164,22 +215,46 @@ def _lagrangian(
     problem: ArcProblem,
     arcs: IntArray,
     values: FloatArray,
-    objective: float,
-    reduced: FloatArray,
+    report: SolveReport,
     added: int,
     rounds: int,
 ) -> Pricing:
     """The bound over all eligible arcs from a restricted LP's duals (``models/assignment.md``).
 
-    Every item takes one arc, so no solution costs less than the restricted LP optimum plus each
-    item's most negative reduced cost; the reduced costs are shifted by that amount per item
-    (all >= 0), which keeps :func:`augment_arcs` exact against this bound.
+    Every item takes one arc, so no solution costs less than the Lagrangian dual function at
+    the LP's duals (:func:`allocator.territory.bound.dual_bound`: proven by weak duality for
+    any multipliers, so an inexact LP cannot make it invalid); with exact duals it is the
+    restricted LP optimum plus each item's most negative reduced cost. The reduced costs are
+    shifted per item (all >= 0), which keeps :func:`augment_arcs` exact against this bound.
     """
-    rc = np.where(problem.eligible, reduced, np.inf)
-    low = np.minimum(rc.min(axis=1, initial=np.inf), 0.0)
-    low = np.where(np.isfinite(low), low, 0.0)
-    bound = objective + float(low.sum())
-    return Pricing(arcs, values, bound, reduced - low[:, None], True, True, added, rounds)
+    assert report.objective is not None
+    found = dual_bound(problem, report.duals)
+    if found is None:  # goal_balance cap: LP value + each item's most negative reduced cost
+        reduced = reduced_costs(problem, report.duals)
+        low = np.minimum(_row_min(reduced, problem.eligible), 0.0)
+        reduced -= low[:, None]
+        bound = report.objective + float(low.sum())
+    else:
+        bound, reduced, _ = found
+    return Pricing(arcs, values, bound, reduced, True, True, added, rounds)
+
+
+def _converged(
+    problem: ArcProblem,
+    arcs: IntArray,
+    values: FloatArray,
+    report: SolveReport,
+    reduced: FloatArray,
+    added: int,
+    rounds: int,
+) -> Pricing:
+    """No arc prices out: the LP optimum is the bound; it is checked against the Lagrangian
+    dual function at the same duals, and the lower of the two is kept (they agree up to the
+    solver's tolerances), so the bound never rests on the LP's accuracy alone."""
+    assert report.objective is not None
+    value = dual_bound_value(problem, report.duals)
+    bound = report.objective if value is None else min(report.objective, value)
+    return Pricing(arcs, values, bound, reduced, True, True, added, rounds)
 
 
 def _out_of_time(
@@ -232,17 +307,37 @@ def _price_pulp(
 
 def _entering(problem: ArcProblem, arcs: IntArray, reduced: FloatArray, *, phase: int) -> IntArray:
     """Up to ``PER_ITEM`` arcs per item, not in ``arcs``, with a clearly negative reduced cost."""
-    n, m = problem.shape
-    scale = 1.0 if phase == 1 else float(np.abs(problem.cost[problem.eligible]).max(initial=0.0))
+    m = len(problem.reps)
+    scale = 1.0 if phase == 1 else _largest_cost(problem)
     eps = 1e-7 * max(1.0, scale)
-    rc = np.where(problem.eligible, reduced, np.inf)
-    rc.ravel()[arcs] = np.inf  # a view: rc is a fresh contiguous array
-    k = min(PER_ITEM, m)
-    best = np.argsort(rc, axis=1, kind="stable")[:, :k]
-    rows = np.repeat(np.arange(n), k)
-    cols = best.ravel()
-    take = rc[rows, cols] < -eps
+    outside = problem.eligible.copy()
+    outside.ravel()[arcs] = False  # a view: the copy is contiguous
+    rows, cols, value = smallest(reduced, outside, PER_ITEM)
+    take = value < -eps
     return np.sort(rows[take] * m + cols[take]).astype(np.int64)
+
+
+def _row_min(values: FloatArray, mask: BoolArray) -> FloatArray:
+    """Each row's smallest ``values`` where ``mask`` (inf when none), block by block."""
+    return np.concatenate(
+        [
+            np.min(values[lo : lo + CHUNK], axis=1, where=mask[lo : lo + CHUNK], initial=np.inf)
+            for lo in range(0, len(values), CHUNK)
+        ]
+        or [np.zeros(0)]
+    )
+
+
+def _largest_cost(problem: ArcProblem) -> float:
+    """max |cost| over the eligible arcs, block by block (no (items, reps) temporary)."""
+    cost, ok = problem.cost, problem.eligible
+    return max(
+        (
+            float(np.abs(cost[lo : lo + CHUNK]).max(where=ok[lo : lo + CHUNK], initial=0.0))
+            for lo in range(0, len(cost), CHUNK)
+        ),
+        default=0.0,
+    )
 
 
 def augment_arcs(

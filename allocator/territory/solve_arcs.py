@@ -21,6 +21,7 @@ from allocator.io.settings import SolverSettings
 from allocator.solver import SolveReport, Status, relative_gap, solve
 from allocator.solver.deadline import expired, resolve_deadline, time_left
 from allocator.solver.trace import note
+from allocator.territory.arc_mip import ARRAYS_FROM, solve_arc_mip, use_arrays
 from allocator.territory.contiguity import Cut, disconnected_reps, find_cuts
 from allocator.territory.core import (
     ArcModel,
@@ -49,22 +50,38 @@ START_SHARE = 0.25
 #: Share of the time limit pricing may use; the rest is kept for the warm start and the MIP.
 PRICING_SHARE = 0.6
 
+#: Fewest nearest arcs per item the first LP starts from at scale (``CoreOptions.initial_arcs``).
+MIN_NEAREST = 6
+
 
 @dataclass(frozen=True)
 class CoreOptions:
-    """How to pick arcs: ``nearest`` per item first (None: every eligible arc), then pricing."""
+    """How to pick arcs: ``nearest`` per item first (None: every eligible arc), then pricing.
+
+    ``initial_arcs``: when ``nearest`` per item would exceed it, the first LP starts from fewer
+    (never under ``MIN_NEAREST`` per item) and pricing adds the arcs it needs, so the answer
+    stays exact while the first LP, which dominates large runs, stays small.
+    """
 
     nearest: int | None = None
     price_out: bool = True
     within: BoolArray | None = None
     max_arcs: int = 200_000
+    initial_arcs: int = 300_000
+
+    def first_nearest(self, items: int) -> int | None:
+        """The nearest arcs per item of the first LP for ``items`` items."""
+        if self.nearest is None or not self.price_out or items * self.nearest <= self.initial_arcs:
+            return self.nearest
+        return max(min(MIN_NEAREST, self.nearest), self.initial_arcs // max(items, 1))
 
 
 @dataclass(frozen=True)
 class ArcSolution:
     """The MIP answer: rep per item, the final solve report and model, and how it was reached.
 
-    ``model`` is None when no MIP was needed (the warm start was within the gap of the bound).
+    ``model`` is None when no MIP was needed (the warm start was within the gap of the bound)
+    or when the MIP was built from arrays (:mod:`allocator.territory.arc_mip`).
     """
 
     assign: IntArray
@@ -105,7 +122,10 @@ def solve_arcs(
     """
     began = time.monotonic()
     deadline = resolve_deadline(deadline, solver.time_limit)
-    arcs = initial_arcs(problem, options.nearest, within=options.within)
+    n, m = problem.shape
+    first = options.first_nearest(n)
+    per_rep = -(-2 * n // m) if first != options.nearest else 0  # twice a fair count per rep
+    arcs = initial_arcs(problem, first, within=options.within, per_rep=per_rep)
     if start is not None:
         arcs = np.union1d(arcs, np.arange(len(start)) * len(problem.reps) + start)
     pruned = len(arcs) < len(problem.all_arcs)
@@ -181,6 +201,10 @@ def _first_start(
 ) -> IntArray | None:
     """The MIP's warm start: the LP fixed where integral, the rest by neighbourhood search."""
     arcs, values = pricing.arcs, pricing.values
+    if not pricing.priced and pricing.bound is None and len(arcs) >= ARRAYS_FROM:
+        # no LP finished: a neighbourhood search would free every item (a MIP as large as
+        # the whole problem); place the items greedily by cost instead
+        return _best_start(problem, [round_lp(problem, arcs, values), given])
     budget = START_SHARE * time_left(deadline)
     base = lp_base(problem, arcs, values)
     found = neighbourhood_search(
@@ -272,14 +296,12 @@ def _mip_rounds(
     ``bound`` (a lower bound, the LP's) tells the repair search of later rounds when its start
     is good enough.
     """
-    n, m = problem.shape
+    m = len(problem.reps)
     contiguity = problem.contiguity
     rounds = 0
     while True:
         rounds += 1
-        model = build_model(problem, arcs, integer=True, cuts=cuts if contiguity else None)
-        warm = start_values(model, problem, start) if start is not None else None
-        report = solve(model.prob, solver, warm_start=warm, deadline=deadline)
+        model, report, assign = _solve_mip(problem, arcs, cuts, start, solver, deadline)
         if report.status is Status.INFEASIBLE:
             return None
         kept = _kept_start(problem, start, report)
@@ -296,7 +318,7 @@ def _mip_rounds(
             raise SolverError(
                 f"{problem.name}: the solver failed ({report.status.value}: {report.message})"
             )
-        assign = read_assignment(model, n, m)
+        assert assign is not None
         if contiguity is None:
             return _Found(assign, report, model, rounds, cuts)
         new = find_cuts(contiguity, assign, m, first=len(cuts))
@@ -311,6 +333,26 @@ def _mip_rounds(
         log.info("contiguity round %d: %d cuts", rounds, len(new))
         cuts = (*cuts, *new)
         start = _repair(problem, arcs, assign, (cuts, new), solver, deadline, bound)
+
+
+def _solve_mip(
+    problem: ArcProblem,
+    arcs: IntArray,
+    cuts: tuple[Cut, ...],
+    start: IntArray | None,
+    solver: SolverSettings,
+    deadline: float,
+) -> tuple[ArcModel | None, SolveReport, IntArray | None]:
+    """One MIP solve: from numpy arrays straight into HiGHS at scale (no model object), else
+    through PuLP. Returns the PuLP model (None from arrays), the report and the rep per item."""
+    if use_arrays(problem, arcs, solver, cuts):
+        report, assign = solve_arc_mip(problem, arcs, solver, start=start, deadline=deadline)
+        return None, report, assign
+    n, m = problem.shape
+    model = build_model(problem, arcs, integer=True, cuts=cuts if problem.contiguity else None)
+    warm = start_values(model, problem, start) if start is not None else None
+    report = solve(model.prob, solver, warm_start=warm, deadline=deadline)
+    return model, report, read_assignment(model, n, m) if report.has_solution else None
 
 
 def _start_within_gap(

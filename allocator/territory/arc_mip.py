@@ -1,0 +1,161 @@
+"""The arc MIP straight into HiGHS from numpy arrays: no PuLP object per arc at scale.
+
+The rows and columns are those of :class:`allocator.territory.arc_lp.ArcLp` (the program of
+:func:`allocator.territory.core.build_model` without contiguity, each family row divided by
+``max(1, |rhs|)``), with the arc columns binary. At 1,000,000 arcs PuLP needs about a
+kilobyte and several microseconds per variable and per row term before HiGHS sees the model;
+these arrays need about 40 bytes per arc. Small models (fewer than :data:`ARRAYS_FROM` arcs),
+other solvers and contiguity cuts keep the PuLP path.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import replace
+
+import highspy
+import numpy as np
+import numpy.typing as npt
+
+from allocator.io.settings import SolverSettings
+from allocator.solver import HighsLpSession, SolveReport, Status, relative_gap
+from allocator.solver.deadline import OVERRUNS, call_limit, current_deadline
+from allocator.solver.highs import _highs_status
+from allocator.solver.report import spent_report
+from allocator.territory.arc_lp import _arc_columns, _extra_columns, _rows
+from allocator.territory.core import ArcProblem, activities
+
+__all__ = ["ARRAYS_FROM", "solve_arc_mip", "use_arrays"]
+
+log = logging.getLogger("allocator")
+
+IntArray = npt.NDArray[np.int64]
+
+#: From this many arcs on, a MIP without contiguity goes to HiGHS from arrays, not PuLP.
+ARRAYS_FROM = 50_000
+
+
+def use_arrays(problem: ArcProblem, arcs: IntArray, solver: SolverSettings, cuts: object) -> bool:
+    """Whether the MIP over ``arcs`` is built from arrays (``problem.mip_arrays``, HiGHS, no
+    contiguity, at least :data:`ARRAYS_FROM` arcs)."""
+    return (
+        problem.mip_arrays
+        and solver.name == "highs"
+        and problem.contiguity is None
+        and not cuts
+        and len(arcs) >= ARRAYS_FROM
+    )
+
+
+def solve_arc_mip(
+    problem: ArcProblem,
+    arcs: IntArray,
+    solver: SolverSettings,
+    *,
+    start: IntArray | None = None,
+    time_limit: float | None = None,
+    deadline: float | None = None,
+) -> tuple[SolveReport, IntArray | None]:
+    """Solve the binary program over ``arcs`` (sorted flat arc ids) in HiGHS.
+
+    ``start`` (a rep per item, its arcs among ``arcs``) is passed as a feasible solution.
+    The call gets ``time_limit`` capped by what ``deadline`` (None: the run's) leaves, as
+    :func:`allocator.solver.solve` does. Returns the report (objective in the
+    model's units, HiGHS's MIP dual bound) and the rep per item (-1 where none), or None
+    without a solution.
+    """
+    deadline = current_deadline() if deadline is None else deadline
+    if deadline is None and time_limit is None:
+        time_limit = solver.time_limit
+    limit = call_limit(deadline, cap=time_limit)
+    if limit <= 0:
+        return spent_report(solver.name), None
+    began = time.monotonic()
+    names, lower, upper, scale, offsets = _rows(problem, elastic=False)
+    session = HighsLpSession(lower / scale, upper / scale, names, solver)
+    extra = _extra_columns(problem, offsets, scale, elastic=False)
+    session.add_columns(extra)
+    cols = _arc_columns(problem, offsets, scale, arcs, elastic=False)
+    session.add_columns(replace(cols, upper=np.ones(len(arcs))))
+    h = session.highs
+    first = len(extra)
+    index = np.arange(first, first + len(arcs), dtype=np.int32)
+    h.changeColsIntegrality(len(index), index, np.ones(len(index), np.uint8))
+    h.setOptionValue("mip_rel_gap", float(solver.gap))
+    h.setOptionValue("time_limit", float(limit))
+    if start is not None:
+        _set_start(h, problem, arcs, start, first)
+    h.run()
+    report, assign = _read(h, problem, arcs, first)
+    seconds = time.monotonic() - began
+    report = replace(
+        report, seconds=seconds, time_limit=limit, overrun=OVERRUNS.record(limit, seconds)
+    )
+    log.info("arc MIP from arrays (%d arcs): %s", len(arcs), report.summary())
+    return report, assign
+
+
+def _set_start(
+    h: highspy.Highs, problem: ArcProblem, arcs: IntArray, start: IntArray, first: int
+) -> None:
+    """The start's column values: its arcs at 1, each deviation row's ``d+``/``d-``."""
+    m = len(problem.reps)
+    values = np.zeros(first + len(arcs))
+    chosen = np.arange(len(start)) * m + start
+    values[first + np.searchsorted(arcs, chosen)] = 1.0
+    k = 0
+    for family in problem.families:
+        if family.deviation is None:
+            continue
+        gap = activities(problem, family, start) - family.rhs
+        size = len(gap)
+        values[k : k + size] = np.maximum(gap, 0.0)  # d+ (coefficient -1 in the row)
+        values[k + size : k + 2 * size] = np.maximum(-gap, 0.0)  # d-
+        k += 2 * size
+    sol = highspy.HighsSolution()
+    sol.col_value = values.tolist()
+    sol.value_valid = True
+    h.setSolution(sol)
+
+
+def _read(
+    h: highspy.Highs, problem: ArcProblem, arcs: IntArray, first: int
+) -> tuple[SolveReport, IntArray | None]:
+    model_status = h.getModelStatus()
+    info = h.getInfo()
+    has_solution = info.primal_solution_status == 2
+    status = _highs_status(model_status, has_solution)
+    objective = float(info.objective_function_value) if has_solution else None
+    bound: float | None = float(info.mip_dual_bound)
+    if bound is None or not math.isfinite(bound):
+        bound = None
+    assign = None
+    if has_solution:
+        x = np.asarray(h.getSolution().col_value, float)[first:]
+        assign = _assignment(arcs, x, problem.shape)
+    report = SolveReport(
+        status=status,
+        solver="highs",
+        objective=objective,
+        bound=bound,
+        gap=relative_gap(objective, bound),
+        seconds=0.0,
+        has_solution=has_solution,
+        message=h.modelStatusToString(model_status),
+    )
+    if status is Status.INFEASIBLE:
+        report = replace(report, objective=None, bound=None, gap=None)
+    return report, assign
+
+
+def _assignment(arcs: IntArray, x: npt.NDArray[np.float64], shape: tuple[int, int]) -> IntArray:
+    """Rep per item: the arc with the largest value (as :func:`core.read_assignment`)."""
+    n, m = shape
+    ii, rr = arcs // m, arcs % m
+    order = np.lexsort((-x, ii))
+    first = order[np.r_[True, ii[order][1:] != ii[order][:-1]]] if len(order) else order
+    assign = np.full(n, -1, np.int64)
+    assign[ii[first]] = rr[first]
+    return assign
