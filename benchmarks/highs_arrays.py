@@ -12,7 +12,7 @@ import time
 import highspy
 import numpy as np
 
-from allocator.solver.highs import _use_threads
+from allocator.solver.highs import use_threads
 from allocator.territory.core import ArcProblem
 from benchmarks.naive import DenseRun
 
@@ -95,7 +95,7 @@ def solve_arrays(problem: ArcProblem, *, time_limit: float, gap: float, threads:
     h.setOptionValue("mip_rel_gap", float(gap))
     # resets HiGHS's process-wide thread pool when an earlier solve used another thread count
     # (else this solve fails with status 'Not Set'; seen when tests ran after other solves)
-    _use_threads(h, int(threads))
+    use_threads(h, int(threads))
     h.passModel(model)
     trace: list[tuple[float, float]] = []
     h.cbMipImprovingSolution.subscribe(

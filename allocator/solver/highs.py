@@ -20,7 +20,15 @@ from allocator.solver.deadline import OVERRUNS
 from allocator.solver.report import SolveReport, Status, relative_gap, spent_report
 from allocator.solver.trace import current_trace, solver_source
 
-__all__ = ["ArrayColumns", "HighsLpSession", "solve_highs"]
+__all__ = [
+    "ArrayColumns",
+    "HighsLpSession",
+    "highs_status",
+    "new_highs",
+    "solve_highs",
+    "trace_incumbents",
+    "use_threads",
+]
 
 log = logging.getLogger("allocator")
 
@@ -34,11 +42,11 @@ def solve_highs(
     variables = prob.variables()
     index = {v.name: i for i, v in enumerate(variables)}
     is_mip = any(v.cat == pulp.LpInteger for v in variables)
-    h = _new_highs(quiet=not settings.msg)
+    h = new_highs(quiet=not settings.msg)
     h.setOptionValue("output_flag", bool(settings.msg))
     h.setOptionValue("time_limit", float(limit))
     h.setOptionValue("mip_rel_gap", float(settings.gap))
-    _use_threads(h, settings.threads or 0)
+    use_threads(h, settings.threads or 0)
     h.passModel(_highs_lp(prob, variables, index))
     if warm_start and is_mip:
         sol = highspy.HighsSolution()
@@ -46,12 +54,12 @@ def solve_highs(
         sol.value_valid = True
         h.setSolution(sol)
     if is_mip:
-        _trace_incumbents(h)
+        trace_incumbents(h)
     h.run()
     model_status = h.getModelStatus()
     info = h.getInfo()
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    status = _highs_status(model_status, has_solution)
+    status = highs_status(model_status, has_solution)
     solution = h.getSolution()
     duals: dict[str, float] = {}
     if has_solution:
@@ -84,7 +92,7 @@ def solve_highs(
     )
 
 
-def _trace_incumbents(h: highspy.Highs) -> None:
+def trace_incumbents(h: highspy.Highs) -> None:
     """Note every improving MIP solution in the run's trace (nothing outside a trace).
 
     The trace and the label are read here, on the calling thread, and closed over: HiGHS may
@@ -136,9 +144,9 @@ class HighsLpSession:
         self.row_names = row_names
         self.settings = settings
         self.columns = 0
-        h = _new_highs(quiet=not settings.msg)
+        h = new_highs(quiet=not settings.msg)
         h.setOptionValue("output_flag", bool(settings.msg))
-        _use_threads(h, settings.threads or 0)
+        use_threads(h, settings.threads or 0)
         inf = highspy.kHighsInf
         lower = np.where(np.isfinite(row_lower), row_lower, -inf).astype(float)
         upper = np.where(np.isfinite(row_upper), row_upper, inf).astype(float)
@@ -176,7 +184,7 @@ class HighsLpSession:
         model_status = h.getModelStatus()
         info = h.getInfo()
         has_solution = info.primal_solution_status == 2
-        status = _highs_status(model_status, has_solution)
+        status = highs_status(model_status, has_solution)
         values = row_dual = np.zeros(0)
         duals: dict[str, float] = {}
         if has_solution:
@@ -209,7 +217,7 @@ _threads_in_use: int | None = None
 _thread_state = threading.local()
 
 
-def _use_threads(h: highspy.Highs, threads: int) -> None:
+def use_threads(h: highspy.Highs, threads: int) -> None:
     """Set HiGHS's thread count (0 = automatic).
 
     HiGHS sizes one global thread pool at the first solve of a process, and each thread that
@@ -227,7 +235,7 @@ def _use_threads(h: highspy.Highs, threads: int) -> None:
     h.setOptionValue("threads", int(threads))
 
 
-def _new_highs(*, quiet: bool) -> highspy.Highs:
+def new_highs(*, quiet: bool) -> highspy.Highs:
     """A Highs instance; the first one of a process prints a banner on fd 1 unless hushed."""
     global _banner_done
     if _banner_done or not quiet:
@@ -246,7 +254,7 @@ def _new_highs(*, quiet: bool) -> highspy.Highs:
     return h
 
 
-def _highs_status(model_status: highspy.HighsModelStatus, has_solution: bool) -> Status:
+def highs_status(model_status: highspy.HighsModelStatus, has_solution: bool) -> Status:
     ms = highspy.HighsModelStatus
     if model_status == ms.kOptimal:
         return Status.OPTIMAL

@@ -15,7 +15,7 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 
-from allocator.solver.highs import _new_highs, _use_threads
+from allocator.solver.highs import new_highs, use_threads
 
 __all__ = ["AssignMip", "solve_assign_mip"]
 
@@ -65,11 +65,11 @@ def solve_assign_mip(
     lp.a_matrix_.index_ = np.stack([job, jobs + agent], axis=1).ravel().astype(np.int32)
     lp.a_matrix_.value_ = np.stack([np.ones(cols), use], axis=1).ravel()
     lp.integrality_ = [highspy.HighsVarType.kInteger] * cols
-    h = _new_highs(quiet=True)
+    h = new_highs(quiet=True)
     h.setOptionValue("output_flag", False)
     # through the same pool bookkeeping as every other solve: asking HiGHS for another thread
     # count than its process-wide pool's makes run() fail (seen after a 2-thread solve)
-    _use_threads(h, 1)
+    use_threads(h, 1)
     for key, val in (
         ("time_limit", max(0.0, float(time_limit))),
         ("mip_rel_gap", 0.0),

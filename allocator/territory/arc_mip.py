@@ -22,7 +22,7 @@ import numpy.typing as npt
 from allocator.io.settings import SolverSettings
 from allocator.solver import HighsLpSession, SolveReport, Status, relative_gap
 from allocator.solver.deadline import OVERRUNS, call_limit, current_deadline
-from allocator.solver.highs import _highs_status
+from allocator.solver.highs import highs_status, trace_incumbents
 from allocator.solver.report import spent_report
 from allocator.territory.arc_lp import _arc_columns, _extra_columns, _rows
 from allocator.territory.core import ArcProblem, activities
@@ -87,6 +87,7 @@ def solve_arc_mip(
     h.setOptionValue("time_limit", float(limit))
     if start is not None:
         _set_start(h, problem, arcs, start, first)
+    trace_incumbents(h)
     h.run()
     report, assign = _read(h, problem, arcs, first)
     seconds = time.monotonic() - began
@@ -126,7 +127,7 @@ def _read(
     model_status = h.getModelStatus()
     info = h.getInfo()
     has_solution = info.primal_solution_status == 2
-    status = _highs_status(model_status, has_solution)
+    status = highs_status(model_status, has_solution)
     objective = float(info.objective_function_value) if has_solution else None
     bound: float | None = float(info.mip_dual_bound)
     if bound is None or not math.isfinite(bound):
