@@ -250,6 +250,7 @@ class TargetSettings(_Block):
     competitor_growth: float = 0.0
     weights: TargetWeights = TargetWeights()
     mix: MixSettings = MixSettings()
+    by_manager: dict[str, NonNeg] = {}
 
 
 class FairnessSettings(_Block):
