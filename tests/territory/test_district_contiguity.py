@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from allocator.exceptions import InfeasibleError
+from allocator.exceptions import InfeasibleError, ScenarioError
 from allocator.geography import haversine_km
 from allocator.io.data import make_tables
+from allocator.io.scenario import scenario_from_dict
 from allocator.io.settings import (
     AssignmentConstraints,
     AssignmentSettings,
@@ -168,3 +169,14 @@ def test_the_flow_start_of_a_joined_plan_meets_every_district_row() -> None:
         variable.varValue = start.get(variable.name, 0.0)
     broken = [n for n, c in model.prob.constraints.items() if not c.valid(1e-9)]
     assert not broken
+
+
+def test_district_contiguity_without_contiguity_names_the_key() -> None:
+    raw = {"name": "x", "data": {"reps": "r.csv", "accounts": "a.csv"}}
+    raw["assignment"] = {"constraints": {"managers": {"contiguous": True}}}
+    with pytest.raises(ScenarioError, match=r"managers\.contiguous needs contiguity"):
+        scenario_from_dict(raw)
+    raw["assignment"]["constraints"]["contiguity"] = {}
+    raw["assignment"]["objective"] = {"mode": "lexicographic"}
+    with pytest.raises(ScenarioError, match=r"managers\.contiguous works with objective\.mode"):
+        scenario_from_dict(raw)
