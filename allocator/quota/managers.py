@@ -161,7 +161,7 @@ def _balance(
     names = " + ".join(f"{c} {targets[c]:,}" for c in parts)
     if given > total:
         return [f"{key}: {what} is {total:,} but the targets below it sum to {given:,} ({names})"]
-    if given < total and not rest:
+    if parts and given < total and not rest:
         return [
             f"{key}: {what} is {total:,} but the targets below it sum to {given:,} ({names}) "
             "and cover all its reps: make them sum to it"
