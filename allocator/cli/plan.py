@@ -64,6 +64,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     months = scenario.target.months if scenario.target is not None else 12
     for line in unit_warnings(tables, scenario.staffing.capacity_period, months):
         print(f"warning: {line}", file=sys.stderr)
+    if scenario.target is not None:
+        from allocator.quota.target import history_warnings
+
+        for line in history_warnings(tables, scenario.target):
+            print(f"warning: {line}", file=sys.stderr)
     if tables.regions is None and tables.adjacency is None:
         return 0
     from allocator.geography.analysis import format_analysis

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from allocator.connect.folder import PlanFolder
-from allocator.geography.cells import region_cells, territory_polygons
+from allocator.geography import cells
+from allocator.geography.cells import territory_polygons
 
 __all__ = ["FORMATS", "plan_layers", "region_polygons", "write_layers"]
 
@@ -25,10 +26,9 @@ _ACCOUNT_COLUMNS = ["account_id", "name", "region_id", "segment", "potential", "
 
 def region_polygons(plan: PlanFolder) -> Any:
     """``Tables.shapes`` when the plan has region polygons, else the regions' Voronoi cells."""
-    shapes = getattr(plan.tables, "shapes", None)
-    if shapes is not None:
-        return shapes
-    return region_cells(plan.tables.regions, plan.tables.accounts, plan.tables.reps)
+    tables = plan.tables
+    shapes = getattr(tables, "shapes", None)
+    return cells.region_polygons(shapes, tables.regions, tables.accounts, tables.reps)
 
 
 def plan_layers(plan: PlanFolder) -> tuple[Any, Any]:

@@ -25,7 +25,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["CRS", "region_cells", "territory_polygons", "voronoi_cells"]
+__all__ = [
+    "CRS",
+    "lonlat",
+    "region_cells",
+    "region_polygons",
+    "territory_polygons",
+    "voronoi_cells",
+]
 
 log = logging.getLogger("allocator")
 
@@ -80,7 +87,8 @@ def voronoi_cells(points: np.ndarray, frame: object) -> list[object]:
 
 def _centres(regions: pd.DataFrame | None, accounts: pd.DataFrame) -> pd.DataFrame:
     """lat/lon of each region: its own columns where given, else its accounts' mean."""
-    centres = accounts.groupby("region_id")[["lat", "lon"]].mean()
+    located = accounts[accounts["region_id"].astype(str) != ""]
+    centres = located.groupby("region_id")[["lat", "lon"]].mean()
     if regions is not None and {"lat", "lon"} <= set(regions.columns):
         given = regions.set_index("region_id")[["lat", "lon"]]
         given = given.apply(pd.to_numeric, errors="coerce").dropna()
@@ -94,7 +102,7 @@ def region_cells(regions: pd.DataFrame | None, accounts: pd.DataFrame, reps: pd.
 
     Returns a ``geopandas.GeoDataFrame`` indexed by ``region_id`` (str) with column
     ``geometry`` (Polygon, EPSG:4326): the shape of ``Tables.shapes``. Regions with neither
-    coordinates nor accounts get no cell.
+    coordinates nor accounts get no cell; with no located point at all the frame is empty.
     """
     import geopandas as gpd
     import shapely
@@ -107,6 +115,10 @@ def region_cells(regions: pd.DataFrame | None, accounts: pd.DataFrame, reps: pd.
             centres[["lon", "lat"]].to_numpy(float),
         ]
     )
+    points = points[np.isfinite(points).all(axis=1)]
+    if centres.empty or len(points) == 0:
+        empty = pd.Index([], name="region_id", dtype=str)
+        return gpd.GeoDataFrame({"geometry": []}, geometry="geometry", index=empty, crs=CRS)
     forward, back = _plane(float(np.mean(points[:, 1])))
     plane = forward(points)
     span = max(float(np.ptp(plane[:, 0])), float(np.ptp(plane[:, 1])), 1e-6)
@@ -115,6 +127,27 @@ def region_cells(regions: pd.DataFrame | None, accounts: pd.DataFrame, reps: pd.
     geometry = [shapely.transform(cell, back) for cell in cells]
     index = pd.Index(centres.index, name="region_id")
     return gpd.GeoDataFrame({"geometry": geometry}, index=index, crs=CRS)
+
+
+def region_polygons(
+    shapes: Any, regions: pd.DataFrame | None, accounts: pd.DataFrame, reps: pd.DataFrame
+) -> Any:
+    """The scenario's region shapes when it has them (reprojected to EPSG:4326), else the cells.
+
+    ``shapes`` is ``Tables.shapes`` (a GeoDataFrame indexed by region_id, or None); without it
+    the result is :func:`region_cells` of ``regions``, ``accounts`` and ``reps``. Either way a
+    GeoDataFrame indexed by ``region_id`` with one ``geometry`` column, EPSG:4326.
+    """
+    if shapes is None or len(shapes) == 0:
+        return region_cells(regions, accounts, reps)
+    return lonlat(shapes)
+
+
+def lonlat(shapes: Any) -> Any:
+    """The ``geometry`` column of a GeoDataFrame, reprojected to EPSG:4326 when it is not."""
+    if shapes.crs is not None and shapes.crs.to_epsg() != 4326:
+        shapes = shapes.to_crs(4326)
+    return shapes[["geometry"]]
 
 
 def territory_polygons(shapes: Any, accounts: pd.DataFrame, owners: pd.Series) -> Any:

@@ -22,7 +22,13 @@ from allocator.quota.managers import covers_every_rep, resolve_manager_targets
 from allocator.quota.phasing import before, month_periods, parse_month, round_groups, round_to_total
 from allocator.solver import SolveReport, solve
 
-__all__ = ["TargetResult", "effective_bands", "reference_shares", "set_target"]
+__all__ = [
+    "TargetResult",
+    "effective_bands",
+    "history_warnings",
+    "reference_shares",
+    "set_target",
+]
 
 log = logging.getLogger("allocator")
 
@@ -81,7 +87,8 @@ def set_target(
     """
     periods = month_periods(settings.start, settings.months)
     sales = company_sales(tables)
-    _warn_about_history(sales, periods, settings.start, tables.sources.get("history", "history"))
+    for message in history_warnings(tables, settings):
+        warnings.warn(message, AllocatorWarning, stacklevel=2)
     org = None
     given = settings.by_manager
     alone = settings.plan is None and sales.empty  # no company target but the managers'
@@ -110,36 +117,42 @@ def company_sales(tables: Tables) -> pd.Series:
     return tables.history.groupby("period")["sales"].sum().astype(float)
 
 
-def _warn_about_history(sales: pd.Series, periods: list[str], start: str, where: str) -> None:
-    """Warn when history runs past ``start`` (those months are not used) or covers fewer than
-    the three years the history reference averages, naming the years that were used."""
+def history_warnings(tables: Tables, settings: TargetSettings) -> list[str]:
+    """What the target stage will say about the history table, as messages (empty when fine).
+
+    Two findings: history dated on or after ``target.start`` (those months are not used; history
+    is what was sold before the plan), and history covering fewer than the three years before
+    the plan that the history reference averages (naming the years used). ``set_target`` warns
+    with these; ``allocator validate`` prints them before any solve.
+    """
+    sales = company_sales(tables)
     if sales.empty:
-        return
+        return []
+    where = tables.sources.get("history", "history")
+    start = settings.start
     first = parse_month(start)
+    messages = []
     late = sorted(p for p in sales.index if p >= str(first))
     if late:
-        warnings.warn(
+        messages.append(
             f"{where}: {len(late)} month(s) of history dated {late[0]}..{late[-1]}, on or after "
-            f"target.start {start}, are not used (history is what was sold before the plan)",
-            AllocatorWarning,
-            stacklevel=3,
+            f"target.start {start}, are not used (history is what was sold before the plan)"
         )
     seen = {p for p in sales.index if p < str(first)}
+    periods = month_periods(start, settings.months)
     refs = [_reference_months(pd.Period(t, freq="M"), first, seen) for t in periods]
     short = [t for t, r in zip(periods, refs, strict=True) if len(r) < 3]
-    if not short:
-        return
-    years = sorted({r.year for found in refs for r in found})
-    used = ", ".join(map(str, years)) if years else "none"
-    months = ", ".join(short[:3]) + (f", ... ({len(short)} months)" if len(short) > 3 else "")
-    earliest = min(seen) if seen else "-"
-    warnings.warn(
-        f"{where}: history from {earliest} covers fewer than the 3 years before {start} that the "
-        f"target's history reference averages (years used: {used}; months with fewer than 3 "
-        f"years: {months})",
-        AllocatorWarning,
-        stacklevel=3,
-    )
+    if short:
+        years = sorted({r.year for found in refs for r in found})
+        used = ", ".join(map(str, years)) if years else "none"
+        months = ", ".join(short[:3]) + (f", ... ({len(short)} months)" if len(short) > 3 else "")
+        earliest = min(seen) if seen else "-"
+        messages.append(
+            f"{where}: history from {earliest} covers fewer than the 3 years before {start} that "
+            f"the target's history reference averages (years used: {used}; months with fewer "
+            f"than 3 years: {months})"
+        )
+    return messages
 
 
 def _reference_months(month: pd.Period, start: pd.Period, seen: set[str]) -> list[pd.Period]:

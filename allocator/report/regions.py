@@ -3,22 +3,21 @@
 :func:`region_polygons` gives one polygon per region: the scenario's own shapes
 (``Tables.shapes``, a GeoDataFrame indexed by region_id, EPSG:4326) when it has them, else
 :func:`region_cells`, the Voronoi cells of the region centroids clipped to the convex hull of
-every point of the plan (the usual stand-in for generated companies, which have no borders).
+every point of the plan (the usual stand-in for generated companies, which have no borders;
+computed by :mod:`allocator.geography.cells`, as the GIS export draws them).
 :func:`territory_colours` colours the territory adjacency graph greedily (networkx DSATUR) so
 that two reps whose territories touch never share a colour.
 """
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import networkx as nx
-import numpy as np
 import pandas as pd
-import shapely
-from shapely.geometry import MultiPoint, Point
+
+from allocator.geography import cells
 
 if TYPE_CHECKING:
     from allocator.io.tables import Tables
@@ -27,7 +26,6 @@ __all__ = [
     "PALETTE",
     "alpha",
     "region_cells",
-    "region_centroids",
     "region_polygons",
     "territory_colours",
 ]
@@ -41,74 +39,13 @@ PALETTE = (
 )
 
 
-def region_centroids(tables: Tables) -> pd.DataFrame:
-    """region_id, lat, lon: the regions table's points, else the mean of each region's accounts.
-
-    Regions without a point of their own (and without accounts) are left out.
-    """
-    accounts = tables.active_accounts
-    mean = accounts[accounts["region_id"].astype(str) != ""].groupby("region_id")[["lat", "lon"]]
-    points = mean.mean()
-    regions = tables.regions
-    if regions is not None and {"lat", "lon"} <= set(regions.columns):
-        given = regions.set_index("region_id")[["lat", "lon"]].astype(float).dropna()
-        points = pd.concat([given, points[~points.index.isin(given.index)]])
-    return points.rename_axis("region_id").reset_index()
-
-
-def _scale(lat: float) -> float:
-    """Degrees of longitude per degree of latitude at ``lat``: an equal-distance projection."""
-    return max(math.cos(math.radians(lat)), 0.1)
-
-
 def region_cells(tables: Tables) -> gpd.GeoDataFrame:
-    """Voronoi cells of the region centroids, clipped to the convex hull of all points.
+    """Voronoi cells of the region centres of ``tables`` (its active accounts and reps).
 
-    The hull spans the regions, the active accounts and the reps' home bases, buffered by 2% of
-    its extent so points on the edge sit inside a cell. Cells are built in a local
-    equirectangular projection (so they are fair in km, not in degrees) and returned in lon/lat.
-    Returns a GeoDataFrame indexed by region_id (str) with column ``geometry``, EPSG:4326; with
-    one region its cell is the hull itself, with none the frame is empty.
+    See :func:`allocator.geography.cells.region_cells`: a GeoDataFrame indexed by region_id
+    with column ``geometry``, EPSG:4326.
     """
-    centres = region_centroids(tables)
-    points = pd.concat(
-        [
-            centres[["lat", "lon"]],
-            tables.active_accounts[["lat", "lon"]],
-            tables.active_reps[["lat", "lon"]],
-        ]
-    ).astype(float)
-    points = points.dropna()
-    if centres.empty or points.empty:
-        return gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs="EPSG:4326")
-    k = _scale(float(points["lat"].mean()))
-    hull = MultiPoint(np.c_[points["lon"] * k, points["lat"]]).convex_hull
-    extent = max(hull.bounds[2] - hull.bounds[0], hull.bounds[3] - hull.bounds[1], 1e-6)
-    hull = hull.buffer(0.02 * extent)
-    sites = [Point(x * k, y) for x, y in zip(centres["lon"], centres["lat"], strict=True)]
-    cells = _voronoi(sites, hull)
-    cells = [shapely.affinity.scale(c, xfact=1 / k, yfact=1.0, origin=(0, 0)) for c in cells]
-    frame = gpd.GeoDataFrame(
-        {"region_id": centres["region_id"].astype(str), "geometry": cells},
-        geometry="geometry",
-        crs="EPSG:4326",
-    )
-    return frame.set_index("region_id")
-
-
-def _voronoi(sites: list[Point], hull: shapely.Geometry) -> list[shapely.Geometry]:
-    """One cell per site (in order), clipped to ``hull``; duplicate sites share their cell."""
-    if len(sites) == 1:
-        return [hull]
-    diagram = shapely.voronoi_polygons(MultiPoint(sites), extend_to=hull)
-    polygons = list(diagram.geoms)
-    tree = shapely.STRtree(polygons)
-    cells = []
-    for site in sites:
-        hits = [polygons[i] for i in tree.query(site, predicate="intersects")]
-        cell = hits[0] if hits else hull
-        cells.append(cell.intersection(hull))
-    return cells
+    return cells.region_cells(tables.regions, tables.active_accounts, tables.active_reps)
 
 
 def region_polygons(tables: Tables) -> gpd.GeoDataFrame:
@@ -119,9 +56,7 @@ def region_polygons(tables: Tables) -> gpd.GeoDataFrame:
     shapes = getattr(tables, "shapes", None)
     if shapes is None or len(shapes) == 0:
         return region_cells(tables)
-    if shapes.crs is not None and shapes.crs.to_epsg() != 4326:
-        shapes = shapes.to_crs(4326)
-    return shapes[["geometry"]]
+    return cells.lonlat(shapes)
 
 
 def territory_colours(

@@ -69,11 +69,11 @@ def check_assignment(
     reps = reps.set_index("rep_id")
     problems = list(_coverage(accounts, reps, assignments))
     owned = assignments.drop_duplicates("account_id")
-    owned = owned[owned["account_id"].isin(accounts.index) & owned["rep_id"].isin(reps.index)]
+    owned = owned[_isin(owned["account_id"], accounts.index) & _isin(owned["rep_id"], reps.index)]
     splits = _active_splits(tables, accounts, reps)
     problems += _split_shares(tables, accounts, splits, owned)
     df = _with_km(accounts.loc[owned["account_id"]].assign(rep_id=owned["rep_id"].to_numpy()), reps)
-    df = df[~df.index.isin(splits["account_id"])]  # split accounts are fixed: counted by share
+    df = df[~_isin(df.index, splits["account_id"])]  # split accounts are fixed: counted by share
     df["moved"] = (df["incumbent_rep_id"] != "") & (df["incumbent_rep_id"] != df["rep_id"])
     shared = accounts.loc[splits["account_id"]].assign(
         rep_id=splits["rep_id"].to_numpy(), share=splits["share"].to_numpy(float)
@@ -109,15 +109,26 @@ def _coverage(
     accounts: pd.DataFrame, reps: pd.DataFrame, assignments: pd.DataFrame
 ) -> Iterator[str]:
     counts = assignments["account_id"].value_counts()
-    for a in accounts.index:
-        n = int(counts.get(a, 0))
-        if n != 1:
-            yield f"assign_once[{a}]: assigned {n} times"
-    for a in sorted(set(assignments["account_id"]) - set(accounts.index)):
+    per_account = counts.reindex(accounts.index, fill_value=0)
+    for a, n in per_account[per_account != 1].items():
+        yield f"assign_once[{a}]: assigned {int(n)} times"
+    strangers = assignments["account_id"][~_isin(assignments["account_id"], accounts.index)]
+    for a in sorted(set(strangers)):
         yield f"assign_once[{a}]: not an active account"
-    for a, r in zip(assignments["account_id"], assignments["rep_id"], strict=True):
-        if r not in reps.index:
-            yield f"assign_once[{a}]: {r} is not an active rep"
+    unknown = ~_isin(assignments["rep_id"], reps.index)
+    for a, r in zip(
+        assignments["account_id"][unknown], assignments["rep_id"][unknown], strict=True
+    ):
+        yield f"assign_once[{a}]: {r} is not an active rep"
+
+
+def _isin(values: pd.Series | pd.Index, pool: pd.Series | pd.Index) -> np.ndarray:
+    """``values.isin(pool)`` as a bool array, through a hash table on object ids.
+
+    pandas' Arrow-backed strings test membership element by element in Python (0.1 s per call
+    at 20,000 accounts); on object arrays it is one hash-table pass.
+    """
+    return np.asarray(pd.Index(values).astype(object).isin(pd.Index(pool).astype(object)))
 
 
 def _active_splits(tables: Tables, accounts: pd.DataFrame, reps: pd.DataFrame) -> pd.DataFrame:
@@ -125,7 +136,7 @@ def _active_splits(tables: Tables, accounts: pd.DataFrame, reps: pd.DataFrame) -
     splits = tables.account_splits
     if splits is None:
         return pd.DataFrame({"account_id": [], "rep_id": [], "share": []})
-    rows = splits[splits["account_id"].isin(accounts.index) & splits["rep_id"].isin(reps.index)]
+    rows = splits[_isin(splits["account_id"], accounts.index) & _isin(splits["rep_id"], reps.index)]
     total = rows.groupby("account_id")["share"].transform("sum")
     rows = rows.assign(share=rows["share"] / total)
     return rows[rows.groupby("account_id")["rep_id"].transform("size") >= 2]
@@ -138,11 +149,12 @@ def _split_shares(
     out = []
     given = tables.account_splits
     if given is not None:
-        given = given[given["account_id"].isin(accounts.index)]
+        given = given[_isin(given["account_id"], accounts.index)]
         for a, total in given.groupby("account_id")["share"].sum().items():
             if abs(float(total) - 1.0) > 1e-6:
                 out.append(f"split[{a}]: shares sum to {float(total):.6f}, not 1")
-    holder = dict(zip(owned["account_id"], owned["rep_id"], strict=True))
+    shown = owned[_isin(owned["account_id"], splits["account_id"])]
+    holder = dict(zip(shown["account_id"], shown["rep_id"], strict=True))
     for a, group in splits.groupby("account_id"):
         if a in holder and holder[a] not in set(group["rep_id"]):
             out.append(f"split[{a}]: shown with {holder[a]}, not one of its split reps")
@@ -188,12 +200,19 @@ def _eligibility(df: pd.DataFrame, reps: pd.DataFrame, settings: AssignmentSetti
         for a in df.index[have < need]:
             out.append(f"experience[{a}]: {df['rep_id'][a]!s} has {have[a]:g} < {need[a]:g}")
     if cons.skills is not None:
-        skills = df["rep_id"].map(reps["skills"])
-        for a, req, has in zip(df.index, df["required_skills"], skills, strict=True):
-            missing = _skill_set(req) - _skill_set(has)
-            if missing:
-                rep = str(df["rep_id"][a])
-                out.append(f"skills[{a}]: {rep} lacks {', '.join(sorted(missing))}")
+        pairs = pd.DataFrame(
+            {
+                "required": df["required_skills"].astype(str).to_numpy(object),
+                "held": df["rep_id"].map(reps["skills"]).astype(str).to_numpy(object),
+            }
+        )
+        lacking = {  # a few distinct (required, held) pairs, however many accounts
+            key: ", ".join(sorted(_skill_set(key[0]) - _skill_set(key[1])))
+            for key in pairs.drop_duplicates().itertuples(index=False, name=None)
+        }
+        missing = pd.Series(list(zip(pairs["required"], pairs["held"], strict=True))).map(lacking)
+        for k in np.flatnonzero(missing.to_numpy(object) != ""):
+            out.append(f"skills[{df.index[k]}]: {df['rep_id'].iloc[k]!s} lacks {missing[k]}")
     return out
 
 

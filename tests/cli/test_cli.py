@@ -199,3 +199,21 @@ def test_every_output_format_holds_the_same_table(small_company: Path, tmp_path:
     assert daily["target"].sum() == pytest.approx(csv["target"].sum(), abs=0.5)
     leftovers = [p.name for p in out.iterdir() if p.name.startswith(".")]
     assert leftovers == [], "atomic writes leave no temporary files behind"
+
+
+def test_validate_prints_the_history_warnings_before_any_solve(
+    small_company: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A history shorter than the three years the target averages is named by validate, as the
+    solve would name it, so a planner sees it before waiting for a solve."""
+    import shutil
+
+    folder = tmp_path / "short"
+    shutil.copytree(small_company.parent, folder)
+    history = pd.read_csv(folder / "history.csv", dtype=str)
+    last_year = sorted(history["period"].unique())[-12:]
+    history[history["period"].isin(last_year)].to_csv(folder / "history.csv", index=False)
+    assert main(["validate", str(folder / small_company.name)]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {folder / 'history.csv'}: history from 2026-01" in err
+    assert "covers fewer than the 3 years" in err
