@@ -202,7 +202,8 @@ def _ramping(plan: Plan) -> list[str]:
     """Reps below a full ramp: ``R007 at 50%``, and dated new hires who start in or after the
     plan's first month or follow a schedule: ``R025 from 2027-04 on 25/50/75/100``."""
     reps = plan.tables.active_reps
-    first = plan.target.periods[0] if plan.target is not None else ""
+    periods = getattr(plan.target, "periods", None) or [""]
+    first = periods[0]
     start = reps["start"].astype(str) if "start" in reps else pd.Series("", index=reps.index)
     schedule = reps.get("ramp_schedule", pd.Series("", index=reps.index)).astype(str)
     out = []
