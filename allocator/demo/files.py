@@ -205,7 +205,6 @@ def write_demo(outdir: str | Path = DEMO_DIR) -> Path:
 
     tables = generate_company()
     settings = demo_settings(tables, output_dir="output/demo")
-    settings["target"]["by_manager"] = top_down_targets(tables, settings["target"]["plan"])
     text = (
         "A generated company: 2,000 accounts, 40 reps, 30 regions, 4 product lines and 36 months"
         " of history (allocator.demo.generate, seed 0)."
