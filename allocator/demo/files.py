@@ -30,6 +30,7 @@ __all__ = [
     "demo_settings",
     "export_frame",
     "main",
+    "top_down_targets",
     "write_company",
     "write_demo",
 ]
@@ -176,6 +177,27 @@ def write_company(
     path = outdir / yaml_name
     _write_text(path, yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100))
     return path
+
+
+def top_down_targets(tables: Tables, plan: float) -> dict[str, int]:
+    """The demo's ``target.by_manager``: the first region 3% above its share of potential of
+    the plan, and its first district at its share of that region's target (rounded to 10,000);
+    the other region takes the rest of the company target (``docs/organisation.md``)."""
+    if tables.managers is None:
+        return {}
+    reps, managers = tables.reps, tables.managers
+    potential = tables.accounts.groupby("incumbent_rep_id")["potential"].sum()
+    held = reps.set_index("rep_id")["manager_id"].to_frame("district")
+    held["potential"] = potential.reindex(held.index, fill_value=0.0)
+    parent = managers.set_index("manager_id")["parent_id"]
+    held["region"] = held["district"].map(parent)
+    region = str(managers.loc[managers["level"] == "region", "manager_id"].iloc[0])
+    district = str(parent[parent == region].index[0])
+    total = held["potential"].sum()
+    share = held.loc[held["region"] == region, "potential"].sum() / total
+    region_target = int(np.round(1.03 * share * plan, -4))
+    inner = held.loc[held["district"] == district, "potential"].sum() / total / share
+    return {region: region_target, district: int(np.round(inner * region_target, -4))}
 
 
 def write_demo(outdir: str | Path = DEMO_DIR) -> Path:

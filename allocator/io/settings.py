@@ -146,10 +146,13 @@ class CandidateSettings(_Block):
 
 class ManagerSettings(_Block):
     """``managers[m]``: the potential (or workload) below each manager within +-tolerance of the
-    sum of its reps' fair shares (``models/organisation.md``)."""
+    sum of its reps' fair shares (``tolerance: null``: no band); with ``contiguous`` the regions
+    served by each manager's reps (any depth) form one connected piece of the region graph
+    (``district_contiguity[m]``, needs ``contiguity``; ``models/organisation.md``)."""
 
     measure: Literal["potential", "workload"] = "potential"
-    tolerance: Annotated[float, Field(gt=0, le=1)] = 0.10
+    tolerance: Annotated[float, Field(gt=0, le=1)] | None = 0.10
+    contiguous: bool = False
 
 
 class AssignmentConstraints(_Block):
@@ -164,6 +167,14 @@ class AssignmentConstraints(_Block):
     contiguity: ContiguitySettings | None = None
     managers: ManagerSettings | None = None
     candidates: CandidateSettings = CandidateSettings()
+
+    @model_validator(mode="after")
+    def _contiguous_managers_need_contiguity(self) -> AssignmentConstraints:
+        if self.managers is not None and self.managers.contiguous and self.contiguity is None:
+            raise ValueError(
+                "managers.contiguous needs contiguity (add assignment.constraints.contiguity: {})"
+            )
+        return self
 
 
 class ObjectiveWeights(_Block):
@@ -198,6 +209,16 @@ class AssignmentSettings(_Block):
     constraints: AssignmentConstraints = AssignmentConstraints(
         capacity=CapacitySettings(),
     )
+
+    @model_validator(mode="after")
+    def _districts_not_lexicographic(self) -> AssignmentSettings:
+        managers = self.constraints.managers
+        if managers is not None and managers.contiguous and self.objective.mode == "lexicographic":
+            raise ValueError(
+                "constraints.managers.contiguous works with objective.mode: weighted only (the "
+                "lexicographic cut rounds join reps' territories, not districts)"
+            )
+        return self
 
 
 # ---------------------------------------------------------------- target and quota
@@ -250,6 +271,7 @@ class TargetSettings(_Block):
     competitor_growth: float = 0.0
     weights: TargetWeights = TargetWeights()
     mix: MixSettings = MixSettings()
+    by_manager: dict[str, NonNeg] = {}
 
 
 class FairnessSettings(_Block):

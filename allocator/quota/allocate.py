@@ -33,10 +33,11 @@ from allocator.quota.availability import fair_by_month, relief_table
 from allocator.quota.check import check_quotas
 from allocator.quota.expense import allocate_expenses
 from allocator.quota.least_change import quota_least_changes
+from allocator.quota.managers import ManagerTargets, fit_fair_to_groups, manager_targets
 from allocator.quota.model import QuotaModel, history_table, read_quotas
 from allocator.quota.overlay import overlay_quotas
 from allocator.quota.phasing import before, phase_quotas, working_days
-from allocator.quota.result import QuotaResult
+from allocator.quota.result import QuotaResult, reconciliation_table
 from allocator.quota.target import TargetResult
 from allocator.quota.tiers import apply_tiers, tier_factors
 from allocator.solver import SolveReport, Status, solve
@@ -86,13 +87,14 @@ def allocate_quotas(
 
     available = staffing_of(tables)
     owned = _owned_potential(tables, owners, target)
-    pairs = quota_pairs(tables, owners, owned, target, settings, available)
+    org = manager_targets(tables, target.by_manager, target.total)
+    pairs = quota_pairs(tables, owners, owned, target, settings, available, org)
     totals = target.product_totals()
     _check_bounds(pairs, totals, settings)
-    model = QuotaModel.build(pairs, totals, settings)
-    _meet_history(model, pairs, totals, settings, solver)
-    report, duals = _solve_two_stage(model, pairs, totals, settings, solver)
-    rep_product = read_quotas(model, pairs, totals)
+    model = QuotaModel.build(pairs, totals, settings, org=org)
+    _meet_history(model, pairs, totals, settings, solver, org)
+    report, duals = _solve_two_stage(model, pairs, totals, settings, solver, org)
+    rep_product = read_quotas(model, pairs, totals, org)
     history = history_table(model, pairs, rep_product) if model.history else None
     constraints = model.constraint_frame(duals)
     fair = fair_by_month(pairs, available, target.by_product) if available.dated else None
@@ -110,7 +112,7 @@ def allocate_quotas(
     quotas = apply_tiers(quotas, factors)
     reconciliation = None
     if pairs["commitment"].notna().any():
-        reconciliation = _reconciliation(pairs, rep_product)
+        reconciliation = reconciliation_table(pairs, rep_product)
     expenses = None
     if settings.expense is not None:
         expenses, rows = allocate_expenses(tables, rep_product, settings.expense, solver)
@@ -151,6 +153,7 @@ def quota_pairs(
     target: TargetResult,
     settings: QuotaSettings,
     staffing: Staffing | None = None,
+    org: ManagerTargets | None = None,
 ) -> pd.DataFrame:
     """One row per active rep and product with the data of the LP (symbols of models/quota.md).
 
@@ -158,7 +161,8 @@ def quota_pairs(
     eligible, fair (summed over the months, ``models/organisation.md``), actual (last year,
     scaled to the horizon), lower, upper (the pair's bounds before caps), commitment (NaN when
     none). ``owned`` is the potential per product of each credited account with its ``rep_id``;
-    ``staffing`` defaults to the tables' dates on the target's months.
+    ``staffing`` defaults to the tables' dates on the target's months; with ``org`` (top-down
+    targets) the fair quotas are fitted to the managers' groups (``models/organisation.md``).
 
     Raises
     ------
@@ -178,6 +182,8 @@ def quota_pairs(
     skilled = [not s or p in s for s, p in zip(skills, pairs["product_id"], strict=True)]
     pairs["eligible"] = np.array(skilled) & (pairs["potential"] > 0) & (pairs["ramp"] > 0)
     pairs["fair"] = fair_by_month(pairs, staffing, target.by_product).sum(axis=1).to_numpy()
+    if org is not None:
+        pairs["fair"] = fit_fair_to_groups(pairs, org, target.product_totals())
     pairs["actual"] = _last_year(tables, owners, target).reindex(grid, fill_value=0.0).to_numpy()
     pairs["lower"], pairs["upper"] = _bounds(pairs, settings)
     pairs["commitment"] = _commitments(tables, products).reindex(grid).to_numpy()
@@ -320,6 +326,7 @@ def _meet_history(
     totals: pd.Series,
     settings: QuotaSettings,
     solver: SolverSettings | None,
+    org: ManagerTargets | None = None,
 ) -> None:
     """Stage 0: the least total shortfall/excess of the soft history rows, then held.
 
@@ -334,7 +341,7 @@ def _meet_history(
     model.prob.name = "quota_history"  # the log line of stage 0
     report = solve(model.prob, solver)
     if report.status == Status.INFEASIBLE:
-        raise _diagnose(pairs, totals, settings, solver)
+        raise _diagnose(pairs, totals, settings, solver, org)
     _require(report, "history stage")
     best = max(report.objective or 0.0, 0.0)
     # held at the optimum plus the solver's round-off (its feasibility tolerance is 1e-7)
@@ -369,11 +376,12 @@ def _solve_two_stage(
     totals: pd.Series,
     settings: QuotaSettings,
     solver: SolverSettings | None,
+    org: ManagerTargets | None = None,
 ) -> tuple[SolveReport, dict[str, float]]:
     """Stage 1 min D (+ commitments), stage 2 min sum d holding stage 1; duals of stage 1."""
     first = solve(model.prob, solver)
     if first.status == Status.INFEASIBLE:
-        raise _diagnose(pairs, totals, settings, solver)
+        raise _diagnose(pairs, totals, settings, solver, org)
     _require(first, "stage 1")
     best = first.objective or 0.0
     scale = max(1.0, abs(best))
@@ -403,15 +411,20 @@ def _require(report: SolveReport, stage: str) -> None:
 
 
 def _diagnose(
-    pairs: pd.DataFrame, totals: pd.Series, settings: QuotaSettings, solver: SolverSettings | None
+    pairs: pd.DataFrame,
+    totals: pd.Series,
+    settings: QuotaSettings,
+    solver: SolverSettings | None,
+    org: ManagerTargets | None = None,
 ) -> InfeasibleError:
-    """Elastic re-solve: which product targets the bounds and caps cannot reach, by how much."""
-    model = QuotaModel.build(pairs, totals, settings, elastic=True)
+    """Elastic re-solve: which product (and manager) targets the bounds and caps cannot reach."""
+    model = QuotaModel.build(pairs, totals, settings, elastic=True, org=org)
     report = solve(model.prob, solver)
     lines = []
     if report.is_ok:
         for label, (over, under) in model.slacks.items():
-            total = totals[label[len("target_total[") : -1]]
+            key = label[label.index("[") + 1 : -1]
+            total = totals[key] if label.startswith("target_") else org.targets[key]  # type: ignore[union-attr]
             short, extra = under.varValue or 0.0, over.varValue or 0.0
             if short > 1e-6:
                 lines.append(
@@ -425,16 +438,3 @@ def _diagnose(
     return InfeasibleError(
         "quota: the caps, bands and product targets cannot hold together", diagnosis=lines
     )
-
-
-# ---------------------------------------------------------------- reconciliation
-
-
-def _reconciliation(pairs: pd.DataFrame, rep_product: pd.DataFrame) -> pd.DataFrame:
-    """rep_id, product_id, commitment, quota, gap (= quota - commitment) for every commitment."""
-    given = pairs["commitment"].notna()
-    out = rep_product.loc[given, ["rep_id", "product_id"]].copy()
-    out["commitment"] = pairs.loc[given, "commitment"]
-    out["quota"] = rep_product.loc[given, "quota"]
-    out["gap"] = out["quota"] - out["commitment"]
-    return out.reset_index(drop=True)

@@ -16,6 +16,7 @@ import pandas as pd
 from allocator.io.settings import QuotaSettings, StaffingSettings
 from allocator.io.staffing import Staffing, build_staffing
 from allocator.io.tables import Tables, parse_ids, potential_by_product
+from allocator.quota.check_managers import group_fair, manager_sums
 from allocator.quota.result import QuotaResult
 from allocator.quota.target import TargetResult
 
@@ -51,13 +52,15 @@ def check_quotas(
     belong to their rep; days are working days of the target months; fairness band, skills, ramp
     (through the fair quota), caps and history bounds; base <= target <= stretch; the expense
     budget and ceilings; no quota in a month or on a day a rep is not available, and split
-    accounts credited by share (``models/organisation.md``).
+    accounts credited by share, every manager's top-down target met exactly and the fair
+    quotas fitted to those targets (``models/organisation.md``).
     """
     credit = _credit(tables, owners)
     available = build_staffing(tables, target.periods, settings.calendar, staffing)
     found: list[str] = []
     found += _whole(result)
     found += _sums(target, result, credit)
+    found += manager_sums(tables, target.by_manager, result.rep_product)
     found += _calendar(target, settings, result)
     found += _available(result, available)
     found += _overlays(tables, target, settings, result, staffing)
@@ -279,6 +282,7 @@ def _pairs(
     ramp = rp["rep_id"].map(available.share.sum(axis=1)).to_numpy(float)
     eligible = skilled & (pot > 0) & (ramp > 0)
     fair = _fair(rp, pot, eligible, target, available.share)
+    fair = group_fair(tables, target.by_manager, target.total, rp, fair)
     q, band = rp["quota"].to_numpy(float), settings.fairness.band
     keys = rp[PAIR]
     found = _report(~eligible & (q != 0), keys, "quota without skill or potential")

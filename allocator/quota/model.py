@@ -19,6 +19,7 @@ import pandas as pd
 import pulp
 
 from allocator.io.settings import QuotaSettings
+from allocator.quota.managers import ManagerTargets, round_to_groups
 from allocator.quota.phasing import round_groups
 
 __all__ = [
@@ -68,14 +69,18 @@ class QuotaModel:
         settings: QuotaSettings,
         *,
         elastic: bool = False,
+        org: ManagerTargets | None = None,
     ) -> QuotaModel:
-        """Every constraint family; ``elastic`` relaxes ``target_total`` (diagnosis only)."""
+        """Every constraint family; ``elastic`` relaxes ``target_total`` and ``manager_target``
+        (diagnosis only); ``org`` adds the top-down targets' ``manager_target[m]`` rows."""
         el = pairs[pairs["eligible"]]
         q = {i: pulp.LpVariable(f"q_{i}", lowBound=0) for i in el.index}
         d = {i: pulp.LpVariable(f"d_{i}", lowBound=0) for i in el.index}
         model = cls(pulp.LpProblem("quota", pulp.LpMinimize), q, d, pulp.LpVariable("D", 0))
         keys = [f"{r},{p}" for r, p in zip(el["rep_id"], el["product_id"], strict=True)]
         model._target_total(pairs, totals, elastic=elastic)
+        if org is not None:
+            model._manager_targets(pairs, org, elastic=elastic)
         model._fairness(el, keys, settings.fairness.band)
         model._deviation(el, keys)
         if settings.cap_share is not None:
@@ -97,16 +102,27 @@ class QuotaModel:
         members = pairs.index.to_series().groupby(pairs["product_id"]).agg(list)
         for p, total in totals.items():
             terms = [(self.q[i], 1.0) for i in members.get(p, []) if i in self.q]
-            label = f"target_total[{p}]"
-            if elastic:
-                over, under = (
-                    pulp.LpVariable(f"s_hi_{len(self.slacks)}", 0),
-                    pulp.LpVariable(f"s_lo_{len(self.slacks)}", 0),
-                )
-                terms += [(over, -1.0), (under, 1.0)]
-                self.slacks[label] = (over, under)
-                self.stage1 += (over + under) * (1.0 / max(float(total), 1.0))
-            self._row(label, terms, _EQ, total)
+            self._elastic_row(f"target_total[{p}]", terms, total, elastic=elastic)
+
+    def _manager_targets(self, pairs: pd.DataFrame, org: ManagerTargets, *, elastic: bool) -> None:
+        """(1b) ``manager_target[m]``: the quotas of the reps below manager m (any depth, every
+        product) sum to m's top-down target (``models/organisation.md``)."""
+        for m, total in org.targets.items():
+            below = pairs["rep_id"].isin(set(org.members[m])).to_numpy()
+            terms = [(self.q[i], 1.0) for i in pairs.index[below] if i in self.q]
+            self._elastic_row(f"manager_target[{m}]", terms, total, elastic=elastic)
+
+    def _elastic_row(
+        self, label: str, terms: list[tuple[pulp.LpVariable, float]], total: float, *, elastic: bool
+    ) -> None:
+        """``terms == total``; elastic: with over/under slacks priced in stage 1 (diagnosis)."""
+        if elastic:
+            over = pulp.LpVariable(f"s_hi_{len(self.slacks)}", 0)
+            under = pulp.LpVariable(f"s_lo_{len(self.slacks)}", 0)
+            terms = [*terms, (over, -1.0), (under, 1.0)]
+            self.slacks[label] = (over, under)
+            self.stage1 += (over + under) * (1.0 / max(float(total), 1.0))
+        self._row(label, terms, _EQ, total)
 
     def _fairness(self, el: pd.DataFrame, keys: list[str], band: float) -> None:
         """(2) ``fairness_lo/hi[r,p]``: the quota within +-band of the fair quota."""
@@ -170,13 +186,19 @@ class QuotaModel:
         return constraint_rows(self.prob, self.labels, duals, "quota")
 
 
-def read_quotas(model: QuotaModel, pairs: pd.DataFrame, totals: pd.Series) -> pd.DataFrame:
-    """The LP quotas rounded per product to whole units summing to the target exactly."""
+def read_quotas(
+    model: QuotaModel, pairs: pd.DataFrame, totals: pd.Series, org: ManagerTargets | None = None
+) -> pd.DataFrame:
+    """The LP quotas rounded per product to whole units summing to the target exactly (and,
+    with top-down targets ``org``, to every manager's target exactly)."""
     values = np.zeros(len(pairs))
     for i, var in model.q.items():
         values[i] = max(var.varValue or 0.0, 0.0)
-    codes = pd.Categorical(pairs["product_id"], categories=list(totals.index)).codes
-    quota = round_groups(values, codes, totals.to_numpy(float))
+    if org is not None:
+        quota = round_to_groups(values, pairs, org, totals)
+    else:
+        codes = pd.Categorical(pairs["product_id"], categories=list(totals.index)).codes
+        quota = round_groups(values, codes, totals.to_numpy(float))
     out = pairs[["rep_id", "product_id", "potential", "ramp", "fair"]].copy()
     out["quota_lp"] = values
     out["quota"] = quota

@@ -9,7 +9,7 @@ import pandas as pd
 
 from allocator.solver import SolveReport
 
-__all__ = ["QuotaResult"]
+__all__ = ["QuotaResult", "reconciliation_table"]
 
 
 @dataclass(frozen=True)
@@ -66,3 +66,13 @@ class QuotaResult:
             f"  binds: {n} (dual {d:+.4g})" for n, d in zip(top["name"], top["dual"], strict=True)
         ]
         return "\n".join(lines)
+
+
+def reconciliation_table(pairs: pd.DataFrame, rep_product: pd.DataFrame) -> pd.DataFrame:
+    """rep_id, product_id, commitment, quota, gap (= quota - commitment) for every commitment."""
+    given = pairs["commitment"].notna()
+    out = rep_product.loc[given, ["rep_id", "product_id"]].copy()
+    out["commitment"] = pairs.loc[given, "commitment"]
+    out["quota"] = rep_product.loc[given, "quota"]
+    out["gap"] = out["quota"] - out["commitment"]
+    return out.reset_index(drop=True)

@@ -18,6 +18,7 @@ import pulp
 from allocator.exceptions import AllocatorWarning, InfeasibleError, ScenarioError, SolverError
 from allocator.io.settings import Band, SolverSettings, TargetSettings
 from allocator.io.tables import DEFAULT_PRODUCT, Tables, potential_by_product
+from allocator.quota.managers import covers_every_rep, resolve_manager_targets
 from allocator.quota.phasing import before, month_periods, parse_month, round_groups, round_to_total
 from allocator.solver import SolveReport, solve
 
@@ -40,13 +41,16 @@ class TargetResult:
 
     ``references``: period, plan, history, industry, competitor, target (whole units);
     ``by_product``: period, product_id, target (whole units, sums exact);
-    ``mix``: product_id, category, share, margin, band_min, band_max; ``total``: the horizon target.
+    ``mix``: product_id, category, share, margin, band_min, band_max; ``total``: the horizon target;
+    ``by_manager``: manager_id, target (whole units over the horizon) of ``target.by_manager``,
+    checked against each other and ``total`` (None when the scenario gives none).
     """
 
     references: pd.DataFrame
     by_product: pd.DataFrame
     mix: pd.DataFrame
     total: float
+    by_manager: pd.DataFrame | None = None
 
     @property
     def periods(self) -> list[str]:
@@ -77,19 +81,33 @@ def set_target(
         all weigh 0; a bad ``start``; a mix band naming an unknown product or without products.
     InfeasibleError
         The mix bands cannot be met together (the diagnosis names the bands and numbers).
+    InputError
+        ``target.by_manager`` contradicts itself, the hierarchy or the company target
+        (:func:`allocator.quota.managers.resolve_manager_targets`).
     """
     periods = month_periods(settings.start, settings.months)
     sales = company_sales(tables)
     for message in history_warnings(tables, settings):
         warnings.warn(message, AllocatorWarning, stacklevel=2)
+    org = None
+    given = settings.by_manager
+    alone = settings.plan is None and sales.empty  # no company target but the managers'
+    if given and settings.amount is None and (alone or covers_every_rep(tables, given)):
+        # the managers' targets are the company target; the references shape the months
+        org = resolve_manager_targets(tables, given, None)
+        settings = settings.model_copy(update={"amount": float(org.company)})
     references = _references(sales, periods, settings)
     monthly = _weighted_target(references, settings)
     total = int(np.rint(monthly.sum()))
+    if settings.by_manager and org is None:
+        key = "target.amount" if settings.amount is not None else "target (plan, history)"
+        org = resolve_manager_targets(tables, settings.by_manager, total, key)
     references["target"] = round_to_total(monthly.to_numpy(), total)
     mix = _mix(tables, settings, solver)
     by_product = _split_months(references, mix)
     log.info("target: %s over %d months", f"{total:,}", len(periods))
-    return TargetResult(references, by_product, mix, float(total))
+    by_manager = org.table() if org is not None else None
+    return TargetResult(references, by_product, mix, float(total), by_manager)
 
 
 def company_sales(tables: Tables) -> pd.Series:

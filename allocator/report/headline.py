@@ -198,19 +198,35 @@ def _quota_words(plan: Plan) -> list[str]:
 # ---------------------------------------------------------------- warnings
 
 
+def _ramping(plan: Plan) -> list[str]:
+    """Reps below a full ramp: ``R007 at 50%``, and dated new hires who start in or after the
+    plan's first month or follow a schedule: ``R025 from 2027-04 on 25/50/75/100``."""
+    reps = plan.tables.active_reps
+    periods = getattr(plan.target, "periods", None) or [""]
+    first = periods[0]
+    start = reps["start"].astype(str) if "start" in reps else pd.Series("", index=reps.index)
+    schedule = reps.get("ramp_schedule", pd.Series("", index=reps.index)).astype(str)
+    out = []
+    for rep, ramp, begins, curve in zip(
+        reps["rep_id"], reps["ramp"].astype(float), start, schedule, strict=True
+    ):
+        dated = bool(curve) or (bool(begins) and begins[:7] >= first)
+        if dated:
+            out.append(f"{rep} from {begins or 'the start'}" + (f" on {curve}" if curve else ""))
+        elif ramp < 1:
+            out.append(f"{rep} at {percent(ramp, 0)}")
+    return out
+
+
 def plan_warnings(plan: Plan) -> list[str]:
     """Skill/quota mismatches, ramping reps, reps above 95% utilisation, an unproven plan."""
     out = [m["text"] for m in skill_mismatches(plan).to_dict("records")]
-    reps = plan.tables.active_reps
-    ramping = reps[reps["ramp"].astype(float) < 1]
-    if len(ramping):
-        shown = ", ".join(
-            f"{r} at {percent(a, 0)}"
-            for r, a in zip(ramping["rep_id"], ramping["ramp"], strict=True)
-        )
+    ramping = _ramping(plan)
+    if ramping:
         out.append(
-            f"{len(ramping)} rep(s) ramping up ({shown}): fair shares and quotas are "
-            "scaled by the ramp."
+            f"{len(ramping)} rep(s) ramping up ({', '.join(ramping)}): fair shares and quotas "
+            "are scaled by the ramp (a dated hire has none before the start, then follows the "
+            "schedule)."
         )
     frame = plan.reps_frame()
     busy = frame[frame["utilization"] > BUSY].sort_values("utilization", ascending=False)

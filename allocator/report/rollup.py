@@ -33,6 +33,8 @@ ROLLUP_COLUMNS = [
     "travel_km",
     "fair_share",
     "quota",
+    "given_target",
+    "target_gap",
     "potential_share",
     "quota_share",
 ]
@@ -71,7 +73,9 @@ def rollup(plan: Plan) -> pd.DataFrame | None:
     """One row per manager (:data:`ROLLUP_COLUMNS`), top levels first; None without managers.
 
     ``utilization`` is workload / capacity of the reps below (hours over the horizon); the shares
-    are of the whole company's potential and quota.
+    are of the whole company's potential and quota. ``given_target`` is the manager's top-down
+    target (``target.by_manager``, NaN when none) and ``target_gap`` the reps' quota minus it
+    (0 when the plan met it, as the quota checker verifies).
     """
     reps = plan.tables.reps.set_index("rep_id")["manager_id"]
     if (reps == "").all():
@@ -93,6 +97,12 @@ def rollup(plan: Plan) -> pd.DataFrame | None:
     out["potential_share"] = out["potential"] / frame["potential"].sum()
     total_quota = frame["quota"].sum()
     out["quota_share"] = out["quota"] / total_quota if total_quota else float("nan")
+    given = plan.target.by_manager if plan.target is not None else None
+    if given is not None:
+        out["given_target"] = out.index.map(given.set_index("manager_id")["target"]).astype(float)
+    else:
+        out["given_target"] = float("nan")
+    out["target_gap"] = out["quota"] - out["given_target"]
     depth = {m: len(managers_above(m, managers["parent_id"])) for m in out.index}
     out = out.assign(_depth=pd.Series(depth)).sort_values(["_depth", "parent_id"], kind="stable")
     out = out.sort_values("_depth", kind="stable").rename_axis("manager_id").reset_index()
@@ -120,4 +130,11 @@ def rollup_section(plan: Plan) -> Section | None:
         "Utilisation is workload over capacity for the plan horizon; the shares are of the whole "
         "company (rollup.csv)."
     )
+    if table["given_target"].notna().any():
+        text += (
+            " Given target is the manager's top-down target (target.by_manager); gap is the "
+            "reps' quota minus it."
+        )
+    else:
+        shown = shown.drop(columns=["given_target", "target_gap"])
     return Section("District roll-up", (Text(text), Table(shown)))

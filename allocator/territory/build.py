@@ -370,6 +370,20 @@ def _contiguity(tables: Tables, settings: AssignmentSettings, t: Territory) -> C
         include_home=rule.include_home,
         per_component=rule.per_component,
         max_rounds=rule.max_rounds,
+        districts=_districts(tables, settings, t),
+    )
+
+
+def _districts(
+    tables: Tables, settings: AssignmentSettings, t: Territory
+) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """``(manager_id, rep indices)`` of every manager (any depth) under ``managers.contiguous``."""
+    rule = settings.constraints.managers
+    if rule is None or not rule.contiguous or "manager_id" not in t.reps.columns:
+        return ()
+    members = reps_below(tables, t.reps)
+    return tuple(
+        (m, tuple(int(k) for k in np.flatnonzero(mask))) for m, mask in sorted(members.items())
     )
 
 
@@ -379,7 +393,7 @@ def _manager_families(
     """``manager_lo/hi[m]``: the measure below each manager (any depth) within +-tolerance of
     the sum of its reps' fair shares; split accounts count as fixed shares."""
     rule = settings.constraints.managers
-    if rule is None or "manager_id" not in t.reps.columns:
+    if rule is None or rule.tolerance is None or "manager_id" not in t.reps.columns:
         return ()
     members = reps_below(tables, t.reps)
     fair_rule = (settings.constraints.balance or BalanceSettings()).fair_share

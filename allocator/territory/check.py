@@ -289,7 +289,7 @@ def _managers(
 ) -> list[str]:
     """Each manager's reps (any depth): their credited measure within the band of their fair."""
     rule = settings.constraints.managers
-    if rule is None or "manager_id" not in reps.columns:
+    if rule is None or rule.tolerance is None or "manager_id" not in reps.columns:
         return []
     parents = {}
     if tables.managers is not None:
@@ -347,15 +347,48 @@ def _regions(
         pairs = zip(tables.adjacency["region_a"], tables.adjacency["region_b"], strict=True)
         graph.add_edges_from((a, b) for a, b in pairs if a in graph and b in graph)
     piece = {g: min(c) for c in nx.connected_components(graph) for g in c}
-    for r, regions in df.groupby("rep_id")["region_id"]:
-        served = set(regions)
-        groups = {"": served}
-        if rule.per_component:
-            groups = {k: {g for g in served if piece[g] == k} for k in {piece[g] for g in served}}
-        for key, part in sorted(groups.items()):
-            if not nx.is_connected(graph.subgraph(part)):
-                where = f" in the component of {key}" if key else ""
-                out.append(f"contiguity[{r}]: its regions {sorted(part)}{where} are not connected")
+    served_by = {str(r): set(regions) for r, regions in df.groupby("rep_id")["region_id"]}
+    for r, served in served_by.items():
+        out += _connected(graph, piece, served, rule.per_component, f"contiguity[{r}]: its")
+    managers = settings.constraints.managers
+    if managers is None or not managers.contiguous or "manager_id" not in reps.columns:
+        return out
+    for m, below in sorted(_below(tables, reps).items()):
+        union = set().union(*(served_by.get(r, set()) for r in below))
+        what = f"district_contiguity[{m}]: the regions of its reps ({', '.join(sorted(below))})"
+        out += _connected(graph, piece, union, rule.per_component, what)
+    return out
+
+
+def _connected(
+    graph: nx.Graph, piece: dict[str, str], served: set[str], per_component: bool, what: str
+) -> list[str]:
+    """A line when ``served`` is not connected (within each component with ``per_component``)."""
+    groups = {"": served}
+    if per_component:
+        groups = {k: {g for g in served if piece[g] == k} for k in {piece[g] for g in served}}
+    return [
+        f"{what} regions {sorted(part)}{f' in the component of {key}' if key else ''} are not "
+        "connected"
+        for key, part in sorted(groups.items())
+        if part and not nx.is_connected(graph.subgraph(part))
+    ]
+
+
+def _below(tables: Tables, reps: pd.DataFrame) -> dict[str, list[str]]:
+    """Manager id -> the active reps below it at any depth (``reps`` indexed by rep_id)."""
+    parents = {}
+    if tables.managers is not None:
+        parents = dict(
+            zip(tables.managers["manager_id"], tables.managers["parent_id"], strict=True)
+        )
+    out: dict[str, list[str]] = {}
+    for rep, manager in reps["manager_id"].items():
+        chain: list[str] = []
+        while manager and manager not in chain:
+            chain.append(manager)
+            out.setdefault(manager, []).append(str(rep))
+            manager = parents.get(manager, "")
     return out
 
 

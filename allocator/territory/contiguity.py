@@ -26,6 +26,7 @@ __all__ = [
     "disconnected_reps",
     "find_cuts",
     "home_rules",
+    "split_districts",
     "territories",
 ]
 
@@ -37,7 +38,9 @@ BoolArray = npt.NDArray[np.bool_]
 class Contiguity:
     """Region of every item, the region graph (nodes are region indices) and each rep's home.
 
-    ``home[r]`` is the region index of rep ``r``'s home, -1 when unknown.
+    ``home[r]`` is the region index of rep ``r``'s home, -1 when unknown. ``districts`` holds
+    ``(manager_id, rep indices)`` of every manager whose reps' territories must together be
+    connected (``assignment.constraints.managers.contiguous``; ``models/organisation.md``).
     """
 
     groups: IntArray
@@ -47,6 +50,7 @@ class Contiguity:
     include_home: bool = True
     per_component: bool = False
     max_rounds: int = 50
+    districts: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,17 @@ def disconnected_reps(contiguity: Contiguity, assign: IntArray, n_reps: int) -> 
     """Reps whose territory is not connected (within each component with ``per_component``)."""
     terr = territories(contiguity, assign, n_reps)
     return [r for r, t in enumerate(terr) if t and _split(contiguity, _pieces(contiguity, t))]
+
+
+def split_districts(contiguity: Contiguity, assign: IntArray, n_reps: int) -> list[str]:
+    """Managers whose reps' territories together are not connected (rule district_contiguity)."""
+    terr = territories(contiguity, assign, n_reps)
+    out = []
+    for manager, reps in contiguity.districts:
+        union = set().union(*(terr[r] for r in reps)) if reps else set()
+        if union and _split(contiguity, _pieces(contiguity, union)):
+            out.append(manager)
+    return out
 
 
 def find_cuts(contiguity: Contiguity, assign: IntArray, n_reps: int, *, first: int) -> list[Cut]:

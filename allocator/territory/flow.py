@@ -76,6 +76,9 @@ def build_flow(
         by_region.setdefault(int(graph.region[i]), []).append(i)
     for r in reps:
         _add_rep_flow(model, graph, r, by_region, cat)
+    for k, (_, members) in enumerate(graph.districts):
+        if members and set(members) <= set(reps):
+            _add_district_flow(model, graph, k, members, cat)
     objective += _add_rows(model, rows, assign, penalty=penalty, tolerance=tolerance)
     if tolerance:
         assert model.tolerance is not None
@@ -136,6 +139,49 @@ def _add_rep_flow(
                 prob += s <= size * model.z[r, g], f"supply_{r}_{g}"
             net = net + s
         prob += net == model.y[r, g], f"consume_{r}_{g}"
+
+
+def _add_district_flow(
+    model: FlowModel, graph: Graph, k: int, members: tuple[int, ...], cat: str
+) -> None:
+    """Rows ``district_serves``/``district_flow`` of district ``k`` (``models/organisation.md``):
+    ``w[k,g]`` (kept in ``model.y`` under the key ``-(k+1)``) is 1 when a rep of the district
+    serves ``g``, and one flow from the district's root (a member's home; else one free root
+    per component) reaches every served region through served regions only."""
+    prob, key = model.prob, -(k + 1)
+    regions = sorted({g for (r, g) in model.y if r in members})
+    size = len(regions)
+    for g in regions:
+        ys = [model.y[r, g] for r in members if (r, g) in model.y]
+        w = model.y[key, g] = prob.add_variable(f"w_{k}_{g}", 0, 1, cat)
+        for j, y in enumerate(ys):
+            prob += y <= w, f"district_serves_{k}_{g}_{j}"
+        prob += w <= pulp.lpSum(ys), f"district_serves_any_{k}_{g}"
+    homes = [int(graph.root[r]) for r in members if (r, int(graph.root[r])) in model.y]
+    root = homes[0] if homes else -1
+    part = graph.component[root] if root >= 0 else -1
+    free = [g for g in regions if root < 0 or (graph.per_component and graph.component[g] != part)]
+    for g in free:
+        model.z[key, g] = prob.add_variable(f"zd_{k}_{g}", 0, 1, cat)
+        prob += model.z[key, g] <= model.y[key, g], f"district_root_in_{k}_{g}"
+    for piece in _by_component(graph, free):
+        prob += pulp.lpSum(model.z[key, g] for g in piece) <= 1, f"district_one_root_{k}_{piece[0]}"
+    net = {g: pulp.LpAffineExpression() for g in regions}
+    for g in regions:
+        for h in graph.neighbours[g]:
+            if (key, h) in model.y:
+                f = model.f[key, g, h] = prob.add_variable(f"fd_{k}_{g}_{h}", 0, size)
+                prob += f <= size * model.y[key, h], f"district_flow_in_{k}_{g}_{h}"
+                prob += f <= size * model.y[key, g], f"district_flow_out_{k}_{g}_{h}"
+                net[g] -= f
+                net[h] += f
+    for g in regions:
+        if g == root or g in free:
+            s = model.s[key, g] = prob.add_variable(f"sd_{k}_{g}", 0, size)
+            if g in free:
+                prob += s <= size * model.z[key, g], f"district_supply_{k}_{g}"
+            net[g] += s
+        prob += net[g] == model.y[key, g], f"district_flow_{k}_{g}"
 
 
 def _add_ball_cuts(model: FlowModel, graph: Graph, r: int, root: int, served: list[int]) -> None:
@@ -217,6 +263,8 @@ def flow_start(model: FlowModel, graph: Graph, rows: Rows, assign: IntArray) -> 
             if (r, start) in model.z:
                 out[model.z[r, start].name] = 1.0
             _tree_flows(model, graph, r, start, set(part), out)
+    for k, (_, members) in enumerate(graph.districts):
+        _district_start(model, graph, k, members, assign, out)
     for (k, r), (dp, dm) in model.dev.items():
         gap = float(rows.coef[k][assign == r, r].sum() - rows.target[k][r])
         out[dp.name], out[dm.name] = max(gap, 0.0), max(-gap, 0.0)
@@ -226,6 +274,30 @@ def flow_start(model: FlowModel, graph: Graph, rows: Rows, assign: IntArray) -> 
     if model.tolerance is not None:
         out[model.tolerance.name] = tolerance_of(rows, assign)
     return out
+
+
+def _district_start(
+    model: FlowModel,
+    graph: Graph,
+    k: int,
+    members: tuple[int, ...],
+    assign: IntArray,
+    out: dict[str, float],
+) -> None:
+    """Start values of district ``k``'s rows (when in the model) for a plan joining it up."""
+    key = -(k + 1)
+    if not any(kk == key for kk, _ in model.y):
+        return
+    served = {int(graph.region[i]) for i in model.items.tolist() if assign[i] in members}
+    for (kk, g), w in model.y.items():
+        if kk == key:
+            out[w.name] = float(g in served)
+    homes = [int(graph.root[r]) for r in members if int(graph.root[r]) in served]
+    for part in _by_component(graph, sorted(served)):
+        start = next((h for h in homes if h in part), part[0])
+        if (key, start) in model.z:
+            out[model.z[key, start].name] = 1.0
+        _tree_flows(model, graph, key, start, set(part), out)
 
 
 def _tree_flows(

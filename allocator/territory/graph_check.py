@@ -41,6 +41,7 @@ def graph_findings(problem: ArcProblem, contiguity: Contiguity, graph: Graph, ro
         One line per cause, with the regions, what to change and the tolerance that would work.
     """
     problems = _unreachable(problem, contiguity, graph)
+    problems += _districts_apart(problem, contiguity, graph)
     problems += _too_big(problem, contiguity, graph, rows)
     if not problems:
         problems = _component_bands(problem, contiguity, graph, rows)
@@ -71,6 +72,30 @@ def _unreachable(problem: ArcProblem, contiguity: Contiguity, graph: Graph) -> l
             "that no rep lives in and no link reaches: add a link (adjacency), put a rep there, "
             "or set contiguity.per_component: true"
         )
+    return out
+
+
+def _districts_apart(problem: ArcProblem, contiguity: Contiguity, graph: Graph) -> list[str]:
+    """``district_contiguity[m]``: a manager whose reps must serve home regions in different
+    parts of the map (no path through regions with items joins them) cannot be one piece."""
+    if graph.per_component:
+        return []
+    out = []
+    for manager, members in graph.districts:
+        homes = sorted({int(graph.root[r]) for r in members if graph.root[r] >= 0})
+        parts = sorted({int(graph.component[h]) for h in homes})
+        if len(parts) > 1:
+            lives = {r: int(graph.component[graph.root[r]]) for r in members if graph.root[r] >= 0}
+            where = "; ".join(
+                f"{', '.join(problem.reps[r] for r, p in lives.items() if p == c)} in "
+                f"{_names(contiguity, [h for h in homes if graph.component[h] == c])}"
+                for c in parts
+            )
+            out.append(
+                f"district_contiguity[{manager}]: its reps live in {len(parts)} parts of the map "
+                f"that no link joins ({where}): link the parts (adjacency), move the reps to one "
+                "manager per part, or drop assignment.constraints.managers.contiguous"
+            )
     return out
 
 

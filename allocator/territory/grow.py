@@ -48,6 +48,8 @@ class Graph:
     first: IntArray
     eligible: npt.NDArray[np.bool_]
     cost: FloatArray
+    #: ``(manager_id, rep indices)`` whose territories must together be connected
+    districts: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

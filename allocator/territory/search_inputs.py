@@ -43,6 +43,7 @@ def search_inputs(problem: ArcProblem, contiguity: Contiguity) -> tuple[Graph, R
         first=rules.first,
         eligible=rules.eligible,
         cost=np.asarray(problem.cost, float),
+        districts=contiguity.districts,
     )
     return graph, _rows(problem)
 

@@ -23,7 +23,7 @@ import numpy.typing as npt
 from allocator.exceptions import AllocatorError, InfeasibleError
 from allocator.io.settings import SolverSettings
 from allocator.solver import SolveReport, Status, relative_gap, solve
-from allocator.territory.contiguity import disconnected_reps
+from allocator.territory.contiguity import disconnected_reps, split_districts
 from allocator.territory.core import (
     ArcProblem,
     build_model,
@@ -121,6 +121,18 @@ def solve_contiguous(
 
 
 def _broken(problem: ArcProblem, graph: Graph, assign: IntArray) -> list[int]:
+    """:func:`_broken_reps`, and the reps of a manager whose territories together are split
+    (district_contiguity)."""
+    assert problem.contiguity is not None
+    out = set(_broken_reps(problem, graph, assign))
+    split = set(split_districts(problem.contiguity, assign, problem.shape[1]))
+    for manager, members in problem.contiguity.districts:
+        if manager in split:
+            out.update(members)
+    return sorted(out)
+
+
+def _broken_reps(problem: ArcProblem, graph: Graph, assign: IntArray) -> list[int]:
     """Reps whose territory is split or misses their home region (rules contiguity, home)."""
     assert problem.contiguity is not None
     out = set(disconnected_reps(problem.contiguity, assign, problem.shape[1]))
@@ -286,8 +298,10 @@ def _no_plan(
     """Raise InfeasibleError when the exact model proved it, else NoContiguousPlan."""
     contiguity = problem.contiguity
     assert contiguity is not None
-    split = [problem.reps[r] for r in _broken(problem, graph, best.assign)]
+    split = [problem.reps[r] for r in _broken_reps(problem, graph, best.assign)]
+    districts = split_districts(contiguity, best.assign, problem.shape[1])
     why = tuple(violations(problem, best.assign)) + tuple(f"contiguity[{r}]" for r in split)
+    why += tuple(f"district_contiguity[{m}]" for m in districts)
     if report is not None and report.status is Status.INFEASIBLE:
         raise explain_tolerance(problem, graph, rows, best.assign, solver, deadline)
     seconds = time.monotonic() - began

@@ -22,6 +22,7 @@ from allocator.plan import Plan, solve_scenario
 from allocator.quota.allocate import allocate_quotas
 from allocator.quota.availability import fit_months
 from allocator.quota.check import check_quotas
+from allocator.report.headline import plan_warnings
 
 CASE = Path(__file__).parent / "cases" / "new_hire" / "scenario.yaml"
 SCHEDULE = {"2027-04": 0.25, "2027-05": 0.5, "2027-06": 0.75}
@@ -140,3 +141,9 @@ def test_fit_months_keeps_zeros_and_both_margins() -> None:
             np.array([10.0, 20.0]),
             ["a", "b"],
         )
+
+
+def test_the_headline_names_the_dated_new_hire_as_ramping(new_hire: Plan) -> None:
+    ramping = [w for w in plan_warnings(new_hire) if "ramping up" in w]
+    assert ramping, plan_warnings(new_hire)
+    assert "R04 from 2027-04 on 25/50/75/100" in ramping[0]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -53,3 +55,18 @@ def test_managers_without_a_managers_table_are_districts(small_plan: Plan) -> No
     assert (table["level"] == "district").all()
     assert table["reps"].sum() == len(reps)
     assert isinstance(table, pd.DataFrame)
+
+
+def test_rollup_shows_each_given_target_and_the_gap(small_plan: Plan) -> None:
+    before = rollup(small_plan)
+    assert before is not None and before["given_target"].isna().all()
+    manager, quota = before["manager_id"].iloc[0], float(before["quota"].iloc[0])
+    given = pd.DataFrame({"manager_id": [manager], "target": [quota + 5]})
+    assert small_plan.target is not None
+    target = dataclasses.replace(small_plan.target, by_manager=given)
+    table = rollup(Plan(**{**small_plan.__dict__, "target": target}))
+    assert table is not None
+    rows = table.set_index("manager_id")
+    assert rows.at[manager, "given_target"] == quota + 5
+    assert rows.at[manager, "target_gap"] == -5
+    assert rows.drop(index=manager)["given_target"].isna().all()

@@ -1,0 +1,159 @@
+"""Top-down targets per manager (``target.by_manager``): split down to the reps, every manager's
+quotas summing exactly to its target (allocator/quota/managers.py, models/organisation.md).
+
+Six reps with one account each: R1-R3 in district D1 and R4-R5 in D2 (region V1), R6 in D3
+(region V2). Every plan also passes the independent checker inside ``allocate_quotas``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from allocator.exceptions import InputError
+from allocator.io.data import make_tables
+from allocator.io.settings import QuotaSettings, SolverSettings, TargetSettings
+from allocator.io.tables import Tables
+from allocator.quota.allocate import allocate_quotas
+from allocator.quota.check import check_quotas
+from allocator.quota.target import set_target
+
+HIGHS = SolverSettings(name="highs")
+DISTRICT = {"R1": "D1", "R2": "D1", "R3": "D1", "R4": "D2", "R5": "D2", "R6": "D3"}
+# potential (P1, P2): D1 holds 60% of the potential, D2 25%, D3 15%
+POTENTIAL = {
+    "R1": (300, 100),
+    "R2": (200, 100),
+    "R3": (150, 50),
+    "R4": (100, 100),
+    "R5": (150, 0),
+    "R6": (100, 50),
+}
+
+
+def company() -> Tables:
+    ids = list(DISTRICT)
+    reps = pd.DataFrame(
+        {
+            "rep_id": ids,
+            "name": ids,
+            "lat": 50.0,
+            "lon": 4.0,
+            "region_id": "G1",
+            "experience": 5,
+            "capacity": 1000.0,
+            "manager_id": [DISTRICT[r] for r in ids],
+        }
+    )
+    accounts = pd.DataFrame(
+        {
+            "account_id": [f"A{r}" for r in ids],
+            "name": ids,
+            "lat": 50.0,
+            "lon": 4.0,
+            "region_id": "G1",
+            "segment": "A",
+            "potential": [sum(POTENTIAL[r]) for r in ids],
+            "workload": 1.0,
+            "incumbent_rep_id": ids,
+        }
+    )
+    products = pd.DataFrame(
+        {"product_id": ["P1", "P2"], "name": ["P1", "P2"], "category": "volume", "margin": 0.5}
+    )
+    potential = pd.DataFrame(
+        [
+            (f"A{r}", p, v)
+            for r, pot in POTENTIAL.items()
+            for p, v in zip(("P1", "P2"), pot, strict=True)
+        ],
+        columns=["account_id", "product_id", "potential"],
+    )
+    managers = pd.DataFrame(
+        {
+            "manager_id": ["D1", "D2", "D3", "V1", "V2"],
+            "name": ["D1", "D2", "D3", "V1", "V2"],
+            "parent_id": ["V1", "V1", "V2", "", ""],
+        }
+    )
+    return make_tables(
+        reps=reps,
+        accounts=accounts,
+        products=products,
+        account_potential=potential,
+        managers=managers,
+    )
+
+
+def plan(by_manager: dict[str, float], amount: float | None = None):
+    tables = company()
+    target = set_target(
+        tables, TargetSettings(months=3, amount=amount, by_manager=by_manager), HIGHS
+    )
+    owners = tables.accounts.set_index("account_id")["incumbent_rep_id"]
+    quotas = allocate_quotas(tables, owners, target, QuotaSettings(), HIGHS)
+    return tables, owners, target, quotas
+
+
+def by_rep(quotas) -> pd.Series:
+    return quotas.rep_product.groupby("rep_id")["quota"].sum()
+
+
+def test_every_manager_sums_exactly_to_its_target() -> None:
+    # D1 gets 70% of V1's target against 60/85 = 70.6% of its potential; D3 (V2) stands alone
+    given = {"V1": 1_000_003, "D1": 700_001, "V2": 333_331}
+    _, _, target, quotas = plan(given)
+    assert target.total == 1_000_003 + 333_331  # the regions cover every rep: their sum
+    q = by_rep(quotas)
+    assert q[["R1", "R2", "R3"]].sum() == 700_001
+    assert q[["R4", "R5"]].sum() == 1_000_003 - 700_001  # D2: V1's remainder
+    assert q[["R1", "R2", "R3", "R4", "R5"]].sum() == 1_000_003
+    assert q["R6"] == 333_331
+    assert quotas.quotas["target"].sum() == target.total
+    names = set(quotas.constraints["name"])
+    assert {"manager_target[V1]", "manager_target[D1]", "manager_target[V2]"} <= names
+    # within D1 the split follows potential, as the company rule does (fair quotas fitted)
+    rp = quotas.rep_product.set_index(["rep_id", "product_id"])
+    assert rp["deviation"].abs().max() < 1e-6 + 1 / 50_000
+
+
+def test_a_company_amount_with_a_partial_split_gives_the_rest_to_the_others() -> None:
+    _, _, target, quotas = plan({"D1": 500_000}, amount=900_000)
+    q = by_rep(quotas)
+    assert target.total == 900_000
+    assert q[["R1", "R2", "R3"]].sum() == 500_000
+    assert q[["R4", "R5", "R6"]].sum() == 400_000
+
+
+def test_districts_above_their_region_name_the_key_and_numbers() -> None:
+    with pytest.raises(InputError) as err:
+        plan({"V1": 1_000_000, "D1": 700_000, "D2": 400_000, "V2": 100_000})
+    text = str(err.value)
+    assert "target.by_manager.V1" in text
+    assert "1,000,000" in text and "1,100,000" in text and "D1 700,000 + D2 400,000" in text
+
+
+def test_regions_contradicting_the_company_amount_name_the_key() -> None:
+    with pytest.raises(InputError) as err:
+        plan({"V1": 800_000, "V2": 300_000}, amount=1_000_000)
+    assert "target.amount" in str(err.value) and "1,100,000" in str(err.value)
+    with pytest.raises(InputError, match=r"target\.by_manager: without a company target"):
+        plan({"V1": 800_000})  # no amount, plan or history, and R6 is under no target
+    with pytest.raises(InputError, match=r"target\.by_manager\.X9: unknown manager"):
+        plan({"X9": 5}, amount=10)
+
+
+def test_the_checker_rejects_quotas_off_a_manager_target() -> None:
+    tables, owners, target, quotas = plan({"V1": 1_000_000, "D1": 700_000, "V2": 300_000})
+    settings = QuotaSettings()
+    assert check_quotas(tables, owners, target, settings, quotas).ok
+    rp = quotas.rep_product.copy()
+    # move 10 units of P1 from R1 (D1) to R4 (D2): products still sum, D1 and D2 do not
+    for rep, step in (("R1", -10), ("R4", 10)):
+        rp.loc[(rp["rep_id"] == rep) & (rp["product_id"] == "P1"), "quota"] += step
+    broken = dataclasses.replace(quotas, rep_product=rp)
+    found = check_quotas(tables, owners, target, settings, broken).violations
+    assert any(v.startswith("manager_target[D1]: 699,990") for v in found), found
+    assert not any("manager_target[V1]" in v for v in found)
