@@ -25,6 +25,7 @@ __all__ = [
     "HighsLpSession",
     "highs_status",
     "new_highs",
+    "read_report",
     "solve_highs",
     "trace_incumbents",
     "use_threads",
@@ -56,13 +57,10 @@ def solve_highs(
     if is_mip:
         trace_incumbents(h)
     h.run()
-    model_status = h.getModelStatus()
-    info = h.getInfo()
-    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    status = highs_status(model_status, has_solution)
-    solution = h.getSolution()
+    report = read_report(h, is_mip=is_mip)
     duals: dict[str, float] = {}
-    if has_solution:
+    if report.has_solution:
+        solution = h.getSolution()
         values = solution.col_value
         for v in variables:
             v.varValue = values[index[v.name]]
@@ -72,10 +70,23 @@ def solve_highs(
             duals = {c.name: float(d) for c, d in zip(rows, solution.row_dual, strict=True)}
             for c in rows:
                 c.pi = duals[c.name]
-    objective = info.objective_function_value if has_solution else None
+    return replace(report, duals=duals)
+
+
+def read_report(h: highspy.Highs, *, is_mip: bool) -> SolveReport:
+    """The :class:`SolveReport` of the model ``h`` just ran (``seconds`` 0: the caller times).
+
+    The objective is HiGHS's, in the model's sense; the bound is the MIP dual bound (None when
+    not finite), or for an LP the objective when optimal. No duals: the caller reads them.
+    """
+    model_status = h.getModelStatus()
+    info = h.getInfo()
+    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    status = highs_status(model_status, has_solution)
+    objective = float(info.objective_function_value) if has_solution else None
     bound: float | None
     if is_mip:
-        bound = info.mip_dual_bound
+        bound = float(info.mip_dual_bound)
         bound = bound if math.isfinite(bound) else None
     else:
         bound = objective if status == Status.OPTIMAL else None
@@ -87,7 +98,6 @@ def solve_highs(
         gap=relative_gap(objective, bound),
         seconds=0.0,
         has_solution=has_solution,
-        duals=duals,
         message=h.modelStatusToString(model_status),
     )
 

@@ -11,7 +11,6 @@ other solvers and contiguity cuts keep the PuLP path.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import replace
 
@@ -20,9 +19,9 @@ import numpy as np
 import numpy.typing as npt
 
 from allocator.io.settings import SolverSettings
-from allocator.solver import HighsLpSession, SolveReport, Status, relative_gap
+from allocator.solver import HighsLpSession, SolveReport, Status
 from allocator.solver.deadline import OVERRUNS, call_limit, current_deadline
-from allocator.solver.highs import highs_status, trace_incumbents
+from allocator.solver.highs import read_report, trace_incumbents
 from allocator.solver.report import spent_report
 from allocator.territory.arc_lp import _arc_columns, _extra_columns, _rows
 from allocator.territory.core import ArcProblem, activities
@@ -124,29 +123,12 @@ def _set_start(
 def _read(
     h: highspy.Highs, problem: ArcProblem, arcs: IntArray, first: int
 ) -> tuple[SolveReport, IntArray | None]:
-    model_status = h.getModelStatus()
-    info = h.getInfo()
-    has_solution = info.primal_solution_status == 2
-    status = highs_status(model_status, has_solution)
-    objective = float(info.objective_function_value) if has_solution else None
-    bound: float | None = float(info.mip_dual_bound)
-    if bound is None or not math.isfinite(bound):
-        bound = None
+    report = read_report(h, is_mip=True)
     assign = None
-    if has_solution:
+    if report.has_solution:
         x = np.asarray(h.getSolution().col_value, float)[first:]
         assign = _assignment(arcs, x, problem.shape)
-    report = SolveReport(
-        status=status,
-        solver="highs",
-        objective=objective,
-        bound=bound,
-        gap=relative_gap(objective, bound),
-        seconds=0.0,
-        has_solution=has_solution,
-        message=h.modelStatusToString(model_status),
-    )
-    if status is Status.INFEASIBLE:
+    if report.status is Status.INFEASIBLE:
         report = replace(report, objective=None, bound=None, gap=None)
     return report, assign
 

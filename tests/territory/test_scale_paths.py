@@ -43,17 +43,23 @@ def _pulp_optimum(problem, arcs):
 
 
 def test_arrays_mip_reaches_the_pulp_optimum(company) -> None:
+    """Both builds of the same MIP stop within a 1e-4 gap, and each one's answer lies within
+    the other's proven bound: they are the same model (a gap of 0 takes a minute on 2 cores)."""
     _, _, problem = company
     arcs = problem.all_arcs
-    expected, _ = _pulp_optimum(problem, arcs)
-    report, assign = arc_mip.solve_arc_mip(problem, arcs, EXACT)
+    near = SolverSettings(threads=1, time_limit=120, gap=1e-4)
+    model = build_model(problem, arcs, integer=True)
+    expected = solve(model.prob, near)
+    report, assign = arc_mip.solve_arc_mip(problem, arcs, near)
     assert report.status is Status.OPTIMAL and expected.status is Status.OPTIMAL
     assert assign is not None and (assign >= 0).all()
     assert violations(problem, assign) == []
     recomputed = sum(objective_terms(problem, assign).values())
     assert recomputed == pytest.approx(report.objective, rel=1e-6)
-    assert report.objective == pytest.approx(expected.objective, rel=1e-6)
-    assert report.bound is not None and report.bound <= report.objective + 1e-6
+    assert report.bound is not None and expected.bound is not None
+    assert expected.bound <= report.objective + 1e-6  # minimisation: bound below every answer
+    assert report.bound <= expected.objective + 1e-6
+    assert report.objective == pytest.approx(expected.objective, rel=2e-4)
 
 
 def test_arrays_mip_keeps_a_warm_start_it_cannot_beat(company) -> None:
