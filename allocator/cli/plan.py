@@ -69,6 +69,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
         for line in history_warnings(tables, scenario.target):
             print(f"warning: {line}", file=sys.stderr)
+        if scenario.target.by_manager:  # the checks solve makes first: numbers that contradict
+            import warnings
+
+            from allocator.quota.target import set_target
+
+            with warnings.catch_warnings():  # its history warnings were printed just above
+                warnings.simplefilter("ignore")
+                found = set_target(tables, scenario.target)
+            given = len(scenario.target.by_manager)
+            print(
+                f"top-down targets: {given} manager target(s) fit the hierarchy and the "
+                f"company target {found.total:,.0f}"
+            )
     if tables.regions is None and tables.adjacency is None:
         return 0
     from allocator.geography.analysis import format_analysis

@@ -217,3 +217,28 @@ def test_validate_prints_the_history_warnings_before_any_solve(
     err = capsys.readouterr().err
     assert f"warning: {folder / 'history.csv'}: history from 2026-01" in err
     assert "covers fewer than the 3 years" in err
+
+
+def test_validate_refuses_top_down_targets_that_contradict_the_hierarchy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """validate makes the checks solve makes on ``target.by_manager`` (exit 2, the key named)."""
+    import shutil
+
+    from allocator.demo.files import DEMO_DIR
+
+    for source in DEMO_DIR.glob("*.csv"):
+        shutil.copy(source, tmp_path)
+    shutil.copy(DEMO_DIR / "demo.yaml", tmp_path)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "extends: demo.yaml\nname: bad\n"
+        "target:\n  by_manager: {V1: 1000000, D01: 700000, D02: 400000}\n"
+    )
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "target.by_manager.V1: V1's target is 1,000,000 but the targets below it sum to " in err
+    good = tmp_path / "good.yaml"
+    good.write_text(bad.read_text().replace("V1: 1000000", "V1: 2000000"))
+    assert main(["validate", str(good)]) == 0
+    assert "top-down targets: 3 manager target(s) fit the hierarchy" in capsys.readouterr().out
