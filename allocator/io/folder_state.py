@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import fnmatch
-import hashlib
 import json
 import os
 import re
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from allocator.exceptions import OutputError
+from allocator.io.files import sha256
 
 __all__ = [
     "DELAY_ENV",
@@ -39,7 +39,6 @@ __all__ = [
     "read_manifest",
     "read_marker",
     "refusal",
-    "sha256",
 ]
 
 MANIFEST = "manifest.json"
@@ -145,14 +144,6 @@ def read_manifest(folder: Path, *, required: bool = True) -> dict[str, Any] | No
     if not isinstance(data, dict) or not isinstance(data.get("files", {}), dict):
         raise OutputError(f"{path}: corrupt manifest (not the JSON object allocator writes)")
     return data
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_marker(folder: Path) -> dict[str, Any] | None:

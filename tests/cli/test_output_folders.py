@@ -18,8 +18,8 @@ import yaml
 from allocator.cli import main
 from allocator.demo import generate_company, write_company
 from allocator.io import folder as folder_module
+from allocator.io.files import sha256
 from allocator.io.folder import MANIFEST, MARKER, Owner, claim, is_temporary
-from allocator.io.folder_state import sha256
 from allocator.io.tables import Tables
 
 INFEASIBLE = {"assignment": {"constraints": {"max_accounts": {"limit": 2}}}}
