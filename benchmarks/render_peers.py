@@ -15,7 +15,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["PEER_COLUMNS", "enrich", "has_peers", "peer_summary"]
+__all__ = ["PEER_COLUMNS", "enrich", "has_peers", "peer_line", "peer_summary"]
 
 ORDER = ("ours", "highs", "arrays", "cpsat", "naive")
 PEER_COLUMNS = [
@@ -106,17 +106,39 @@ def enrich(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def peer_summary(rows: Sequence[dict[str, Any]]) -> list[str]:
     """Per method: cases run, mean excess, wins (best excess of the case, ties shared),
-    within 0.3% and within 0.5% of the reference, mean seconds."""
+    within 0.3% and within 0.5% of the reference, mean seconds.
+
+    When the methods ran different cases (say allocator on every instance, the peers on the
+    type-d ones), a second table compares them on the cases every method ran, so a mean
+    excess is never set against a mean over other instances.
+    """
     rich = enrich(rows)
     methods = list(dict.fromkeys(r["method"] for r in rich))
+    ran = [{r["case"] for r in rich if r["method"] == m} for m in methods]
+    common = set.intersection(*ran) if ran else set()
+    cases = len({r["case"] for r in rich})
+    lines = _summary_table(
+        rich,
+        methods,
+        f"Summary over {cases} case(s) (excess vs. the reference; a method without a checked "
+        "answer counts as a miss; wins are shared on ties):",
+    )
+    if len(methods) > 1 and common and any(len(r) != len(common) for r in ran):
+        lines += _summary_table(
+            [r for r in rich if r["case"] in common],
+            methods,
+            f"The same over the {len(common)} case(s) every method ran:",
+        )
+    return lines
+
+
+def _summary_table(rich: list[dict[str, Any]], methods: list[str], title: str) -> list[str]:
     best: dict[str, float] = {}
     for r in rich:
         if r["excess"] is not None:
             best[r["case"]] = min(best.get(r["case"], math.inf), r["excess"])
-    cases = len({r["case"] for r in rich})
     lines = [
-        f"Summary over {cases} case(s) (excess vs. the reference; a method without a checked "
-        "answer counts as a miss; wins are shared on ties):",
+        title,
         "",
         "| method | answered | mean excess | wins | within 0.3% | within 0.5% | mean seconds |",
         "|---|---|---|---|---|---|---|",
@@ -137,3 +159,35 @@ def peer_summary(rows: Sequence[dict[str, Any]]) -> list[str]:
             else f"| {m} | {len(done)} of {len(mine)} | {mean} | {wins} | | | |"
         )
     return [*lines, ""]
+
+
+def peer_line(rows: Sequence[dict[str, Any]]) -> str | None:
+    """One headline sentence: mean excess per method on the cases every method ran, and on how
+    many of them allocator's excess is strictly below each peer's (None without peers)."""
+    rich = enrich(rows)
+    methods = list(dict.fromkeys(r["method"] for r in rich))
+    if "ours" not in methods or len(methods) < 2:
+        return None
+    common = set.intersection(*({r["case"] for r in rich if r["method"] == m} for m in methods))
+    excess = {(r["case"], r["method"]): r["excess"] for r in rich if r["case"] in common}
+
+    def mean(m: str) -> str:
+        done = [e for c in common if (e := excess.get((c, m))) is not None]
+        return f"{100 * sum(done) / len(done):.3f}%" if done else "no answer"
+
+    def ahead(m: str) -> int:
+        miss = math.inf
+        return sum(
+            1
+            for c in common
+            if (ours := excess.get((c, "ours"))) is not None
+            and ours < (excess.get((c, m)) if excess.get((c, m)) is not None else miss) - 1e-9
+        )
+
+    peers = [m for m in methods if m != "ours"]
+    means = ", ".join(f"{m} {mean(m)}" for m in methods)
+    better = ", ".join(f"{ahead(m)} vs {m}" for m in peers)
+    return (
+        f"on the {len(common)} case(s) all methods ran (same run, same wall time, 1 thread): "
+        f"mean excess {means}; allocator strictly better on {better}"
+    )

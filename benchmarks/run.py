@@ -99,6 +99,36 @@ def _update(
         tmp.replace(md_path)
 
 
+def _merge(
+    source: Path,
+    out: Path,
+    parts: Sequence[str] | None,
+    methods: Sequence[str] | None,
+    instances: Sequence[str] | None,
+) -> int:
+    """Replace ``out``'s rows of ``parts`` (and ``methods``/``instances``) by ``source``'s.
+
+    For rows measured elsewhere (a helper's worktree, a peers run): the rows keep their own
+    load, date and columns, so the table still says when and how each was measured.
+    """
+    if not parts or not source.exists():
+        print("error: --merge needs an existing CSV and --only PART ...", file=sys.stderr)
+        return 2
+    chosen = [
+        r
+        for r in _read(source)
+        if r.get("part") in parts
+        and (not methods or (r.get("method") or "ours") in methods)
+        and matches(r.get("case") or "", instances)
+    ]
+    for part in parts:
+        _update(out, drop_part=part, methods=methods, instances=instances)
+    for row in chosen:
+        _update(out, add=row)
+    print(f"merged {len(chosen)} row(s) of {', '.join(parts)} from {source} into {out}.csv")
+    return 0
+
+
 def run_case(case: Case, out: Path) -> int:
     """Run one case in a subprocess; append each of its rows; return how many rows came back."""
     cmd = [sys.executable, "-m", "benchmarks.cases", json.dumps(case.spec)]
@@ -176,12 +206,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="seconds per GAP instance (default 60, 10 with --quick)",
     )
     parser.add_argument(
+        "--merge",
+        type=Path,
+        metavar="CSV",
+        help="run nothing: copy the rows of --only's parts (and --methods/--instances) from "
+        "another results CSV, replacing those rows",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         help="output prefix (default benchmarks/results, or benchmarks/results_quick with --quick)",
     )
     args = parser.parse_args(argv)
     out = args.out or HERE / ("results_quick" if args.quick else "results")
+    if args.merge is not None:
+        return _merge(args.merge, out, args.only, args.methods, args.instances)
     for part in args.only or (*PARTS, "maps"):
         if part == "maps":  # its own runner and table (benchmarks/maps.py)
             from benchmarks.maps import main as maps_main

@@ -12,7 +12,7 @@ import pytest
 from allocator.territory.gap import GapInstance, check_gap, gap_problem
 from benchmarks.peers import compact, run_peer
 from benchmarks.plan import matches, plan
-from benchmarks.render_peers import enrich, peer_summary
+from benchmarks.render_peers import enrich, peer_line, peer_summary
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
 
@@ -89,6 +89,26 @@ def test_summary_counts_excess_wins_and_time_to_quality() -> None:
     table = "\n".join(peer_summary(rows))
     assert "| ours | 2 of 2 | 0.500% | 2 | 1 | 1 | 15.0 |" in table
     assert "| highs | 1 of 2 | 2.000% | 0 | 0 | 0 | 15.0 |" in table
+
+
+def test_summary_compares_methods_on_the_cases_they_all_ran() -> None:
+    rows = [
+        {"case": "a", "method": "ours", "objective": 100, "published": 100, "check": "ok",
+         "seconds": 1},
+        {"case": "d", "method": "ours", "objective": 103, "published": 100, "check": "ok",
+         "seconds": 1},
+        {"case": "d", "method": "highs", "objective": 101, "published": 100, "check": "ok",
+         "seconds": 1},
+    ]  # fmt: skip
+    first, _, second = "\n".join(peer_summary(rows)).partition("every method ran")
+    assert "| ours | 2 of 2 | 1.500% | 1 |" in first  # ours alone on case a
+    assert "| ours | 1 of 1 | 3.000% | 0 |" in second  # only case d, where HiGHS was better
+    assert "| highs | 1 of 1 | 1.000% | 1 |" in second
+    assert "every method ran" not in "\n".join(peer_summary(rows[1:]))
+    line = peer_line(rows)
+    assert line is not None and "the 1 case(s)" in line
+    assert "ours 3.000%, highs 1.000%" in line and "strictly better on 0 vs highs" in line
+    assert peer_line(rows[:2]) is None  # allocator alone: no peers sentence
 
 
 def test_territory_excess_is_against_the_best_exact_bound() -> None:
