@@ -90,7 +90,7 @@ def allocate_quotas(
     org = manager_targets(tables, target.by_manager, target.total)
     pairs = quota_pairs(tables, owners, owned, target, settings, available, org)
     totals = target.product_totals()
-    _check_bounds(pairs, totals, settings)
+    _check_bounds(pairs, totals, settings, org)
     model = QuotaModel.build(pairs, totals, settings, org=org)
     _meet_history(model, pairs, totals, settings, solver, org)
     report, duals = _solve_two_stage(model, pairs, totals, settings, solver, org)
@@ -274,7 +274,12 @@ def _commitments(tables: Tables, products: list[str]) -> pd.Series:
     return com.groupby(["rep_id", "product_id"])["amount"].sum().astype(float)
 
 
-def _check_bounds(pairs: pd.DataFrame, totals: pd.Series, settings: QuotaSettings) -> None:
+def _check_bounds(
+    pairs: pd.DataFrame,
+    totals: pd.Series,
+    settings: QuotaSettings,
+    org: ManagerTargets | None = None,
+) -> None:
     """Separable infeasibilities, named with their numbers (models/quota.md "Checks")."""
     el = pairs[pairs["eligible"]]
     sums = el.groupby("product_id")[["lower", "upper"]].sum().reindex(totals.index, fill_value=0.0)
@@ -309,7 +314,7 @@ def _check_bounds(pairs: pd.DataFrame, totals: pd.Series, settings: QuotaSetting
         ]
     if problems:
         more = [f"... and {len(problems) - 20} more"] if len(problems) > 20 else []
-        least = quota_least_changes(pairs, totals, settings)
+        least = quota_least_changes(pairs, totals, settings, org=org)
         raise InfeasibleError(
             "quota: the constraints cannot hold together", diagnosis=problems[:20] + more + least
         )
@@ -434,7 +439,7 @@ def _diagnose(
                 lines.append(
                     f"{label}: the bounds need at least {total + extra:,.0f}, above {total:,}"
                 )
-    lines += quota_least_changes(pairs, totals, settings, solver)
+    lines += quota_least_changes(pairs, totals, settings, solver, org)
     return InfeasibleError(
         "quota: the caps, bands and product targets cannot hold together", diagnosis=lines
     )

@@ -18,6 +18,7 @@ import pandas as pd
 import pulp
 
 from allocator.io.settings import QuotaSettings, SolverSettings
+from allocator.quota.managers import ManagerTargets
 from allocator.quota.model import QuotaModel
 from allocator.solver import Status, solve
 
@@ -72,9 +73,10 @@ def _least(
     settings: QuotaSettings,
     setting: _Setting,
     solver: SolverSettings | None,
+    org: ManagerTargets | None,
 ) -> tuple[float | None, Status]:
     """``t*`` for one setting (None when no value of it works), and the solve status."""
-    model = QuotaModel.build(pairs, totals, settings)
+    model = QuotaModel.build(pairs, totals, settings, org=org)
     t = pulp.LpVariable("relax_t", lowBound=0)
     units = _units(pairs)
     for name, label in model.labels.items():
@@ -104,12 +106,18 @@ def quota_least_changes(
     totals: pd.Series,
     settings: QuotaSettings,
     solver: SolverSettings | None = None,
+    org: ManagerTargets | None = None,
 ) -> list[str]:
     """One line per quota setting: the least value that makes the LP feasible alone, or that
-    no value of it does (``models/quota.md``, "Checks")."""
+    no value of it does (``models/quota.md``, "Checks").
+
+    ``org``: the top-down targets; their ``manager_target[m]`` rows hold in every LP, so the
+    value given works with them (without it a setting could look loose enough while a
+    manager's target still cannot be reached).
+    """
     out = []
     for setting in _settings(settings):
-        t, status = _least(pairs, totals, settings, setting, solver)
+        t, status = _least(pairs, totals, settings, setting, solver, org)
         if t is None and status is Status.TIME_LIMIT:
             out.append(f"`{setting.key}`: time ran out before its least value was found")
         elif t is None:

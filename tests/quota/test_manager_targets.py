@@ -12,7 +12,7 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from allocator.exceptions import InputError
+from allocator.exceptions import InfeasibleError, InputError
 from allocator.io.data import make_tables
 from allocator.io.settings import QuotaSettings, SolverSettings, TargetSettings
 from allocator.io.tables import Tables
@@ -143,6 +143,26 @@ def test_regions_contradicting_the_company_amount_name_the_key() -> None:
         plan({"V1": 800_000})  # no amount, plan or history, and R6 is under no target
     with pytest.raises(InputError, match=r"target\.by_manager\.X9: unknown manager"):
         plan({"X9": 5}, amount=10)
+
+
+def test_the_least_change_of_a_setting_counts_the_manager_targets() -> None:
+    # D1 holds 900 of potential and must carry 800: a cap of 0.85 x potential (765) cannot.
+    # Without the manager rows the company alone fits under 0.85 (the others take up the rest),
+    # so a least change computed without them would find nothing to change.
+    tables = company()
+    given = {"V1": 1000, "D1": 800, "V2": 120}
+    target = set_target(tables, TargetSettings(months=3, by_manager=given), HIGHS)
+    owners = tables.accounts.set_index("account_id")["incumbent_rep_id"]
+    with pytest.raises(InfeasibleError) as err:
+        allocate_quotas(tables, owners, target, QuotaSettings(cap_share=0.85), HIGHS)
+    lines = err.value.diagnosis
+    assert "manager_target[D1]: the bounds and caps allow only 765 of 800" in lines
+    least = (
+        "`quota.cap_share` >= 0.889 (now 0.85) is the least change that makes the quotas possible"
+    )
+    assert least in lines
+    quotas = allocate_quotas(tables, owners, target, QuotaSettings(cap_share=0.889), HIGHS)
+    assert by_rep(quotas)[["R1", "R2", "R3"]].sum() == 800  # the value given works
 
 
 def test_the_checker_rejects_quotas_off_a_manager_target() -> None:
