@@ -128,7 +128,13 @@ def allocate_quotas(
         constraints,
         report,
         history=history,
-        relief=relief_table(tables, pairs, target.by_product, staffing_of),
+        relief=relief_table(
+            tables,
+            pairs,
+            target.by_product,
+            staffing_of,
+            None if org is None else lambda p: fit_fair_to_groups(p, org, totals),
+        ),
         overlays=overlay_quotas(tables, quotas, target.periods, settings.calendar, staffing),
     )
     _warn_relaxed(result)

@@ -162,20 +162,26 @@ def relief_table(
     pairs: pd.DataFrame,
     by_product: pd.DataFrame,
     staffing_of: Callable[[Tables], Staffing],
+    fit: Callable[[pd.DataFrame], np.ndarray] | None = None,
 ) -> pd.DataFrame | None:
     """:func:`quota_relief` of every leave of an active rep (None when there is no leave).
 
     ``staffing_of`` builds the staffing of tables (the plan's months, calendar and curves).
+    ``fit`` maps pairs with a ``fair`` column to the fair quotas the plan uses (with top-down
+    targets: fitted to the managers' groups, so a leave's quota moves inside its group as the
+    plan moves it); None: the company rule.
     """
     leaves = tables.leaves
     if leaves is None or leaves.empty:
         return None
     leaves = leaves[leaves["rep_id"].isin(set(tables.active_reps["rep_id"]))]
-    with_all = fair_by_month(pairs, staffing_of(tables), by_product).sum(axis=1)
-    without = [
-        fair_by_month(
-            pairs, staffing_of(tables.replace(leaves=leaves.drop(index=i))), by_product
-        ).sum(axis=1)
-        for i in leaves.index
-    ]
+
+    def fair(staffing: Staffing) -> pd.Series:
+        total = fair_by_month(pairs, staffing, by_product).sum(axis=1)
+        if fit is None:
+            return total
+        return pd.Series(fit(pairs.assign(fair=total.to_numpy())), index=total.index)
+
+    with_all = fair(staffing_of(tables))
+    without = [fair(staffing_of(tables.replace(leaves=leaves.drop(index=i)))) for i in leaves.index]
     return quota_relief(leaves, with_all, without)

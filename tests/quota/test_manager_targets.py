@@ -165,6 +165,28 @@ def test_the_least_change_of_a_setting_counts_the_manager_targets() -> None:
     assert by_rep(quotas)[["R1", "R2", "R3"]].sum() == 800  # the value given works
 
 
+def test_a_leave_moves_quota_inside_its_managers_group() -> None:
+    # R1 (D1) away for one of the three months: D1's target is fixed, so R1's fair quota goes to
+    # R2 and R3 (the other groups only trade product mix); relief.csv must say what the plan did,
+    # not what the company rule alone would have done (R1's quota spread over every rep)
+    leaves = pd.DataFrame({"rep_id": ["R1"], "from": ["2027-02-01"], "to": ["2027-02-28"]})
+    tables = company().replace(leaves=leaves)
+    given = {"V1": 1_000_000, "D1": 700_000, "V2": 300_000}
+    target = set_target(tables, TargetSettings(months=3, by_manager=given), HIGHS)
+    owners = tables.accounts.set_index("account_id")["incumbent_rep_id"]
+    quotas = allocate_quotas(tables, owners, target, QuotaSettings(), HIGHS)
+    alone = allocate_quotas(company(), owners, target, QuotaSettings(), HIGHS)
+    gained = (
+        quotas.rep_product.groupby("rep_id")["fair"].sum()
+        - alone.rep_product.groupby("rep_id")["fair"].sum()
+    )
+    assert quotas.relief is not None
+    moved = quotas.relief.groupby("to_rep_id")["amount"].sum()
+    assert moved["R2"] == pytest.approx(gained["R2"], abs=0.05) and gained["R2"] > 0
+    assert moved["R3"] == pytest.approx(gained["R3"], abs=0.05) and gained["R3"] > 0
+    assert moved[["R2", "R3"]].sum() == pytest.approx(-gained["R1"], abs=0.05)
+
+
 def test_the_checker_rejects_quotas_off_a_manager_target() -> None:
     tables, owners, target, quotas = plan({"V1": 1_000_000, "D1": 700_000, "V2": 300_000})
     settings = QuotaSettings()
