@@ -151,10 +151,10 @@ def load_tracked(source: Path, args: argparse.Namespace) -> tuple[TrackedPlan, P
 
 def _folder_scenario(folder: Path) -> Scenario:
     from allocator.exceptions import InputError
-    from allocator.io.folder import read_manifest
+    from allocator.io.folder import read_plan_manifest
     from allocator.io.scenario import scenario_from_dict
 
-    manifest = read_manifest(folder)
+    manifest = read_plan_manifest(folder)
     settings = manifest.get("scenario", {}).get("settings")
     if not isinstance(settings, dict) or manifest.get("kind", "plan") != "plan":
         raise InputError([f"{folder}: not an allocator plan folder (no usable manifest.json)"])

@@ -9,7 +9,6 @@ nothing yet, so an export never overwrites an earlier one.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pandas as pd
 
 from allocator.exceptions import InputError
 from allocator.io.data import load_inputs
+from allocator.io.folder import read_plan_manifest
 from allocator.io.scenario import Scenario, scenario_from_dict
 from allocator.io.tables import Tables
 from allocator.plan import owners_from_incumbents
@@ -61,30 +61,17 @@ def _read(path: Path, required: list[str]) -> pd.DataFrame | None:
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
-    """The folder's ``manifest.json``.
+    """The folder's ``manifest.json``, with the scenario settings the plan was solved with.
 
     Raises
     ------
     InputError
-        When the folder is missing or holds no readable manifest.
+        When the folder is missing or holds no readable manifest (as
+        :func:`allocator.io.folder.read_plan_manifest`), or one without scenario settings.
     """
-    if not folder.is_dir():
-        raise InputError(
-            [f"{folder}: not a folder (expected a plan folder written by allocator solve)"]
-        )
-    path = folder / "manifest.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(
-            [
-                f"{folder}: holds no manifest.json "
-                "(expected a plan folder written by allocator solve)"
-            ]
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise InputError([f"{path}: cannot read it ({exc})"]) from None
-    if not isinstance(data, dict) or not isinstance(data.get("scenario", {}).get("settings"), dict):
+    data = read_plan_manifest(folder)
+    if not isinstance(data["scenario"].get("settings"), dict):
+        path = folder / "manifest.json"
         raise InputError([f"{path}: not an allocator manifest (no scenario settings)"])
     return data
 

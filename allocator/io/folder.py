@@ -64,6 +64,7 @@ from allocator.io.folder_state import (
     os_cause,
     read_manifest,
     read_marker,
+    read_plan_manifest,
     refusal,
     sha256,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "is_temporary",
     "os_cause",
     "read_manifest",
+    "read_plan_manifest",
 ]
 
 log = logging.getLogger("allocator")

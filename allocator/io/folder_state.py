@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from allocator.exceptions import OutputError
+from allocator.exceptions import InputError, OutputError
 from allocator.io.files import sha256
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "os_cause",
     "read_manifest",
     "read_marker",
+    "read_plan_manifest",
     "refusal",
 ]
 
@@ -143,6 +144,43 @@ def read_manifest(folder: Path, *, required: bool = True) -> dict[str, Any] | No
         ) from None
     if not isinstance(data, dict) or not isinstance(data.get("files", {}), dict):
         raise OutputError(f"{path}: corrupt manifest (not the JSON object allocator writes)")
+    return data
+
+
+def read_plan_manifest(folder: str | Path) -> dict[str, Any]:
+    """The ``manifest.json`` of a folder given as an *input* (a plan to serve, track, compare,
+    export): a dict with a ``scenario`` block.
+
+    The one reader of a plan folder's manifest for the commands that read results (``serve``,
+    ``track``, ``compare``, ``export``, ``letters``); the output guard uses
+    :func:`read_manifest`, which raises :class:`OutputError` instead.
+
+    Raises
+    ------
+    InputError
+        No such folder; no manifest (naming an interrupted run when its marker is there); an
+        unreadable, truncated or foreign manifest.
+    """
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "no such output folder"
+        raise InputError([f"{folder}: {what} (expected a folder written by allocator solve)"])
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        why = (
+            "a run was interrupted while writing this folder: run it again"
+            if (folder / MARKER).exists()
+            else "not an allocator output folder"
+        )
+        raise InputError([f"{path}: not found; {folder}: {why}"]) from None
+    except OSError as exc:
+        raise InputError([f"{path}: cannot read it: {os_cause(exc)}"]) from None
+    except ValueError:
+        raise InputError([f"{path}: corrupt or truncated manifest (not valid JSON)"]) from None
+    if not isinstance(data, dict) or not isinstance(data.get("scenario"), dict):
+        raise InputError([f"{path}: not an allocator manifest (no 'scenario' block)"])
     return data
 
 

@@ -24,7 +24,7 @@ import plotly.io as pio
 
 from allocator.exceptions import InputError
 from allocator.io.files import read_output_csv
-from allocator.io.folder import MANIFEST, Claim, Owner, claim, read_manifest
+from allocator.io.folder import Claim, Owner, claim, read_plan_manifest
 from allocator.report.compare_views import (
     delta_chart,
     largest_words,
@@ -112,11 +112,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _read_folder(folder: Path) -> Snapshot:
-    if not folder.is_dir():
-        raise InputError([f"{folder}: no such output folder"])
-    record = read_manifest(folder, required=False)
-    if record is None:
-        record = _read_json(folder / MANIFEST)  # absent: says so, naming the file
+    record = read_plan_manifest(folder)
     if record.get("status") == "infeasible":
         raise InputError(
             [f"{folder}: holds no plan (its scenario was infeasible: see report.html)"]

@@ -7,7 +7,6 @@ in memory. The result, an :class:`Opened`, is read-only for the rest of the sess
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ import pandas as pd
 from allocator.exceptions import InputError
 from allocator.io.data import load_inputs
 from allocator.io.files import read_output_csv, sha256
+from allocator.io.folder import read_plan_manifest
 from allocator.io.scenario import Scenario, load_scenario, scenario_from_dict
 from allocator.io.tables import Tables
 from allocator.plan import Plan, solve_scenario
@@ -82,25 +82,9 @@ def opened_plan(plan: Plan, *, label: str, folder: Path | None = None) -> Opened
     )
 
 
-def _read_manifest(folder: Path) -> dict[str, object]:
-    path = folder / "manifest.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(
-            [f"{path}: not found; {folder} is not a plan folder written by allocator solve"]
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise InputError([f"{path}: cannot read it ({exc})"]) from None
-    if not isinstance(data, dict) or not isinstance(data.get("scenario"), dict):
-        raise InputError([f"{path}: expected a manifest with a 'scenario' block"])
-    return data
-
-
 def _open_folder(folder: Path) -> Opened:
-    manifest = _read_manifest(folder)
+    manifest = read_plan_manifest(folder)
     block = manifest["scenario"]
-    assert isinstance(block, dict)
     scenario = scenario_from_dict(block.get("settings") or {}, source=str(folder / "manifest.json"))
     tables = load_inputs(scenario)
     warnings = _changed_inputs(manifest, tables)

@@ -156,3 +156,30 @@ def test_the_lock_file_is_released_and_a_dead_holder_does_not_block(tmp_path: Pa
             claim(out, PLAN_A)
     finally:
         first.release()
+
+
+def test_a_plan_folder_read_as_input_says_what_is_wrong(tmp_path: Path) -> None:
+    """One reader for serve, track, compare, export and letters: each fault named, InputError."""
+    from allocator.exceptions import InputError
+    from allocator.io.folder import read_plan_manifest
+
+    def message(folder: Path) -> str:
+        with pytest.raises(InputError) as err:
+            read_plan_manifest(folder)
+        return str(err.value)
+
+    assert "no such output folder" in message(tmp_path / "nowhere")
+    (tmp_path / "file.csv").write_text("a\n")
+    assert "is a file, not a folder" in message(tmp_path / "file.csv")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "manifest.json: not found" in message(empty)
+    assert "not an allocator output folder" in message(empty)
+    (empty / MARKER).write_text("{}")
+    assert "a run was interrupted while writing this folder" in message(empty)
+    (empty / MANIFEST).write_text('{"files": {')
+    assert "corrupt or truncated manifest" in message(empty)
+    (empty / MANIFEST).write_text('{"files": {}}')
+    assert "no 'scenario' block" in message(empty)
+    (empty / MANIFEST).write_text('{"scenario": {"hash": "h"}}')
+    assert read_plan_manifest(empty)["scenario"]["hash"] == "h"
