@@ -182,7 +182,7 @@ def _reason(r: Any, band: float, top: float, weight: float) -> str:
     side = "short of" if gap < 0 else "above"
     return (
         f"no change committed; the quota moves by {after - before:+,.0f} because the commitments "
-        f"for {r.product_id} are {abs(gap):,.0f} {side} its target, and the target is kept"  # type: ignore[attr-defined]
+        f"for {r.product_id} are {abs(gap):,.0f} {side} its target, and the target is kept"
     )
 
 

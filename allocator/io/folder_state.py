@@ -214,7 +214,8 @@ def inspect(folder: Path) -> FolderState:
         raise OutputError(f"{folder}: cannot read the folder: {os_cause(exc)}") from None
     leftovers = [n for n in names if is_temporary(n)]
     marker = read_marker(folder) if MARKER in names else None
-    record, files = None, {}
+    record: dict[str, Any] | None = None
+    files: dict[str, tuple[str, ...]] = {}
     if marker and marker.get("state") == "committing":
         # killed while renaming: the folder holds a mix of the old and the new result
         record = marker
@@ -222,7 +223,7 @@ def inspect(folder: Path) -> FolderState:
             for name, digest in (marker.get(key) or {}).items():
                 files[name] = (*files.get(name, ()), str(digest))
     elif MANIFEST in names:
-        record = read_manifest(folder)
+        record = read_manifest(folder) or {}
         files = {n: (str(d),) for n, d in record.get("files", {}).items()}
     if marker is not None:
         leftovers.append(MARKER)

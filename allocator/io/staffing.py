@@ -240,7 +240,8 @@ def _schedules(
 ) -> list[tuple[float, ...]]:
     """Each rep's ramp curve: its own cell, else the default for reps with a start, else none."""
     named = {name: tuple(values) for name, values in settings.ramp_schedules.items()}
-    out, problems = [], []
+    out: list[tuple[float, ...]] = []
+    problems: list[str] = []
     for _, rep in reps.iterrows():
         cell = str(rep.get("ramp_schedule", "")).strip()
         if not cell and settings.default_schedule and str(rep.get("start", "")).strip():
