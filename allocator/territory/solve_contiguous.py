@@ -65,6 +65,8 @@ LARGE_ARCS, NEAREST = 100_000, 12
 #: flow model over the LP-guided arcs, and their reduced-cost threshold in units of the LP
 #: bound per item (0.25: about 1.4 arcs per account on TX counties, K=36).
 LP_SHARE, GUIDED_SHARE, GUIDE = 0.6, 0.6, 0.25
+#: The same threshold for the neighbourhood search's small models (pairs, triples).
+WIDER = 1.0
 #: Longest single neighbourhood sub-problem solve (seconds).
 GROUP_SECONDS = 10.0
 #: Largest whole flow model (columns) worth building; beyond it only the relaxed bound is used.
@@ -270,12 +272,13 @@ def _guided_search(
     plans = [best.assign] + ([plan] if plan is not None else [])
     guided = guided_graph(graph, pricing.reduced, plans, GUIDE * per_item)
     best, _ = _whole_model(problem, guided, rows, best, solver, _share(GUIDED_SHARE, deadline))
+    wider = guided_graph(graph, pricing.reduced, [best.assign, *plans], WIDER * per_item)
     more = neighbourhood(
         graph,
         rows,
         best.assign,
         deadline=deadline,
-        solve_group=partial(_solve_group, guided, rows),
+        solve_group=partial(_solve_group, wider, rows),
     )
     return _Best(more.assign, more.violation, more.objective), bound
 
