@@ -252,7 +252,7 @@ def _guided_search(
     """Large maps: the priced LP of rows (1)-(7) first (the bound, exact over all arcs; its
     plan; its reduced costs), its plan bridged (:func:`bridge`) and repaired, then the flow
     model of every rep over the LP-guided arcs (:func:`guided_graph`) warm-started with it,
-    then the neighbourhood search over the same arcs for the time left."""
+    then the neighbourhood search over wider guided arcs (``WIDER``) for the time left."""
     relaxed = replace(problem, contiguity=None, eligible=graph.eligible, balance_cap=None)
     arcs = initial_arcs(relaxed, NEAREST)
     limit = time.perf_counter() + max(LP_SHARE * _left(deadline), 0.1)
