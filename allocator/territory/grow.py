@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Graph", "PlanState", "Rows", "connected_part", "grow"]
+__all__ = ["Graph", "PlanState", "Rows", "connected_part", "grow", "pieces"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -338,7 +338,7 @@ def connected_part(graph: Graph, assign: IntArray) -> IntArray:
 
 def _main_pieces(graph: Graph, served: set[int], items: IntArray, root: int) -> set[int]:
     by_comp: dict[int, list[set[int]]] = {}
-    for piece in _pieces(graph, served):
+    for piece in pieces(graph, served):
         key = int(graph.component[next(iter(piece))]) if graph.per_component else 0
         by_comp.setdefault(key, []).append(piece)
     keep: set[int] = set()
@@ -349,7 +349,7 @@ def _main_pieces(graph: Graph, served: set[int], items: IntArray, root: int) -> 
     return keep
 
 
-def _pieces(graph: Graph, regions: set[int]) -> list[set[int]]:
+def pieces(graph: Graph, regions: set[int]) -> list[set[int]]:
     """The connected pieces of a set of regions."""
     left, out = set(regions), []
     while left:

@@ -87,16 +87,19 @@ def improve(
     deadline: float,
     seed: int = 0,
     stall: int = 30,
+    pull: bool = True,
 ) -> SearchResult:
     """The best plan an iterated connected local search finds from ``assign`` by ``deadline``.
 
     Stops early after ``stall`` kicks without improvement. Every move keeps each rep's served
-    regions connected (and its root served), so a connected start stays connected.
+    regions connected (and its root served), so a connected start stays connected. ``pull``:
+    when the start violates rows, first pull every balance row towards its fair share (frees
+    chains of moves, but moves a plan far from an LP optimum that sits at the band edges).
     """
     rng = np.random.default_rng(seed)
     state = PlanState(graph, rows, assign)
     moves = 0
-    if state.totals()[0] > 0:  # first pull balance rows to their targets: chains of moves open up
+    if pull and state.totals()[0] > 0:  # pull balance rows to their targets: chains open up
         spread = PlanState(graph, rows, assign, spread=0.05)
         moves += _descend(spread, rng, deadline)
         state = PlanState(graph, rows, spread.assign)

@@ -41,6 +41,7 @@ from allocator.territory.grow import (
     connected_part,
     grow,
 )
+from allocator.territory.guided import bridge, guided_graph
 from allocator.territory.local_search import better, improve, neighbourhood
 from allocator.territory.pricing import Pricing, initial_arcs, price_arcs
 from allocator.territory.search_inputs import search_inputs
@@ -59,6 +60,13 @@ RELAXED_SHARE = 0.2
 #: Above this many arcs the relaxed bound is the priced LP's (from ``NEAREST`` arcs per item),
 #: not the MIP's: at 12,000 accounts x 36 reps the MIP had no bound within its share.
 LARGE_ARCS, NEAREST = 100_000, 12
+#: Large maps (:func:`_guided_search`): most of the time left for the priced LP (it returns
+#: when done; cut short, its bound is a weaker Lagrangian one), the share of the rest for the
+#: flow model over the LP-guided arcs, and their reduced-cost threshold in units of the LP
+#: bound per item (0.25: about 1.4 arcs per account on TX counties, K=36).
+LP_SHARE, GUIDED_SHARE, GUIDE = 0.6, 0.6, 0.25
+#: The same threshold for the neighbourhood search's small models (pairs, triples).
+WIDER = 1.0
 #: Longest single neighbourhood sub-problem solve (seconds).
 GROUP_SECONDS = 10.0
 #: Largest whole flow model (columns) worth building; beyond it only the relaxed bound is used.
@@ -150,7 +158,10 @@ def _search(
     problem: ArcProblem, graph: Graph, rows: Rows, solver: SolverSettings, deadline: float
 ) -> tuple[_Best, float | None]:
     """Two connected starts (grown; the relaxed optimum repaired), the local search on each,
-    then the neighbourhood search on the better; returns it with the relaxed bound."""
+    then the neighbourhood search on the better; returns it with the relaxed bound. Beyond
+    ``LARGE_ARCS`` arcs: :func:`_guided_search`."""
+    if len(problem.all_arcs) > LARGE_ARCS:
+        return _guided_search(problem, graph, rows, solver, deadline)
     rng = np.random.default_rng(0)
     best = _polish(graph, rows, _complete(graph, grow(graph, rows, rng)), deadline)
     bound, relaxed = _relaxed(problem, graph, solver, deadline)
@@ -216,14 +227,9 @@ def _relaxed(
     problem: ArcProblem, graph: Graph, solver: SolverSettings, deadline: float
 ) -> tuple[float | None, IntArray | None]:
     """Rows (1)-(7) with the home rule and without contiguity: its MIP bound is a bound of the
-    contiguous problem, its plan (usually split) a start to repair. Beyond ``LARGE_ARCS`` arcs
-    only the LP bound, by the priced LP of the arc core (exact over all arcs)."""
+    contiguous problem, its plan (usually split) a start to repair."""
     relaxed = replace(problem, contiguity=None, eligible=graph.eligible, balance_cap=None)
     limit = max(RELAXED_SHARE * _left(deadline), 0.1)
-    if len(relaxed.all_arcs) > LARGE_ARCS:
-        arcs = initial_arcs(relaxed, NEAREST)
-        pricing = price_arcs(relaxed, arcs, solver, deadline=time.perf_counter() + limit)
-        return (pricing.bound if pricing.priced else None), _lp_plan(problem, pricing)
     model = build_model(relaxed, relaxed.all_arcs, integer=True)
     report = solve(model.prob, solver, time_limit=limit)
     if report.status is Status.INFEASIBLE:
@@ -238,6 +244,47 @@ def _relaxed(
     if assign is not None and (assign < 0).any():
         assign = None
     return report.bound, assign
+
+
+def _guided_search(
+    problem: ArcProblem, graph: Graph, rows: Rows, solver: SolverSettings, deadline: float
+) -> tuple[_Best, float | None]:
+    """Large maps: the priced LP of rows (1)-(7) first (the bound, exact over all arcs; its
+    plan; its reduced costs), its plan bridged (:func:`bridge`) and repaired, then the flow
+    model of every rep over the LP-guided arcs (:func:`guided_graph`) warm-started with it,
+    then the neighbourhood search over wider guided arcs (``WIDER``) for the time left."""
+    relaxed = replace(problem, contiguity=None, eligible=graph.eligible, balance_cap=None)
+    arcs = initial_arcs(relaxed, NEAREST)
+    limit = time.perf_counter() + max(LP_SHARE * _left(deadline), 0.1)
+    pricing = price_arcs(relaxed, arcs, solver, deadline=limit)
+    bound = pricing.bound if pricing.priced else None
+    plan = _lp_plan(problem, pricing)
+    rng = np.random.default_rng(0)
+    start = graph.first if plan is None else connected_part(graph, bridge(graph, rows, plan))
+    start = _complete(graph, grow(graph, rows, rng, start=start))
+    soon = _share(SEARCH_SHARE, deadline)
+    found = improve(graph, rows, start, deadline=soon, pull=False, stall=0)
+    best = _Best(found.assign, found.violation, found.objective)
+    if best.violation > ROW_TOL:
+        best = _polish(graph, rows, best.assign, deadline)
+    log.info("contiguity: LP plan bridged, %.4g violation, %.6g", best.violation, best.objective)
+    per_item = (bound if bound is not None else best.objective) / max(len(graph.region), 1)
+    plans = [best.assign] + ([plan] if plan is not None else [])
+    guided = guided_graph(graph, pricing.reduced, plans, GUIDE * per_item)
+    best, _ = _whole_model(problem, guided, rows, best, solver, _share(GUIDED_SHARE, deadline))
+    wider = guided_graph(graph, pricing.reduced, [best.assign, *plans], WIDER * per_item)
+    more = neighbourhood(
+        graph,
+        rows,
+        best.assign,
+        deadline=deadline,
+        solve_group=partial(_solve_group, wider, rows),
+    )
+    return _Best(more.assign, more.violation, more.objective), bound
+
+
+def _share(share: float, deadline: float) -> float:
+    return time.monotonic() + share * _left(deadline)
 
 
 def _lp_plan(problem: ArcProblem, pricing: Pricing) -> IntArray | None:
