@@ -39,10 +39,13 @@ log = logging.getLogger("allocator")
 
 #: Share of the run's time the MIP gets before the search takes over (``benchmarks/notes.md``).
 MIP_SHARE = 0.3
-#: Share of the run's time at which the search hands back to a warm-started MIP.
-SEARCH_END = 0.75
-#: The search also hands back after this share of the run's time without an improvement.
-PATIENCE = 0.15
+#: Share of the run's time at which the search hands back to a warm-started MIP, on instances
+#: of at most :data:`SMALL` arcs (it may prove them optimal); larger ones search to the end (the
+#: MIP found nothing in its last quarter there, ``benchmarks/notes.md``).
+SEARCH_END, SMALL = 0.8, 1000
+#: The search escalates (larger, longer sub-MIPs) after this share of the run's time without
+#: an improvement (``kick`` of :func:`~allocator.territory.gap_search.improve`).
+KICK = 0.08
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -236,14 +239,15 @@ def _mip_then_search(
         report = replace(report, bound=max(bounds), gap=relative_gap(report.objective, max(bounds)))
     if report.status is Status.OPTIMAL or report.objective is None or expired(deadline):
         return solution.assign, report
-    until = began + SEARCH_END * max(0.0, deadline - began)
-    patience = PATIENCE * max(0.0, deadline - began)
-    found = improve(arrays, solution.assign, deadline=until, bound=report.bound, patience=patience)
+    small = instance.cost.size <= SMALL
+    until = began + SEARCH_END * max(0.0, deadline - began) if small else deadline
+    kick = KICK * max(0.0, deadline - began)
+    found = improve(arrays, solution.assign, deadline=until, bound=report.bound, kick=kick)
     if found.objective < report.objective - 1e-9:
         status = Status.OPTIMAL if found.stop == "bound" else report.status
         gap = relative_gap(found.objective, report.bound)
         report = replace(report, objective=found.objective, status=status, gap=gap)
-    if report.status is Status.OPTIMAL or expired(deadline):
+    if report.status is Status.OPTIMAL or expired(deadline) or not small:
         return found.assign, report
     return _mip_again(problem, found.assign, report, solver, deadline)
 
@@ -286,7 +290,7 @@ def _search_without_mip(
     if start is None:
         solution = solve_arcs(problem, CoreOptions(), solver, deadline=deadline)
         return solution.assign, solution.report
-    found = improve(arrays, start, deadline=deadline)
+    found = improve(arrays, start, deadline=deadline, kick=KICK * max(0.0, deadline - began))
     report = SolveReport(
         status=Status.TIME_LIMIT,
         solver="search",

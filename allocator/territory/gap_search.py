@@ -63,8 +63,12 @@ SWAP_MAX_JOBS = 2500
 SUB_LIMIT = 0.5
 #: Neighbourhood sizes (agents freed at once): first, smallest, largest.
 K_FIRST, K_MIN, K_MAX = 3, 2, 8
-#: Sub-MIPs in a row without improvement that end an LNS phase; steps of a tabu phase.
-LNS_IDLE, TABU_STEPS = 12, 3000
+#: A stall (``kick`` seconds without improvement) doubles the sub-MIP cap, up to this (s),
+#: and lets the neighbourhood grow by ``K_STEP`` more agents.
+SUB_MAX, K_STEP = 4.0, 2
+#: Sub-MIPs in a row without improvement that end an LNS phase; steps and seconds (at most)
+#: of a tabu phase (a step costs ~0.6 ms at 20 x 100 but ~30 ms at 60 x 900).
+LNS_IDLE, TABU_STEPS, TABU_SECONDS = 12, 3000, 2.0
 #: Capacity slack tolerance, relative to the capacity.
 TOL = 1e-9
 
@@ -294,6 +298,7 @@ def improve(
     bound: float | None = None,
     max_rounds: int = 1_000_000,
     patience: float = math.inf,
+    kick: float = math.inf,
     sub_limit: float = SUB_LIMIT,
     seed: int = 0,
     methods: tuple[str, ...] = ("lns", "tabu"),
@@ -301,13 +306,16 @@ def improve(
     """Improve a feasible ``assign`` (jobs,) by local search, then LNS and tabu phases in turn.
 
     ``methods`` names the phases that alternate until the deadline: ``"lns"`` (sub-MIPs until
-    :data:`LNS_IDLE` in a row find nothing) and ``"tabu"`` (:data:`TABU_STEPS` steps of
-    :func:`~allocator.territory.gap_tabu.tabu_search` from the best so far).
+    :data:`LNS_IDLE` in a row find nothing) and ``"tabu"`` (:data:`TABU_STEPS` steps, at most
+    :data:`TABU_SECONDS`, of :func:`~allocator.territory.gap_tabu.tabu_search` from the best).
 
     ``sub_limit`` caps each sub-MIP (seconds). ``patience`` (seconds) ends the search when
-    nothing improved for that long. ``bound`` (a valid lower bound) stops the search once the
-    cost reaches it (rounded up when every cost is an integer). ``deadline`` is absolute
-    (``time.monotonic()``); each sub-MIP gets at most what is left of it
+    nothing improved for that long; ``kick`` (seconds) without improvement escalates instead:
+    the sub-MIP cap doubles (up to :data:`SUB_MAX`) and the neighbourhood may grow by
+    :data:`K_STEP` more agents, so a stalled search tries larger, slower neighbourhoods.
+    ``bound`` (a valid lower bound) stops the search once the cost reaches it (rounded up
+    when every cost is an integer). ``deadline`` is absolute (``time.monotonic()``); each
+    sub-MIP gets at most what is left of it
     (:func:`~allocator.solver.deadline.call_limit`). The answer is feasible and no more
     costly than ``assign``; a passed deadline returns ``assign``.
 
@@ -333,17 +341,21 @@ def improve(
     k, rounds, idle, stop = min(K_FIRST, m), 0, 0, "rounds"
     last = (time.monotonic(), len(history))  # when the history last grew
     tried: set[tuple[int, ...]] = set()  # agent sets proven to hold nothing better
-    phase = 0
+    phase, level, kicked = 0, 0, last[0]
     while rounds < max_rounds:
         if history[-1] <= goal + 1e-9:
             stop = "bound"
             break
+        now = time.monotonic()
         if len(history) > last[1]:
-            last = (time.monotonic(), len(history))
-        elif time.monotonic() - last[0] > patience:
+            last, kicked, level = (now, len(history)), now, max(0, level - 1)
+        elif now - last[0] > patience:
             stop = "stalled"
             break
-        budget = call_limit(deadline, sub_limit)
+        elif now - kicked > kick:
+            level, kicked = level + 1, now
+            tried.clear()
+        budget = call_limit(deadline, min(SUB_MAX, sub_limit * 2**level))
         if expired(deadline) or budget < 0.05:
             stop = "deadline"
             break
@@ -351,8 +363,9 @@ def improve(
         if method == "tabu" or idle >= LNS_IDLE:
             phase, idle = phase + 1, 0
         if method == "tabu":
+            until = now + TABU_SECONDS if deadline is None else min(deadline, now + TABU_SECONDS)
             walked = tabu_search(
-                *_arrays(arrays), best, deadline=deadline, steps=TABU_STEPS, state=walk, bound=bound
+                *_arrays(arrays), best, deadline=until, steps=TABU_STEPS, state=walk, bound=bound
             )
             best = best if walked is None else walked  # never None from a feasible start
             _accept(arrays, best, history, bound, "")
@@ -369,7 +382,7 @@ def improve(
             idle = 0
         elif sub.proven:
             tried.add(tuple(agents))
-        k = _adapt(k, m, sub, budget)
+        k = _adapt(k, min(m, K_MAX + K_STEP * level), sub, budget)
     log.info("gap search: %g -> %g in %d sub-MIPs (%s)", start, history[-1], rounds, stop)
     return SearchResult(best, history[-1], tuple(history), rounds, stop)
 
@@ -404,13 +417,14 @@ def _accept(
             note(value, bound, source)
 
 
-def _adapt(k: int, m: int, sub: _Sub, limit: float) -> int:
-    """Grow the neighbourhood after a quick proof, shrink it after a time-out."""
+def _adapt(k: int, largest: int, sub: _Sub, limit: float) -> int:
+    """Grow the neighbourhood (up to ``largest`` agents) after a quick proof, shrink it after
+    a time-out."""
     if not sub.proven:
         return max(K_MIN, k - 1)
     if sub.seconds < 0.25 * limit:
-        return min(m, K_MAX, k + 1)
-    return k
+        return min(largest, k + 1)
+    return min(largest, k)
 
 
 def _fresh_agents(
