@@ -74,12 +74,14 @@ def tabu_search(
     state: TabuState,
     bound: float | None = None,
     first: bool = False,
+    record: float = math.inf,
 ) -> IntArray | None:
     """Walk ``steps`` tabu steps from ``assign`` (jobs,); the best feasible point visited.
 
     Arrays are agents x jobs (``cost`` minimised). Stops early at the deadline, when the best
     cost reaches ``bound``, or (``first``) at the first feasible point. Each new best is noted
-    in the trace as ``"tabu"``. From a feasible ``assign`` the answer is never worse than it;
+    in the trace as ``"tabu"`` when it beats ``record`` (the run's best cost so far). From a
+    feasible ``assign`` the answer is never worse than it;
     from an infeasible one (overloaded agents) it is None when no feasible point was reached.
     """
     m, n = cost.shape
@@ -107,7 +109,8 @@ def tabu_search(
             state.alpha = np.maximum(state.alpha * FALL, state.floor)
         if value < best_value - 1e-9 and not over.any():
             best, best_value = cur.copy(), float(cost[cur, jobs].sum())
-            note(best_value, bound, "tabu")
+            if best_value < record - 1e-9:
+                note(best_value, bound, "tabu")
     return best
 
 
