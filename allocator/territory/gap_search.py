@@ -59,8 +59,10 @@ log = logging.getLogger("allocator")
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
-#: Largest job count for the swap neighbourhood (its arrays are jobs x jobs).
-SWAP_MAX_JOBS = 2500
+#: Largest job count for the swap neighbourhood (its arrays are jobs x jobs): at 80 x 1600 the
+#: descent from a Lagrangian start took 12.5 s with swaps and 1.2 s without, and the search
+#: 15 s later was at the same cost (``benchmarks/notes.md``).
+SWAP_MAX_JOBS = 1000
 #: First time cap (s) of one sub-MIP, and its bounds as it adapts.
 SUB_LIMIT = 0.5
 #: Neighbourhood sizes (agents freed at once): first, smallest, largest.
