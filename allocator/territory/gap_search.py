@@ -376,18 +376,27 @@ def _walk(
     return best
 
 
-def feasible_start(arrays: GapArrays, *, deadline: float | None, seed: int = 0) -> IntArray | None:
+def feasible_start(
+    arrays: GapArrays, *, deadline: float | None, seed: int = 0, record: float = math.inf
+) -> IntArray | None:
     """A feasible assignment found without the MIP, or None by the deadline.
 
     Each job starts on its cheapest agent under the Lagrangian costs ``c + u w``
     (:func:`capacity_prices`), which overloads some agents; the tabu walk's rising penalties
-    then push the overload out (strategic oscillation) until the first feasible point.
+    then push the overload out (strategic oscillation) until the first feasible point, noted
+    in the trace when it costs less than ``record``.
     """
     prices = capacity_prices(arrays)
     assign = np.argmin(arrays.cost + prices[:, None] * arrays.weight, axis=0)
     walk = TabuState.start(arrays.cost, arrays.weight, seed)
     return tabu_search(
-        *_arrays(arrays), assign, deadline=deadline, steps=10**9, state=walk, first=True
+        *_arrays(arrays),
+        assign,
+        deadline=deadline,
+        steps=10**9,
+        state=walk,
+        first=True,
+        record=record,
     )
 
 
