@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -69,3 +70,31 @@ def test_the_kind_of_phase_that_gains_gets_the_longer_phases() -> None:
         _credit(credit, "lns", (0.0, 100.0), 90.0)  # gains
     assert _length(credit, "lns") > _length(credit, "tabu")
     assert _length(credit, "tabu") >= 0.5
+
+
+def test_a_poor_mip_incumbent_gives_way_to_a_cheaper_lagrangian_start() -> None:
+    """The worst feasible assignment with no bound (gap unknown) is replaced by the
+    Lagrangian start when that costs less; a close incumbent (gap 0) is kept as it is."""
+    import time
+
+    from allocator.solver import SolveReport, Status
+    from allocator.territory.gap import _better_start
+
+    instance, options = CASES[0]
+    worst = np.array(options[-1][1])
+    report = SolveReport(
+        status=Status.TIME_LIMIT,
+        solver="highs",
+        objective=options[-1][0],
+        bound=None,
+        gap=None,
+        seconds=0.0,
+        has_solution=True,
+        message="",
+    )
+    now = time.monotonic()
+    start = _better_start(arrays(instance), worst, report, now, now + 30.0)
+    problems, value = check_gap(instance, start)
+    assert problems == [] and value < options[-1][0]
+    kept = _better_start(arrays(instance), worst, replace(report, gap=0.0), now, now + 30.0)
+    assert kept is worst
