@@ -56,7 +56,9 @@ def capacity_prices(arrays: GapArrays, *, iterations: int = 200) -> FloatArray:
 
 
 def related_agents(arrays: GapArrays, prices: FloatArray, top: int = 4) -> FloatArray:
-    """How often two agents are both among a job's ``top`` cheapest (Lagrangian costs)."""
+    """How often two agents are both among a job's ``top`` cheapest under the Lagrangian costs
+    (``prices`` (agents,), cost units per capacity unit): an (agents x agents) count matrix
+    with a zero diagonal."""
     m, n = arrays.cost.shape
     top = min(top, m)
     reduced = arrays.cost + prices[:, None] * arrays.weight
@@ -69,7 +71,8 @@ def related_agents(arrays: GapArrays, prices: FloatArray, top: int = 4) -> Float
 
 
 def pick_agents(rng: np.random.Generator, related: FloatArray, k: int) -> IntArray:
-    """A random seed agent and ``k - 1`` more drawn by relatedness (one in five: at random)."""
+    """A random seed agent and ``k - 1`` more drawn by relatedness (one in five: at random);
+    ``related`` is (agents x agents), the answer the sorted agent indices (min(k, agents),)."""
     m = len(related)
     chosen = [int(rng.integers(m))]
     weights = np.ones(m) if rng.random() < 0.2 else related[chosen[0]] + 0.1
