@@ -39,10 +39,17 @@ log = logging.getLogger("allocator")
 
 #: Share of the run's time the MIP gets before the search takes over (``benchmarks/notes.md``).
 MIP_SHARE = 0.3
-#: Share of the run's time at which the search hands back to a warm-started MIP.
-SEARCH_END = 0.75
-#: The search also hands back after this share of the run's time without an improvement.
-PATIENCE = 0.15
+#: Share of the run's time at which the search hands back to a warm-started MIP, on instances
+#: of at most :data:`SMALL` arcs (it may prove them optimal); larger ones search to the end (the
+#: MIP found nothing in its last quarter there, ``benchmarks/notes.md``).
+SEARCH_END, SMALL = 0.8, 1000
+#: A MIP incumbent further than this (relative gap) from its bound, or without a bound, races
+#: a Lagrangian start (:func:`~allocator.territory.gap_search.feasible_start`) given at most
+#: START_SHARE of the run: under load the MIP handed e801600's search a start at 3x the optimum.
+POOR, START_SHARE = 0.02, 0.1
+#: The search escalates (larger, longer sub-MIPs) after this share of the run's time without
+#: an improvement (``kick`` of :func:`~allocator.territory.gap_search.improve`).
+KICK = 0.08
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -236,16 +243,33 @@ def _mip_then_search(
         report = replace(report, bound=max(bounds), gap=relative_gap(report.objective, max(bounds)))
     if report.status is Status.OPTIMAL or report.objective is None or expired(deadline):
         return solution.assign, report
-    until = began + SEARCH_END * max(0.0, deadline - began)
-    patience = PATIENCE * max(0.0, deadline - began)
-    found = improve(arrays, solution.assign, deadline=until, bound=report.bound, patience=patience)
+    small = instance.cost.size <= SMALL
+    until = began + SEARCH_END * max(0.0, deadline - began) if small else deadline
+    kick = KICK * max(0.0, deadline - began)
+    start = _better_start(arrays, solution.assign, report, began, deadline)
+    found = improve(arrays, start, deadline=until, bound=report.bound, kick=kick)
     if found.objective < report.objective - 1e-9:
         status = Status.OPTIMAL if found.stop == "bound" else report.status
         gap = relative_gap(found.objective, report.bound)
         report = replace(report, objective=found.objective, status=status, gap=gap)
-    if report.status is Status.OPTIMAL or expired(deadline):
+    if report.status is Status.OPTIMAL or expired(deadline) or not small:
         return found.assign, report
     return _mip_again(problem, found.assign, report, solver, deadline)
+
+
+def _better_start(
+    arrays: GapArrays, assign: IntArray, report: SolveReport, began: float, deadline: float
+) -> IntArray:
+    """The MIP's incumbent, or a Lagrangian start when the incumbent is poor (see
+    :data:`POOR`) and the start costs less."""
+    if report.gap is not None and report.gap <= POOR:
+        return assign
+    until = min(deadline, time.monotonic() + START_SHARE * max(0.0, deadline - began))
+    other = feasible_start(arrays, deadline=until, record=arrays.value(assign))
+    if other is None or arrays.value(other) >= arrays.value(assign):
+        return assign
+    log.info("gap: a Lagrangian start %g beats the MIP's %g", arrays.value(other), report.objective)
+    return other
 
 
 def _mip_again(
@@ -286,7 +310,7 @@ def _search_without_mip(
     if start is None:
         solution = solve_arcs(problem, CoreOptions(), solver, deadline=deadline)
         return solution.assign, solution.report
-    found = improve(arrays, start, deadline=deadline)
+    found = improve(arrays, start, deadline=deadline, kick=KICK * max(0.0, deadline - began))
     report = SolveReport(
         status=Status.TIME_LIMIT,
         solver="search",

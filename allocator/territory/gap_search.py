@@ -41,6 +41,8 @@ from allocator.solver.deadline import call_limit, expired
 from allocator.solver.highs_assign import solve_assign_mip
 from allocator.solver.trace import note
 from allocator.territory.gap_chain import best_chain
+from allocator.territory.gap_neighbours import capacity_prices, fresh_agents, related_agents
+from allocator.territory.gap_relink import Elite
 from allocator.territory.gap_tabu import TabuState, tabu_search
 
 __all__ = [
@@ -57,14 +59,23 @@ log = logging.getLogger("allocator")
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
-#: Largest job count for the swap neighbourhood (its arrays are jobs x jobs).
-SWAP_MAX_JOBS = 2500
+#: Largest job count for the swap neighbourhood (its arrays are jobs x jobs): at 80 x 1600 the
+#: descent from a Lagrangian start took 12.5 s with swaps and 1.2 s without, and the search
+#: 15 s later was at the same cost (``benchmarks/notes.md``).
+SWAP_MAX_JOBS = 1000
 #: First time cap (s) of one sub-MIP, and its bounds as it adapts.
 SUB_LIMIT = 0.5
 #: Neighbourhood sizes (agents freed at once): first, smallest, largest.
 K_FIRST, K_MIN, K_MAX = 3, 2, 8
-#: Sub-MIPs in a row without improvement that end an LNS phase; steps of a tabu phase.
+#: A stall (``kick`` seconds without improvement) doubles the sub-MIP cap, up to this (s),
+#: and lets the neighbourhood grow by ``K_STEP`` more agents.
+SUB_MAX, K_STEP = 4.0, 2
+#: Sub-MIPs in a row without improvement that end an LNS phase; steps of a tabu phase (a step
+#: costs ~0.6 ms at 20 x 100 but ~30 ms at 60 x 900, so phases are also bounded in time).
 LNS_IDLE, TABU_STEPS = 12, 3000
+#: Mean seconds of a phase; each kind gets a share by its recent cost gain per second,
+#: within (PHASE_MIN, PHASE_MAX) seconds.
+PHASE_SECONDS, PHASE_MIN, PHASE_MAX = 2.0, 0.5, 8.0
 #: Capacity slack tolerance, relative to the capacity.
 TOL = 1e-9
 
@@ -183,64 +194,6 @@ def _chain(arrays: GapArrays, assign: IntArray, load: FloatArray) -> bool:
     return True
 
 
-def capacity_prices(arrays: GapArrays, *, iterations: int = 200) -> FloatArray:
-    """Capacity prices ``u >= 0`` (agents,) from a subgradient ascent on the Lagrangian bound.
-
-    Relaxing the capacities leaves ``min sum_j min_a (c[a,j] + u[a] w[a,j]) - u . b``
-    (Ross & Soland 1975); the step follows Held, Wolfe & Crowder (1974) with the agenda's
-    best cost as the target. Cost units per capacity unit.
-    """
-    cost, weight, cap = arrays.cost, arrays.weight, arrays.capacity
-    u = np.zeros(len(cap))
-    best_u, best = u, -math.inf
-    target = float(cost.max(axis=0).sum())
-    step = 2.0
-    jobs = np.arange(cost.shape[1])
-    for _ in range(iterations):
-        reduced = cost + u[:, None] * weight
-        pick = np.argmin(reduced, axis=0)
-        value = float(reduced[pick, jobs].sum() - u @ cap)
-        if value > best + 1e-9:
-            best, best_u = value, u.copy()
-        else:
-            step *= 0.95
-        grad = np.zeros(len(cap))
-        np.add.at(grad, pick, weight[pick, jobs])
-        grad -= cap
-        norm = float(grad @ grad)
-        if norm <= 1e-12:
-            break
-        u = np.maximum(0.0, u + step * (target - value) / norm * grad)
-    return best_u
-
-
-def _related(arrays: GapArrays, prices: FloatArray, top: int = 4) -> FloatArray:
-    """How often two agents are both among a job's ``top`` cheapest (Lagrangian costs)."""
-    m, n = arrays.cost.shape
-    top = min(top, m)
-    reduced = arrays.cost + prices[:, None] * arrays.weight
-    best = np.argpartition(reduced, top - 1, axis=0)[:top]  # (top, n)
-    member = np.zeros((m, n))
-    member[best, np.arange(n)[None, :]] = 1.0
-    related = member @ member.T
-    np.fill_diagonal(related, 0.0)
-    return related
-
-
-def _pick_agents(rng: np.random.Generator, related: FloatArray, k: int) -> IntArray:
-    """A random seed agent and ``k - 1`` more drawn by relatedness (one in five: at random)."""
-    m = len(related)
-    chosen = [int(rng.integers(m))]
-    weights = np.ones(m) if rng.random() < 0.2 else related[chosen[0]] + 0.1
-    while len(chosen) < min(k, m):
-        p = weights.copy()
-        p[chosen] = 0.0
-        nxt = int(rng.choice(m, p=p / p.sum()))
-        chosen.append(nxt)
-        weights = weights + related[nxt]
-    return np.array(sorted(chosen))
-
-
 @dataclass(frozen=True)
 class _Sub:
     """The answer of one sub-GAP: new agents of the freed jobs (or None), proven, seconds."""
@@ -294,6 +247,7 @@ def improve(
     bound: float | None = None,
     max_rounds: int = 1_000_000,
     patience: float = math.inf,
+    kick: float = math.inf,
     sub_limit: float = SUB_LIMIT,
     seed: int = 0,
     methods: tuple[str, ...] = ("lns", "tabu"),
@@ -301,13 +255,16 @@ def improve(
     """Improve a feasible ``assign`` (jobs,) by local search, then LNS and tabu phases in turn.
 
     ``methods`` names the phases that alternate until the deadline: ``"lns"`` (sub-MIPs until
-    :data:`LNS_IDLE` in a row find nothing) and ``"tabu"`` (:data:`TABU_STEPS` steps of
-    :func:`~allocator.territory.gap_tabu.tabu_search` from the best so far).
+    :data:`LNS_IDLE` in a row find nothing) and ``"tabu"`` (:data:`TABU_STEPS` steps, at most
+    :data:`TABU_SECONDS`, of :func:`~allocator.territory.gap_tabu.tabu_search` from the best).
 
     ``sub_limit`` caps each sub-MIP (seconds). ``patience`` (seconds) ends the search when
-    nothing improved for that long. ``bound`` (a valid lower bound) stops the search once the
-    cost reaches it (rounded up when every cost is an integer). ``deadline`` is absolute
-    (``time.monotonic()``); each sub-MIP gets at most what is left of it
+    nothing improved for that long; ``kick`` (seconds) without improvement escalates instead:
+    the sub-MIP cap doubles (up to :data:`SUB_MAX`) and the neighbourhood may grow by
+    :data:`K_STEP` more agents, so a stalled search tries larger, slower neighbourhoods.
+    ``bound`` (a valid lower bound) stops the search once the cost reaches it (rounded up
+    when every cost is an integer). ``deadline`` is absolute (``time.monotonic()``); each
+    sub-MIP gets at most what is left of it
     (:func:`~allocator.solver.deadline.call_limit`). The answer is feasible and no more
     costly than ``assign``; a passed deadline returns ``assign``.
 
@@ -327,65 +284,119 @@ def improve(
     best = local_search(arrays, assign, deadline=deadline)
     _accept(arrays, best, history, bound, "local")
     rng = np.random.default_rng(seed)
-    related = _related(arrays, capacity_prices(arrays))
-    walk = TabuState.start(arrays.cost, arrays.weight, seed)
+    related = related_agents(arrays, capacity_prices(arrays))
+    walk, elite = TabuState.start(arrays.cost, arrays.weight, seed), Elite()
+    elite.add(history[-1], best)
     m = len(arrays.capacity)
     k, rounds, idle, stop = min(K_FIRST, m), 0, 0, "rounds"
     last = (time.monotonic(), len(history))  # when the history last grew
     tried: set[tuple[int, ...]] = set()  # agent sets proven to hold nothing better
-    phase = 0
+    phase, level, kicked = 0, 0, last[0]
+    credit = dict.fromkeys(methods, 1.0)  # smoothed cost gain per second of each kind of phase
+    began = (last[0], history[-1])  # when and at what cost the current phase began
     while rounds < max_rounds:
         if history[-1] <= goal + 1e-9:
             stop = "bound"
             break
+        now = time.monotonic()
         if len(history) > last[1]:
-            last = (time.monotonic(), len(history))
-        elif time.monotonic() - last[0] > patience:
+            last, kicked, level = (now, len(history)), now, max(0, level - 1)
+        elif now - last[0] > patience:
             stop = "stalled"
             break
-        budget = call_limit(deadline, sub_limit)
+        elif now - kicked > kick:
+            level, kicked = level + 1, now
+            tried.clear()
+        budget = call_limit(deadline, min(SUB_MAX, sub_limit * 2**level))
         if expired(deadline) or budget < 0.05:
             stop = "deadline"
             break
         method = methods[phase % len(methods)]
-        if method == "tabu" or idle >= LNS_IDLE:
+        length = _length(credit, method)
+        if method == "lns" and (idle >= LNS_IDLE or now - began[0] > length):
+            began = _credit(credit, method, began, history[-1])
             phase, idle = phase + 1, 0
+            continue
         if method == "tabu":
-            walked = tabu_search(
-                *_arrays(arrays), best, deadline=deadline, steps=TABU_STEPS, state=walk, bound=bound
-            )
-            best = best if walked is None else walked  # never None from a feasible start
-            _accept(arrays, best, history, bound, "")
+            clock = (now + length, deadline, level)
+            best = _walk(arrays, best, (walk, elite, rng), history, clock, bound)
+            began = _credit(credit, method, began, history[-1])
+            phase += 1
             continue
         rounds += 1
-        agents = _fresh_agents(rng, related, k, tried)
+        agents = fresh_agents(rng, related, k, tried)
         sub = _solve_sub(arrays, best, agents, budget, seed + rounds)
         idle += 1
         if sub.agents is not None:
             best[np.isin(best, agents)] = sub.agents
             best = local_search(arrays, best, deadline=deadline)
             _accept(arrays, best, history, bound, "lns")
+            elite.add(history[-1], best)
             tried.clear()
             idle = 0
         elif sub.proven:
             tried.add(tuple(agents))
-        k = _adapt(k, m, sub, budget)
+        k = _adapt(k, min(m, K_MAX + K_STEP * level), sub, budget)
     log.info("gap search: %g -> %g in %d sub-MIPs (%s)", start, history[-1], rounds, stop)
     return SearchResult(best, history[-1], tuple(history), rounds, stop)
 
 
-def feasible_start(arrays: GapArrays, *, deadline: float | None, seed: int = 0) -> IntArray | None:
+def _walk(
+    arrays: GapArrays,
+    best: IntArray,
+    state: tuple[TabuState, Elite, np.random.Generator],
+    history: list[float],
+    clock: tuple[float, float | None, int],
+    bound: float | None,
+) -> IntArray:
+    """One tabu phase (until ``end``) from ``best`` or, after a stall (``level`` > 0 in
+    ``clock`` = (end, deadline, level)), from a point between ``best`` and an elite member
+    (path relinking); the walk's answer joins the elite. The new best."""
+    (walk, elite, rng), (end, deadline, level) = state, clock
+    until = end if deadline is None else min(deadline, end)
+    origin = elite.relink(best, rng) if level > 0 else None
+    walked = tabu_search(
+        *_arrays(arrays),
+        best if origin is None else origin,
+        deadline=until,
+        steps=TABU_STEPS,
+        state=walk,
+        bound=bound,
+        record=history[-1],
+    )
+    if walked is None:  # a relinked start the walk could not repair in time
+        return best
+    reached = arrays.value(walked)  # noted by the walk when it beat the best
+    walked = local_search(arrays, walked, deadline=deadline)
+    value = arrays.value(walked)
+    elite.add(value, walked)
+    if value < history[-1] - 1e-9:
+        _accept(arrays, walked, history, bound, "local" if value < reached - 1e-9 else "")
+        return walked
+    return best
+
+
+def feasible_start(
+    arrays: GapArrays, *, deadline: float | None, seed: int = 0, record: float = math.inf
+) -> IntArray | None:
     """A feasible assignment found without the MIP, or None by the deadline.
 
     Each job starts on its cheapest agent under the Lagrangian costs ``c + u w``
     (:func:`capacity_prices`), which overloads some agents; the tabu walk's rising penalties
-    then push the overload out (strategic oscillation) until the first feasible point.
+    then push the overload out (strategic oscillation) until the first feasible point, noted
+    in the trace when it costs less than ``record``.
     """
     prices = capacity_prices(arrays)
     assign = np.argmin(arrays.cost + prices[:, None] * arrays.weight, axis=0)
     walk = TabuState.start(arrays.cost, arrays.weight, seed)
     return tabu_search(
-        *_arrays(arrays), assign, deadline=deadline, steps=10**9, state=walk, first=True
+        *_arrays(arrays),
+        assign,
+        deadline=deadline,
+        steps=10**9,
+        state=walk,
+        first=True,
+        record=record,
     )
 
 
@@ -404,22 +415,29 @@ def _accept(
             note(value, bound, source)
 
 
-def _adapt(k: int, m: int, sub: _Sub, limit: float) -> int:
-    """Grow the neighbourhood after a quick proof, shrink it after a time-out."""
+def _length(credit: dict[str, float], method: str) -> float:
+    """Seconds of the next ``method`` phase: its share of the recent gains (adaptive LNS,
+    Ropke & Pisinger 2006, "An adaptive large neighborhood search heuristic for the pickup
+    and delivery problem with time windows", Transportation Science 40(4):455-472)."""
+    share = credit[method] / max(sum(credit.values()), 1e-12)
+    return min(PHASE_MAX, max(PHASE_MIN, PHASE_SECONDS * len(credit) * share))
+
+
+def _credit(
+    credit: dict[str, float], method: str, began: tuple[float, float], value: float
+) -> tuple[float, float]:
+    """Credit ``method`` with its phase's gain per second; (now, value) begins the next."""
+    now = time.monotonic()
+    rate = max(0.0, began[1] - value) / max(now - began[0], 1e-3)
+    credit[method] = 0.5 * credit[method] + 0.5 * rate + 1e-9
+    return now, value
+
+
+def _adapt(k: int, largest: int, sub: _Sub, limit: float) -> int:
+    """Grow the neighbourhood (up to ``largest`` agents) after a quick proof, shrink it after
+    a time-out."""
     if not sub.proven:
         return max(K_MIN, k - 1)
     if sub.seconds < 0.25 * limit:
-        return min(m, K_MAX, k + 1)
-    return k
-
-
-def _fresh_agents(
-    rng: np.random.Generator, related: FloatArray, k: int, tried: set[tuple[int, ...]]
-) -> IntArray:
-    """Related agents whose sub-GAP has not been proven empty since the last improvement."""
-    agents = _pick_agents(rng, related, k)
-    for _ in range(10):
-        if tuple(agents) not in tried:
-            break
-        agents = _pick_agents(rng, related, k + int(rng.integers(0, 2)))
-    return agents
+        return min(largest, k + 1)
+    return min(largest, k)

@@ -28,8 +28,10 @@ __all__ = ["TabuState", "tabu_search"]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
-#: Largest number of first jobs scanned for swaps per step (all jobs when fewer).
-SWAP_SAMPLE = 250
+#: Jobs scanned for swaps per step: all when the swap table (rows x jobs) stays under
+#: SWAP_CELLS, else a random sample that fits it, at least SWAP_MIN_ROWS (a step at 60 x 900
+#: took ~30 ms with 250 rows; most of it in the swap table).
+SWAP_CELLS, SWAP_MIN_ROWS = 40_000, 32
 #: Tabu tenure range, in units of sqrt(jobs).
 TENURE = (0.1, 0.4)
 #: Penalty update factors while overloaded / not.
@@ -72,12 +74,14 @@ def tabu_search(
     state: TabuState,
     bound: float | None = None,
     first: bool = False,
+    record: float = math.inf,
 ) -> IntArray | None:
     """Walk ``steps`` tabu steps from ``assign`` (jobs,); the best feasible point visited.
 
     Arrays are agents x jobs (``cost`` minimised). Stops early at the deadline, when the best
     cost reaches ``bound``, or (``first``) at the first feasible point. Each new best is noted
-    in the trace as ``"tabu"``. From a feasible ``assign`` the answer is never worse than it;
+    in the trace as ``"tabu"`` when it beats ``record`` (the run's best cost so far). From a
+    feasible ``assign`` the answer is never worse than it;
     from an infeasible one (overloaded agents) it is None when no feasible point was reached.
     """
     m, n = cost.shape
@@ -105,7 +109,8 @@ def tabu_search(
             state.alpha = np.maximum(state.alpha * FALL, state.floor)
         if value < best_value - 1e-9 and not over.any():
             best, best_value = cur.copy(), float(cost[cur, jobs].sum())
-            note(best_value, bound, "tabu")
+            if best_value < record - 1e-9:
+                note(best_value, bound, "tabu")
     return best
 
 
@@ -138,7 +143,8 @@ def _best_move(
     ] = np.inf
     a, j = np.unravel_index(int(np.argmin(shift)), shift.shape)
     best = (float(shift[a, j]), (0, int(a), int(j)))
-    rows = jobs if n <= SWAP_SAMPLE else state.rng.choice(n, SWAP_SAMPLE, replace=False)
+    sample = max(SWAP_MIN_ROWS, SWAP_CELLS // n)
+    rows = jobs if n <= sample else state.rng.choice(n, sample, replace=False)
     swap = _swap_deltas(cost, weight, cur, (excess, over, alpha), rows, state, aspire)
     r, j2 = np.unravel_index(int(np.argmin(swap)), swap.shape)
     if swap[r, j2] < best[0]:
