@@ -117,6 +117,7 @@ def allocate_quotas(
     if settings.expense is not None:
         expenses, rows = allocate_expenses(tables, rep_product, settings.expense, solver)
         constraints = pd.concat([constraints, rows], ignore_index=True)
+    fit = None if org is None else lambda p: fit_fair_to_groups(p, org, totals)
     result = QuotaResult(
         rep_product,
         quotas,
@@ -128,13 +129,7 @@ def allocate_quotas(
         constraints,
         report,
         history=history,
-        relief=relief_table(
-            tables,
-            pairs,
-            target.by_product,
-            staffing_of,
-            None if org is None else lambda p: fit_fair_to_groups(p, org, totals),
-        ),
+        relief=relief_table(tables, pairs, target.by_product, staffing_of, fit),
         overlays=overlay_quotas(tables, quotas, target.periods, settings.calendar, staffing),
     )
     _warn_relaxed(result)
