@@ -231,7 +231,8 @@ def scale_row(spec: dict[str, Any]) -> None:
     settings = AssignmentSettings.model_validate(blocks["assignment"])
     row = _ours(spec, tables, settings)
     cpu = resource.getrusage(resource.RUSAGE_SELF).ru_utime  # less load-sensitive than wall
-    row["detail"] = f"generate {generated:.1f}s; user CPU {cpu:.1f}s; " + row["detail"]
+    gap = spec.get("gap", 0.005)
+    row["detail"] = f"gap {gap:g}; generate {generated:.1f}s; user CPU {cpu:.1f}s; " + row["detail"]
     emit({"case": f"{a}x{r}", "size": f"{a}x{r}", **row})
 
 

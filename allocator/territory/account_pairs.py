@@ -40,6 +40,8 @@ def sparse(settings: AssignmentSettings, accounts: int, reps: int) -> bool:
 
 
 def distances(accounts: pd.DataFrame, reps: pd.DataFrame, *, lazy: bool) -> FloatArray:
+    """Great-circle km (accounts, reps) from their ``lat``/``lon`` (degrees); lazy: a
+    :class:`~allocator.territory.pairs.Pairs` that keeps its last block (read-only)."""
     lat, lon = accounts["lat"].to_numpy(float), accounts["lon"].to_numpy(float)
     rep_lat, rep_lon = reps["lat"].to_numpy(float), reps["lon"].to_numpy(float)
     if not lazy:
@@ -49,10 +51,12 @@ def distances(accounts: pd.DataFrame, reps: pd.DataFrame, *, lazy: bool) -> Floa
 
 
 def lock_rule(locked: BoolArray, incumbent: IntArray, rep: IntArray) -> BoolArray:
+    """Whether a rep may serve an account under its lock (broadcasting arrays)."""
     return ~locked | (rep == incumbent)
 
 
 def everyone(shape: tuple[int, int], *, lazy: bool) -> BoolArray:
+    """All-true (accounts, reps) mask (no rule)."""
     if not lazy:
         return np.ones(shape, bool)
     return outer(np.greater_equal, shape, (np.zeros(shape[0]),), (np.zeros(shape[1]),), bool)  # type: ignore[return-value]
@@ -61,6 +65,7 @@ def everyone(shape: tuple[int, int], *, lazy: bool) -> BoolArray:
 def experience_ok(
     accounts: pd.DataFrame, reps: pd.DataFrame, rule: dict[str, float] | None, *, lazy: bool
 ) -> BoolArray:
+    """Whether each rep's experience (years) meets the account's segment minimum ``rule``."""
     shape = (len(accounts), len(reps))
     if not rule:
         return everyone(shape, lazy=lazy)
@@ -72,9 +77,11 @@ def experience_ok(
 
 
 def skills_ok(accounts: pd.DataFrame, reps: pd.DataFrame, *, lazy: bool) -> BoolArray:
+    """Whether each rep has all of each account's ``required_skills`` (``;``-separated ids);
+    lazy: one row per distinct requirement, looked up per account."""
     rep_skills = [parse_ids(s) for s in reps["skills"]]
     required = [parse_ids(s) for s in accounts["required_skills"]]
-    if lazy:  # one row per distinct requirement, looked up per account
+    if lazy:
         kinds = {req: k for k, req in enumerate(dict.fromkeys(required))}
         table = np.array([[req <= have for have in rep_skills] for req in kinds], bool)
         group = np.array([kinds[req] for req in required], np.int64)

@@ -67,12 +67,16 @@ def precheck(
     problems = _eligibility_problems(t) + _lock_problems(t)
     if not problems:
         problems = _capacity_problems(t, settings) + _count_problems(t, settings)
-        small = problem is not None and problem.n_arcs <= MAX_DIAGNOSIS_ARCS
-        if problems and small and problem is not None and problem.relax:
+        if problems and problem is not None and problem.relax and small(problem):
             solver = solver or SolverSettings()
             problems += elastic_diagnosis(problem, problem.all_arcs, solver, deadline=deadline)
     if problems:
         raise InfeasibleError("the territory cannot be planned:", diagnosis=problems)
+
+
+def small(problem: ArcProblem) -> bool:
+    """Whether the least changes can be computed over every eligible arc."""
+    return problem.n_arcs <= MAX_DIAGNOSIS_ARCS
 
 
 def _eligibility_problems(t: Territory) -> list[str]:
@@ -287,7 +291,7 @@ def elastic_diagnosis(
     floor = time.monotonic() + DIAGNOSIS_FLOOR
     deadline = floor if deadline is None else max(deadline, floor)
     if problem.relax:
-        every = problem.n_arcs <= MAX_DIAGNOSIS_ARCS
+        every = small(problem)
         chosen = problem.all_arcs if every else arcs
         singles, joint = least_changes(problem, chosen, solver, deadline=deadline, every=every)
         return render_changes(singles, joint, contiguity=problem.contiguity is not None)
