@@ -86,9 +86,20 @@ def skills_ok(accounts: pd.DataFrame, reps: pd.DataFrame, *, lazy: bool) -> Bool
         table = np.array([[req <= have for have in rep_skills] for req in kinds], bool)
         group = np.array([kinds[req] for req in required], np.int64)
         shape = (len(accounts), len(reps))
-        return outer(lambda g, r: table[g, r], shape, (group,), (np.arange(len(reps)),), bool)  # type: ignore[return-value]
+        return outer(_lookup(table), shape, (group,), (np.arange(len(reps)),), bool)  # type: ignore[return-value]
     rows = {req: np.array([req <= have for have in rep_skills], bool) for req in set(required)}
     return np.array([rows[req] for req in required], bool).reshape(len(accounts), len(reps))
+
+
+def _lookup(table: BoolArray):
+    """``table[group, rep]``: rows first then columns for a block (a cheaper gather)."""
+
+    def look(group: IntArray, rep: IntArray) -> BoolArray:
+        if group.ndim == 2:  # a block: (rows, 1) x (1, reps)
+            return table[group[:, 0]][:, rep[0]]
+        return table[group, rep]
+
+    return look
 
 
 def moves(t: Territory) -> tuple[FloatArray, BoolArray]:
