@@ -123,6 +123,7 @@ def profile_solve(
     """Generate a company, solve it, and return the profile and the run's summary."""
     from allocator.demo import demo_settings
     from allocator.demo import generate as gen
+    from allocator.exceptions import AllocatorError
     from allocator.io.settings import AssignmentSettings, SolverSettings
     from allocator.territory import assignment
 
@@ -132,7 +133,11 @@ def profile_solve(
     tables = gen.generate_company(accounts=accounts, reps=reps, regions=regions, products=4, seed=1)
     settings = AssignmentSettings.model_validate(demo_settings(tables)["assignment"])
     solver = SolverSettings(time_limit=time_limit, gap=gap, threads=1)
-    result = assignment.solve_assignment(tables, settings, solver)
+    try:
+        result = assignment.solve_assignment(tables, settings, solver)
+    except AllocatorError as exc:  # a failed run still reports its stages, time and memory
+        p.close()
+        return _failed(p, f"{accounts}x{reps}", gap, str(exc), start, cpu)
     p.close()
     report = result.report
     return {
@@ -148,6 +153,28 @@ def profile_solve(
         "arcs": result.arcs,
         "priced": result.priced_arcs,
         "lp_models": p.calls["__init__"],  # 2 or more: phase 1 (the first LP was infeasible)
+        "lp_runs": p.calls["run"],
+        "load": os.getloadavg()[0],
+        "stages": p.table(),
+    }
+
+
+def _failed(
+    p: Profiler, case: str, gap: float, message: str, start: float, cpu: float
+) -> dict[str, Any]:
+    return {
+        "case": case,
+        "solver_gap": gap,
+        "status": "failed: " + message.splitlines()[0],
+        "objective": None,
+        "bound": None,
+        "gap": None,
+        "seconds": round(time.perf_counter() - start, 2),
+        "cpu_s": round(time.process_time() - cpu, 2),
+        "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "arcs": None,
+        "priced": None,
+        "lp_models": p.calls["__init__"],
         "lp_runs": p.calls["run"],
         "load": os.getloadavg()[0],
         "stages": p.table(),
