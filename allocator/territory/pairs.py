@@ -245,13 +245,21 @@ def by_rows(func: Callable[..., np.ndarray], *arrays: Any, block: int | None = N
     return np.concatenate(parts) if parts else func(*(a[0:0] for a in arrays))
 
 
-def nonzero_arcs(mask: Any) -> IntArray:
-    """Flat ids ``item * reps + rep`` where the (items, reps) ``mask`` is true."""
+def nonzero_arcs(mask: Any, *, limit: int | None = None) -> IntArray:
+    """Flat ids ``item * reps + rep`` where the (items, reps) ``mask`` is true (sorted).
+
+    For :class:`Pairs` with ``limit``: stops after the first block that brings the count over
+    ``limit`` (so more than ``limit`` ids means "too many", not all of them)."""
     if not isinstance(mask, Pairs):
         return np.flatnonzero(np.asarray(mask).ravel()).astype(np.int64)
     n, m = mask.shape
     size = block_rows(m)
-    parts = [np.flatnonzero(mask[lo : lo + size]) + lo * m for lo in range(0, n, size)]
+    parts, found = [], 0
+    for lo in range(0, n, size):
+        parts.append(np.flatnonzero(mask[lo : lo + size]) + lo * m)
+        found += len(parts[-1])
+        if limit is not None and found > limit:
+            break
     return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
 

@@ -334,13 +334,20 @@ def _largest_cost(problem: ArcProblem) -> float:
 
 
 def augment_arcs(
-    problem: ArcProblem, arcs: IntArray, pricing: Pricing, incumbent: float, *, gap: float = 0.0
+    problem: ArcProblem,
+    arcs: IntArray,
+    pricing: Pricing,
+    incumbent: float,
+    *,
+    gap: float = 0.0,
+    limit: int | None = None,
 ) -> IntArray:
     """Eligible arcs outside ``arcs`` with reduced cost below ``incumbent - gap - LP bound``.
 
     Only these can appear in a solution better than ``incumbent`` by more than the relative MIP
     ``gap`` (``models/assignment.md``, step 5); none are needed when the incumbent is already
-    within the gap of the LP bound.
+    within the gap of the LP bound. On the sparse path the search stops once more than
+    ``limit`` are found (the caller cannot add them anyway).
     """
     if pricing.reduced is None or pricing.bound is None:
         return np.zeros(0, np.int64)
@@ -348,5 +355,8 @@ def augment_arcs(
     threshold = incumbent - gap * scale - pricing.bound + 1e-6 * scale
     if threshold <= 0:
         return np.zeros(0, np.int64)
+    if problem.lazy:  # block by block, outside ``arcs`` only, at most ``limit`` + 1 blocks' worth
+        outside = without(problem.eligible, arcs) & (pricing.reduced < threshold)
+        return nonzero_arcs(outside, limit=limit)
     candidates = nonzero_arcs(problem.eligible & (pricing.reduced < threshold))
     return np.setdiff1d(candidates, arcs).astype(np.int64)

@@ -263,7 +263,8 @@ def _augment(
     """Step 5 of the method: add the arcs a better solution could use and re-solve."""
     if found.report.status is not Status.OPTIMAL or found.report.objective is None:
         return found, arcs, False
-    extra = augment_arcs(problem, arcs, pricing, found.report.objective, gap=solver.gap)
+    room = max(options.max_arcs - len(arcs), 0)
+    extra = augment_arcs(problem, arcs, pricing, found.report.objective, gap=solver.gap, limit=room)
     if not len(extra):
         return found, arcs, True
     if len(arcs) + len(extra) > options.max_arcs:

@@ -89,6 +89,9 @@ def test_block_helpers_equal_their_dense_versions(monkeypatch) -> None:
     np.testing.assert_array_equal(
         nonzero_arcs(lazy.cost < np.median(dense.cost)), nonzero_arcs(mask)
     )
+    full = nonzero_arcs(lazy.cost < np.median(dense.cost))
+    cut = nonzero_arcs(lazy.cost < np.median(dense.cost), limit=5)  # stops early: "too many"
+    assert 5 < len(cut) < len(full) and (cut == full[: len(cut)]).all()
     for got, want in zip(
         smallest(lazy.rank, lazy.eligible, 4), smallest(dense.rank, dense.eligible, 4), strict=True
     ):
