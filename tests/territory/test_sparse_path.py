@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from allocator.demo import demo_settings, generate_company
-from allocator.demo.examples import EXAMPLES, example
 from allocator.io.settings import AssignmentSettings, SolverSettings
 from allocator.solver import Status
 from allocator.territory import pairs
@@ -23,7 +22,6 @@ from allocator.territory.build import build_territory, territory_problem
 from allocator.territory.core import reduced_costs
 from allocator.territory.pairs import Pairs, by_rows, nonzero_arcs, without
 from allocator.territory.pricing import initial_arcs, smallest
-from tests.territory.test_assignment_helpers import owners, solved
 
 EXACT = SolverSettings(threads=1, time_limit=60, gap=0.0)
 
@@ -137,13 +135,3 @@ def test_sparse_path_finds_the_dense_optimum_with_a_valid_bound(monkeypatch) -> 
     assert result.report.bound is not None
     assert result.report.bound <= result.report.objective + 1e-6
     assert (result.assignments["reason"] == dense_result.assignments["reason"]).all()
-
-
-@pytest.mark.parametrize("name", EXAMPLES)
-def test_examples_on_the_sparse_path(name: str, monkeypatch) -> None:
-    """The hand-computed examples (known optimum and owners) forced onto the sparse path."""
-    monkeypatch.setattr(pairs, "SPARSE_FROM", 0)
-    ex = example(name)
-    result = solved(ex.tables, ex.settings)
-    assert result.report.objective == pytest.approx(ex.objective, rel=1e-9)
-    assert owners(result) == dict(ex.owners)
