@@ -222,6 +222,7 @@ def _ours(spec: dict[str, Any], tables, settings) -> dict[str, Any]:
 
 def scale_row(spec: dict[str, Any]) -> None:
     """Our model on a generated company with the demo's constraints."""
+    from allocator.exceptions import NoSolutionInTimeError
     from allocator.io.settings import AssignmentSettings
 
     a, r, g = spec["accounts"], spec["reps"], spec["regions"]
@@ -229,9 +230,17 @@ def scale_row(spec: dict[str, Any]) -> None:
     tables, blocks = _company(a, r, g)
     generated = time.perf_counter() - began
     settings = AssignmentSettings.model_validate(blocks["assignment"])
-    row = _ours(spec, tables, settings)
+    solving = time.perf_counter()
+    try:
+        row = _ours(spec, tables, settings)
+    except AllocatorError as exc:  # the row says so, with its time and peak memory
+        first = str(exc).splitlines()[0]
+        status = "no plan in time" if isinstance(exc, NoSolutionInTimeError) else "failed"
+        seconds = round(time.perf_counter() - solving, 2)
+        row = {"method": "ours", "status": status, "seconds": seconds, "detail": first[:300]}
     cpu = resource.getrusage(resource.RUSAGE_SELF).ru_utime  # less load-sensitive than wall
-    row["detail"] = f"generate {generated:.1f}s; user CPU {cpu:.1f}s; " + row["detail"]
+    gap = spec.get("gap", 0.005)
+    row["detail"] = f"gap {gap:g}; generate {generated:.1f}s; user CPU {cpu:.1f}s; " + row["detail"]
     emit({"case": f"{a}x{r}", "size": f"{a}x{r}", **row})
 
 

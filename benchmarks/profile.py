@@ -117,10 +117,13 @@ def _install(p: Profiler) -> None:
     _ = heuristic
 
 
-def profile_solve(accounts: int, reps: int, regions: int, time_limit: float) -> dict[str, Any]:
+def profile_solve(
+    accounts: int, reps: int, regions: int, time_limit: float, gap: float = 0.005
+) -> dict[str, Any]:
     """Generate a company, solve it, and return the profile and the run's summary."""
     from allocator.demo import demo_settings
     from allocator.demo import generate as gen
+    from allocator.exceptions import AllocatorError
     from allocator.io.settings import AssignmentSettings, SolverSettings
     from allocator.territory import assignment
 
@@ -129,12 +132,17 @@ def profile_solve(accounts: int, reps: int, regions: int, time_limit: float) -> 
     start, cpu = time.perf_counter(), time.process_time()
     tables = gen.generate_company(accounts=accounts, reps=reps, regions=regions, products=4, seed=1)
     settings = AssignmentSettings.model_validate(demo_settings(tables)["assignment"])
-    solver = SolverSettings(time_limit=time_limit, gap=0.005, threads=1)
-    result = assignment.solve_assignment(tables, settings, solver)
+    solver = SolverSettings(time_limit=time_limit, gap=gap, threads=1)
+    try:
+        result = assignment.solve_assignment(tables, settings, solver)
+    except AllocatorError as exc:  # a failed run still reports its stages, time and memory
+        p.close()
+        return _failed(p, f"{accounts}x{reps}", gap, str(exc), start, cpu)
     p.close()
     report = result.report
     return {
         "case": f"{accounts}x{reps}",
+        "solver_gap": gap,
         "status": report.status.value,
         "objective": report.objective,
         "bound": report.bound,
@@ -151,12 +159,35 @@ def profile_solve(accounts: int, reps: int, regions: int, time_limit: float) -> 
     }
 
 
+def _failed(
+    p: Profiler, case: str, gap: float, message: str, start: float, cpu: float
+) -> dict[str, Any]:
+    return {
+        "case": case,
+        "solver_gap": gap,
+        "status": "failed: " + message.splitlines()[0],
+        "objective": None,
+        "bound": None,
+        "gap": None,
+        "seconds": round(time.perf_counter() - start, 2),
+        "cpu_s": round(time.process_time() - cpu, 2),
+        "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "arcs": None,
+        "priced": None,
+        "lp_models": p.calls["__init__"],
+        "lp_runs": p.calls["run"],
+        "load": os.getloadavg()[0],
+        "stages": p.table(),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("accounts", type=int)
     parser.add_argument("reps", type=int)
     parser.add_argument("--regions", type=int, default=0)
     parser.add_argument("--time-limit", type=float, default=600.0)
+    parser.add_argument("--gap", type=float, default=0.005, help="solver.gap (0.005)")
     parser.add_argument("--tracemalloc", action="store_true")
     args = parser.parse_args(argv)
     regions = args.regions or max(20, args.reps // 2)
@@ -164,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         import tracemalloc
 
         tracemalloc.start(5)
-    out = profile_solve(args.accounts, args.reps, regions, args.time_limit)
+    out = profile_solve(args.accounts, args.reps, regions, args.time_limit, args.gap)
     print("PROFILE " + json.dumps(out, default=float), flush=True)
     print(
         f"\n{out['case']}: {out['status']}, gap {out['gap']}, {out['seconds']} s wall, "

@@ -15,6 +15,7 @@ from allocator.demo.country import (
     FIRST_NAMES,
     SURNAMES,
     clip_to_box,
+    distances,
     make_ids,
     nearest,
     project_km,
@@ -80,30 +81,46 @@ def _incumbents(
 ) -> np.ndarray:
     """Rep position of each account's incumbent, -1 for a prospect (see the module docstring).
 
-    ``near[a]`` lists every rep position by distance from account ``a``.
+    ``near[a]`` lists the positions of account ``a``'s nearest eligible reps in distance
+    order, -1 where it has fewer.
     """
     n = len(accounts)
     served = np.ones(n, dtype=bool)
     served[rng.permutation(n)[: round(0.1 * n)]] = False
-    senior = reps["experience"].to_numpy() >= A_EXPERIENCE
-    skills = [set(s.split(";")) for s in reps["skills"]]
     room = (reps["capacity"] * reps["ramp"]).to_numpy() * (UTILIZATION + 0.05)
-    work, segment = accounts["workload"].to_numpy(), accounts["segment"].to_numpy()
-    required = accounts["required_skills"].to_numpy()
+    work = accounts["workload"].to_numpy()
     owner = np.full(n, -1)
     for a in rng.permutation(n):
         if not served[a]:
             continue
-        candidates = [
-            r
-            for r in near[a]
-            if (senior[r] or segment[a] != "A") and (not required[a] or required[a] in skills[r])
-        ][:6]
+        candidates = [r for r in near[a].tolist() if r >= 0]
         if candidates:
             fits = [r for r in candidates if room[r] >= work[a]]
             owner[a] = fits[0] if fits else candidates[0]
             room[owner[a]] -= work[a]
     return owner
+
+
+def _eligible_nearest(accounts: pd.DataFrame, reps: pd.DataFrame, k: int) -> np.ndarray:
+    """(accounts, k) positions of each account's ``k`` nearest eligible reps (experience >= 3
+    for an A account, the required skill), in distance order (stable: ties by position), -1
+    where there are fewer. Blocks of about 4 million pairs: no (accounts, reps) matrix stays."""
+    points = project_km(reps["lat"], reps["lon"])
+    queries = project_km(accounts["lat"], accounts["lon"])
+    senior = reps["experience"].to_numpy() >= A_EXPERIENCE
+    skills = [set(s.split(";")) for s in reps["skills"]]
+    required = accounts["required_skills"].to_numpy()
+    junior_ok = (accounts["segment"].to_numpy() != "A")[:, None]
+    kinds = {req: np.array([not req or req in have for have in skills]) for req in set(required)}
+    out = np.full((len(queries), min(k, len(points))), -1)
+    size = max(1, (1 << 22) // max(len(points), 1))
+    for lo in range(0, len(queries), size):
+        part = slice(lo, lo + size)
+        ok = np.array([kinds[req] for req in required[part]]) & (senior[None, :] | junior_ok[part])
+        dist = np.where(ok, distances(points, queries[part]), np.inf)
+        order = np.argsort(dist, axis=1, kind="stable")[:, : out.shape[1]]
+        out[part] = np.where(np.take_along_axis(ok, order, axis=1), order, -1)
+    return out
 
 
 def _required_skills(
@@ -127,10 +144,7 @@ def serve_accounts(
     """Accounts with required skills, incumbents and locks (see the module docstring)."""
     out = accounts.copy()
     out["required_skills"] = _required_skills(rng, potential, product_ids)
-    near = nearest(
-        project_km(reps["lat"], reps["lon"]), project_km(out["lat"], out["lon"]), k=len(reps)
-    )
-    owner = _incumbents(rng, out, reps, near)
+    owner = _incumbents(rng, out, reps, _eligible_nearest(out, reps, 6))
     out["incumbent_rep_id"] = np.where(owner >= 0, reps["rep_id"].to_numpy()[owner], "")
     out["locked"] = False
     served = np.flatnonzero(owner >= 0)

@@ -21,6 +21,7 @@ here) turns slack and the LP shadow prices into sentences.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -38,10 +39,14 @@ from allocator.report.constraints import (
 )
 from allocator.report.format import number
 from allocator.report.rules import MoveRules, family_masks, move_breaks
+from allocator.territory import pairs
 from allocator.territory.build import Territory, build_territory, fair_shares, territory_problem
+from allocator.territory.pairs import is_lazy
 
 if TYPE_CHECKING:
     from allocator.plan import Plan
+
+log = logging.getLogger("allocator")
 
 __all__ = [
     "conflicting_constraints",
@@ -196,6 +201,9 @@ def explain_accounts(plan: Plan) -> pd.DataFrame:
     and ``cheaper_delta`` name the cheapest eligible rep when a rule forbids it, and
     ``next_breaks`` the rules that move would break.
     """
+    plain = _plain_accounts(plan)
+    if plain is not None:
+        return plain
     ctx = _context(plan)
     t, owner = ctx.t, ctx.owner
     deltas = _deltas(ctx)
@@ -230,6 +238,42 @@ def explain_accounts(plan: Plan) -> pd.DataFrame:
     words = np.full(len(frame), "", dtype=object)
     words[blocked] = ["; ".join(_rule_text(ctx, b) for b in br) for br in breaks]
     frame["next_breaks"] = words
+    return frame[ACCOUNT_COLUMNS].sort_values("account_id", ignore_index=True)
+
+
+def _sparse_territory(plan: Plan) -> Territory | None:
+    """The plan's territory when it is on the sparse path (no (accounts, reps) arrays), else
+    None: the one-move explanations need the dense arrays."""
+    t = build_territory(territory_tables(plan.scenario, plan.tables), plan.scenario.assignment)
+    return t if is_lazy(t.km) else None
+
+
+def _plain_accounts(plan: Plan) -> pd.DataFrame | None:
+    """Above ``pairs.SPARSE_FROM`` (accounts x reps) pairs: owner, incumbent, moved and reason
+    only, the next-best columns empty (the one-move search would need every pair in memory)."""
+    t = _sparse_territory(plan)
+    if t is None:
+        return None
+    log.info("explain: %d x %d pairs, the next-best rep is not computed", *t.km.shape)
+    ids = t.accounts["account_id"]
+    owner = plan.owners.reindex(ids).astype(str).to_numpy(str)
+    incumbent = t.accounts["incumbent_rep_id"].to_numpy(str)
+    reasons = (
+        ids.map(plan.assignment.assignments.set_index("account_id")["reason"]).to_numpy()
+        if plan.assignment is not None
+        else "incumbent (assignment off)"
+    )
+    frame = pd.DataFrame(
+        {
+            "account_id": ids.to_numpy(str),
+            "rep_id": owner,
+            "incumbent_rep_id": incumbent,
+            "moved": (incumbent != "") & (owner != incumbent),
+            "reason": reasons,
+        }
+    )
+    for column in ACCOUNT_COLUMNS[5:]:
+        frame[column] = np.nan if "delta" in column else ""
     return frame[ACCOUNT_COLUMNS].sort_values("account_id", ignore_index=True)
 
 
@@ -272,6 +316,13 @@ def why_not(plan: Plan, account_id: str, rep_id: str) -> str:
     InputError
         When the account or the rep is not an active id of the plan.
     """
+    if _sparse_territory(plan) is not None:
+        raise InputError(
+            [
+                f"why_not: plan {plan.scenario.name} has more than {pairs.SPARSE_FROM:,} "
+                "account x rep pairs; one-move explanations are only computed below that size"
+            ]
+        )
     ctx = _context(plan)
     (a,) = pd.Index(ctx.t.accounts["account_id"]).get_indexer([account_id])
     (col,) = pd.Index(ctx.t.reps["rep_id"]).get_indexer([rep_id])

@@ -98,8 +98,8 @@ def assignment_relaxation(plan: Plan, *, deadline: float | None = None) -> Relax
     settings = plan.scenario.assignment
     territory = build_territory(plan.tables, settings)
     problem = territory_problem(plan.tables, settings, territory)
-    if len(problem.all_arcs) > MAX_ARCS:
-        log.info("report: %d arcs, the LP relaxation is not solved", len(problem.all_arcs))
+    if problem.n_arcs > MAX_ARCS:  # counted block by block on the sparse path
+        log.info("report: %d arcs, the LP relaxation is not solved", problem.n_arcs)
         return None
     if deadline is None:
         deadline = time.monotonic() + RELAX_SECONDS

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from allocator.io.settings import SolverSettings
 from allocator.solver import ArrayColumns, HighsLpSession, SolveReport
 from allocator.territory.core import ArcProblem, slack_scale
+from allocator.territory.pairs import at
 
 __all__ = ["ArcLp"]
 
@@ -112,13 +113,13 @@ def _arc_columns(
     k = np.arange(len(arcs))
     rows, cols, vals = [ii], [k], [np.ones(len(arcs))]
     for family, first in zip(problem.families, offsets, strict=True):
-        coef = np.broadcast_to(family.coef, (n, m))[ii, rr]
+        coef = at(family.coef, (n, m), ii, rr)
         index = {"rep": rr, "item": ii, "one": np.zeros_like(ii)}[family.axis] + first
         keep = coef != 0
         rows.append(index[keep])
         cols.append(k[keep])
         vals.append(coef[keep] / scale[index[keep]])
-    cost = np.zeros(len(arcs)) if elastic else problem.cost[ii, rr].astype(float)
+    cost = np.zeros(len(arcs)) if elastic else np.asarray(problem.cost[ii, rr], float)
     cat = np.concatenate
     return _columns(cost, cat(rows), cat(cols), cat(vals))
 

@@ -18,13 +18,14 @@ import pandas as pd
 from scipy import sparse
 
 from allocator.exceptions import InputError, ScenarioError
-from allocator.geography.distance import distance_matrix
 from allocator.geography.graph import region_graph
 from allocator.io.organisation import split_accounts
 from allocator.io.settings import AssignmentSettings, BalanceSettings
-from allocator.io.tables import Tables, parse_ids
+from allocator.io.tables import Tables
+from allocator.territory import account_pairs
 from allocator.territory.contiguity import Contiguity, home_rules
 from allocator.territory.core import ArcProblem, RowFamily, Sense
+from allocator.territory.pairs import is_lazy
 from allocator.territory.splits import fixed_shares
 
 __all__ = ["Territory", "build_territory", "fair_shares", "territory_problem", "within_km"]
@@ -71,11 +72,9 @@ class Territory:
 
     @property
     def lock_ok(self) -> BoolArray:
-        ok = np.ones(self.km.shape, bool)
-        ok[self.locked] = False
-        rows = np.flatnonzero(self.locked & (self.incumbent >= 0))
-        ok[rows, self.incumbent[rows]] = True
-        return ok
+        """Account-level locks: a locked account may only go to its incumbent."""
+        shape, lazy = self.km.shape, is_lazy(self.km)
+        return account_pairs.lock_ok(self.locked, self.incumbent, shape, lazy=lazy)
 
 
 def build_territory(tables: Tables, settings: AssignmentSettings) -> Territory:
@@ -96,7 +95,8 @@ def build_territory(tables: Tables, settings: AssignmentSettings) -> Territory:
     cons = settings.constraints
     hours_per_km = cons.capacity.travel_hours_per_km if cons.capacity else 0.0
     fixed, split_rows = fixed_shares(tables, reps, splits, hours_per_km)
-    km = distance_matrix(accounts["lat"], accounts["lon"], reps["lat"], reps["lon"])
+    lazy = account_pairs.sparse(settings, len(accounts), len(reps))
+    km = account_pairs.distances(accounts, reps, lazy=lazy)
     visits = accounts["visits"].to_numpy(float)
     load = accounts["workload"].to_numpy(float)[:, None] + hours_per_km * visits[:, None] * km
     index = {rep: k for k, rep in enumerate(reps["rep_id"])}
@@ -118,33 +118,16 @@ def build_territory(tables: Tables, settings: AssignmentSettings) -> Territory:
         incumbent=incumbent,
         has_incumbent=has_incumbent,
         locked=locked,
-        experience_ok=_experience_ok(accounts, reps, cons.experience),
-        skills_ok=_skills_ok(accounts, reps)
+        experience_ok=account_pairs.experience_ok(accounts, reps, cons.experience, lazy=lazy),
+        skills_ok=account_pairs.skills_ok(accounts, reps, lazy=lazy)
         if cons.skills is not None
-        else np.ones(km.shape, bool),
+        else account_pairs.everyone(km.shape, lazy=lazy),
         items=tuple(str(i) for i in item_ids),
         item_of=np.asarray(item_of, np.int64),
         by_region=settings.level == "region",
         fixed=fixed,
         splits=split_rows,
     )
-
-
-def _experience_ok(
-    accounts: pd.DataFrame, reps: pd.DataFrame, rule: dict[str, float] | None
-) -> BoolArray:
-    shape = (len(accounts), len(reps))
-    if not rule:
-        return np.ones(shape, bool)
-    need = accounts["segment"].map(rule).fillna(0.0).to_numpy(float)
-    return reps["experience"].to_numpy(float)[None, :] >= need[:, None]
-
-
-def _skills_ok(accounts: pd.DataFrame, reps: pd.DataFrame) -> BoolArray:
-    rep_skills = [parse_ids(s) for s in reps["skills"]]
-    required = [parse_ids(s) for s in accounts["required_skills"]]
-    rows = {req: np.array([req <= have for have in rep_skills], bool) for req in set(required)}
-    return np.array([rows[req] for req in required], bool).reshape(len(accounts), len(reps))
 
 
 def fair_shares(reps: pd.DataFrame, total: float, rule: str) -> FloatArray:
@@ -176,6 +159,8 @@ def within_km(t: Territory, max_km: float | None) -> BoolArray | None:
     """Item-level arcs whose accounts all lie within ``max_km`` of the rep (None: no cap)."""
     if max_km is None:
         return None
+    if is_lazy(t.km):  # account level: the pair's own distance
+        return t.km <= max_km  # type: ignore[return-value]
     return np.asarray(_aggregator(t) @ (t.km > max_km).astype(float)) == 0
 
 
@@ -187,23 +172,20 @@ def territory_problem(tables: Tables, settings: AssignmentSettings, t: Territory
     ScenarioError
         When contiguity is on and the tables have no adjacency.
     """
-    n_acc, m = t.km.shape
+    n_acc = t.km.shape[0]
     agg = _aggregator(t)
 
     def total(values: npt.ArrayLike) -> FloatArray:
         if not t.by_region:  # items are the accounts: no copy of an (accounts, reps) array
-            return np.asarray(values, float)
+            return values if is_lazy(values) else np.asarray(values, float)  # type: ignore[return-value]
         return np.asarray(agg @ np.asarray(values, float))
 
     visits = t.accounts["visits"].to_numpy(float)[:, None]
-    moves = t.has_incumbent[:, None] & (np.arange(m)[None, :] != t.incumbent[:, None])
-    moved = moves.astype(float)
+    moved, keep = account_pairs.moves(t)
     potential = t.accounts["potential"].to_numpy(float)
     weights = settings.objective
     lexicographic = weights.mode == "lexicographic"  # goals unweighted, one at a time
     travel = total(visits * t.km)
-    keep = np.zeros((n_acc, m), bool)
-    keep[np.flatnonzero(t.incumbent >= 0), t.incumbent[t.incumbent >= 0]] = True
     items = _ItemData(
         travel=travel,
         load=total(t.load),

@@ -20,6 +20,8 @@ import numpy.typing as npt
 import pulp
 
 from allocator.territory.contiguity import home_rules
+from allocator.territory.pairs import Pairs, at, count, is_lazy, nonzero_arcs
+from allocator.territory.reduced import reduced_costs
 
 if TYPE_CHECKING:
     from allocator.territory.contiguity import Contiguity, Cut
@@ -120,15 +122,44 @@ class ArcProblem:
 
     @cached_property
     def cost(self) -> FloatArray:
-        """Objective coefficient of every arc (sum of the weighted terms)."""
-        total = np.zeros(self.shape)
-        for values in self.terms.values():
+        """Objective coefficient of every arc (sum of the weighted terms); lazy (a
+        :class:`~allocator.territory.pairs.Pairs`) on the sparse path."""
+        terms = list(self.terms.values())
+        total = np.zeros(self.shape) if not any(map(is_lazy, terms)) else Pairs(self.shape, _zero)
+        for values in terms:
             total = total + values
-        return total
+        return total  # type: ignore[return-value]
 
     @cached_property
     def all_arcs(self) -> IntArray:
-        return np.flatnonzero(self.eligible.ravel()).astype(np.int64)
+        return nonzero_arcs(self.eligible)
+
+    @cached_property
+    def n_arcs(self) -> int:
+        """Number of eligible arcs (counted block by block on the sparse path)."""
+        return count(self.eligible)
+
+    @cached_property
+    def largest_cost(self) -> float:
+        """max |cost| over the eligible arcs, block by block (no (items, reps) temporary)."""
+        cost, ok, size = self.cost, self.eligible, 4096
+        top = [
+            float(np.abs(cost[lo : lo + size]).max(where=ok[lo : lo + size], initial=0.0))
+            for lo in range(0, len(self.items), size)
+        ]
+        return max(top, default=0.0)
+
+    @property
+    def lazy(self) -> bool:
+        """Whether the (items, reps) data is computed on demand (the sparse path)."""
+        return is_lazy(self.eligible)
+
+
+def _zero(rows: slice | IntArray, cols: IntArray | None, outer: bool) -> FloatArray:
+    if not outer:
+        return np.zeros(len(rows))  # type: ignore[arg-type]
+    n = len(range(rows.start, rows.stop)) if isinstance(rows, slice) else len(rows)
+    return np.zeros((n, 1))
 
 
 @dataclass
@@ -177,7 +208,8 @@ def build_model(
     model = ArcModel(prob, arcs, x, rows={}, names={})
     objective: list[tuple[pulp.LpVariable, float]] = []
     if not elastic:
-        objective += [(v, c) for v, c in zip(x, problem.cost[ii, rr].tolist(), strict=True) if c]
+        cost = at(problem.cost, (n, m), ii, rr).tolist()
+        objective += [(v, c) for v, c in zip(x, cost, strict=True) if c]
     _add_assign_once(model, problem, ii)
     deviations: list[tuple[pulp.LpVariable, float]] = []
     for family in problem.families:
@@ -231,7 +263,7 @@ def _add_family(
     elastic: bool,
 ) -> list[tuple[pulp.LpVariable, float]]:
     """Add every row of ``family``; return its deviation variables with their weights."""
-    coef = np.broadcast_to(family.coef, shape)[ii, rr].tolist()
+    coef = at(family.coef, shape, ii, rr).tolist()
     index = {"rep": rr, "item": ii, "one": np.zeros_like(ii)}[family.axis]
     objective: list[tuple[pulp.LpVariable, float]] = []
     for j, pos in enumerate(_groups(index, len(family.rhs))):
@@ -310,7 +342,7 @@ def activities(problem: ArcProblem, family: RowFamily, assign: IntArray) -> Floa
     """Left-hand side of every row of ``family`` for a complete assignment (rep per item)."""
     n, m = problem.shape
     rows = np.arange(n)
-    values = np.broadcast_to(family.coef, (n, m))[rows, assign]
+    values = at(family.coef, (n, m), rows, assign)
     if family.axis == "rep":
         return np.bincount(assign, weights=values, minlength=m).astype(float)
     if family.axis == "item":
@@ -358,37 +390,6 @@ def objective_terms(problem: ArcProblem, assign: IntArray) -> dict[str, float]:
     if any(f.deviation is not None for f in problem.families):
         terms["balance"] = balance * problem.balance_weight
     return terms
-
-
-def reduced_costs(
-    problem: ArcProblem,
-    duals: Mapping[str, float],
-    *,
-    cost: FloatArray | None = None,
-    rows: slice | None = None,
-) -> FloatArray:
-    """Reduced cost of every arc: ``c - sum over rows of dual x coefficient``, (items, reps).
-
-    ``duals`` are d(objective)/d(rhs) by PuLP row name (the solver layer's convention);
-    ``rows`` restricts the answer to a block of items (its rows only).
-    """
-    n = len(problem.items)
-    rows = rows or slice(0, n)
-    rc = np.array((problem.cost if cost is None else cost)[rows], float, copy=True)
-    u = np.array([duals.get(f"assign_once_{i}", 0.0) for i in range(n)])[rows]
-    rc -= u[:, None]
-    n = len(rc)
-    for family in problem.families:
-        pi = np.array([duals.get(family.pulp_name(j), 0.0) for j in range(len(family.rhs))])
-        if not pi.any():
-            continue
-        weights = {"rep": pi[None, :], "item": pi[:, None], "one": pi[0]}[family.axis]
-        coef = np.broadcast_to(family.coef, problem.shape)[rows]
-        weights = weights[rows] if family.axis == "item" else weights
-        for lo in range(0, n, 4096):  # in blocks: no (items, reps) temporary
-            w = weights[lo : lo + 4096] if family.axis == "item" else weights
-            rc[lo : lo + 4096] -= w * coef[lo : lo + 4096]
-    return rc
 
 
 def start_values(model: ArcModel, problem: ArcProblem, assign: IntArray) -> dict[str, float]:

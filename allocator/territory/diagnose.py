@@ -21,6 +21,7 @@ from allocator.solver.trace import traced_as
 from allocator.territory.build import Territory
 from allocator.territory.core import ArcProblem, Relaxation, build_model, slack_scale
 from allocator.territory.least_change import least_changes, render_changes
+from allocator.territory.pairs import by_rows
 
 __all__ = ["elastic_diagnosis", "fmt", "precheck"]
 
@@ -66,12 +67,16 @@ def precheck(
     problems = _eligibility_problems(t) + _lock_problems(t)
     if not problems:
         problems = _capacity_problems(t, settings) + _count_problems(t, settings)
-        small = problem is not None and len(problem.all_arcs) <= MAX_DIAGNOSIS_ARCS
-        if problems and small and problem is not None and problem.relax:
+        if problems and problem is not None and problem.relax and small(problem):
             solver = solver or SolverSettings()
             problems += elastic_diagnosis(problem, problem.all_arcs, solver, deadline=deadline)
     if problems:
         raise InfeasibleError("the territory cannot be planned:", diagnosis=problems)
+
+
+def small(problem: ArcProblem) -> bool:
+    """Whether the least changes can be computed over every eligible arc."""
+    return problem.n_arcs <= MAX_DIAGNOSIS_ARCS
 
 
 def _eligibility_problems(t: Territory) -> list[str]:
@@ -80,17 +85,17 @@ def _eligibility_problems(t: Territory) -> list[str]:
     out = []
     for mask, rule in [
         (
-            ~t.experience_ok.any(axis=1),
+            ~by_rows(_any, t.experience_ok),
             "no rep has the experience their segment needs: lower "
             "`assignment.constraints.experience` for their segment or raise a rep's experience",
         ),
         (
-            ~t.skills_ok.any(axis=1),
+            ~by_rows(_any, t.skills_ok),
             "no rep has all their required skills: give a rep the skill (reps skills column) "
             "or drop it from the accounts' required_skills",
         ),
         (
-            ~(t.experience_ok & t.skills_ok).any(axis=1),
+            ~by_rows(_any, t.experience_ok & t.skills_ok),
             "no rep has both the experience and the skills they need",
         ),
     ]:
@@ -101,6 +106,10 @@ def _eligibility_problems(t: Territory) -> list[str]:
             )
             free &= ~hit
     return out
+
+
+def _any(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    return mask.any(axis=1)
 
 
 def _lock_problems(t: Territory) -> list[str]:
@@ -141,7 +150,7 @@ def _region_problems(t: Territory) -> list[str]:
 
 
 def _min_load(t: Territory) -> FloatArray:
-    return np.where(t.eligible, t.load, np.inf).min(axis=1)
+    return by_rows(lambda ok, load: np.where(ok, load, np.inf).min(axis=1), t.eligible, t.load)
 
 
 def _capacity_problems(t: Territory, settings: AssignmentSettings) -> list[str]:
@@ -174,11 +183,11 @@ def _capacity_problems(t: Territory, settings: AssignmentSettings) -> list[str]:
                 f"{', '.join(segs)}, or give reps with that experience "
                 f"{fmt(need[mine].sum() - have)} more hours"
             )
-    room = np.where(t.eligible, limit[None, :], 0.0).max(axis=1)
+    room = by_rows(lambda ok: np.where(ok, limit[None, :], 0.0).max(axis=1), t.eligible)
     ids = t.accounts["account_id"].to_numpy(str)
     big = need > room * (1 + 1e-9)
     if big.any():
-        best = np.where(t.eligible, capacity[None, :], 0.0).max(axis=1)
+        best = by_rows(lambda ok: np.where(ok, capacity[None, :], 0.0).max(axis=1), t.eligible)
         least = float(np.max(need[big] / np.where(best[big] > 0, best[big], np.inf))) - 1
         out.append(
             f"capacity: no eligible rep has room for account(s) {_ids(list(ids[big]))}: "
@@ -282,7 +291,7 @@ def elastic_diagnosis(
     floor = time.monotonic() + DIAGNOSIS_FLOOR
     deadline = floor if deadline is None else max(deadline, floor)
     if problem.relax:
-        every = len(problem.all_arcs) <= MAX_DIAGNOSIS_ARCS
+        every = small(problem)
         chosen = problem.all_arcs if every else arcs
         singles, joint = least_changes(problem, chosen, solver, deadline=deadline, every=every)
         return render_changes(singles, joint, contiguity=problem.contiguity is not None)

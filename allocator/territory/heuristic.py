@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -27,13 +26,13 @@ from allocator.territory.contiguity import Cut
 from allocator.territory.core import (
     ArcProblem,
     RowFamily,
-    activities,
     build_model,
     read_assignment,
     start_values,
     tolerance,
     violations,
 )
+from allocator.territory.pairs import at, rows_of
 
 __all__ = ["lp_base", "neighbourhood_search", "regret", "round_lp"]
 
@@ -67,17 +66,24 @@ def round_lp(problem: ArcProblem, arcs: IntArray, values: FloatArray) -> IntArra
 
 
 def _room(problem: ArcProblem, family: RowFamily, assign: IntArray) -> FloatArray:
-    done = assign >= 0
-    partial = np.where(done, assign, 0)
-    coef = np.where(done[:, None], np.broadcast_to(family.coef, problem.shape), 0.0)
-    used = activities(problem, replace(family, coef=coef), partial)
+    """Each row's room left by the placed items (``assign >= 0``), with the row tolerance."""
+    m = len(problem.reps)
+    done = np.flatnonzero(assign >= 0)
+    values = np.zeros(len(assign))  # 0 for the items not placed yet
+    values[done] = at(family.coef, problem.shape, done, assign[done])
+    partial = np.where(assign >= 0, assign, 0)
+    used = (
+        np.bincount(partial, weights=values, minlength=m).astype(float)
+        if family.axis == "rep"
+        else np.array([values.sum()])
+    )
     return family.rhs - used + tolerance(family.rhs)
 
 
 def _largest_first(problem: ArcProblem, uppers: list[RowFamily], items: IntArray) -> list[int]:
     if not uppers or not len(items):
         return items.tolist()
-    size = np.broadcast_to(uppers[0].coef, problem.shape)[items].max(axis=1)
+    size = rows_of(uppers[0].coef, problem.shape, items).max(axis=1)
     return items[np.argsort(-size, kind="stable")].tolist()
 
 
@@ -86,7 +92,7 @@ def _fits(
 ) -> bool:
     for family, room in zip(uppers, rooms, strict=True):
         j = r if family.axis == "rep" else 0
-        if np.broadcast_to(family.coef, problem.shape)[i, r] > room[j]:
+        if at(family.coef, problem.shape, np.array([i]), np.array([r]))[0] > room[j]:
             return False
     return True
 
@@ -95,7 +101,8 @@ def _take(
     problem: ArcProblem, uppers: list[RowFamily], rooms: list[FloatArray], i: int, r: int
 ) -> None:
     for family, room in zip(uppers, rooms, strict=True):
-        room[r if family.axis == "rep" else 0] -= np.broadcast_to(family.coef, problem.shape)[i, r]
+        coef = at(family.coef, problem.shape, np.array([i]), np.array([r]))[0]
+        room[r if family.axis == "rep" else 0] -= coef
 
 
 def lp_base(problem: ArcProblem, arcs: IntArray, values: FloatArray) -> IntArray:

@@ -22,6 +22,7 @@ from allocator.solver.deadline import call_limit
 from allocator.territory.arc_lp import ArcLp
 from allocator.territory.bound import dual_bound, dual_bound_value
 from allocator.territory.core import ArcProblem, build_model, reduced_costs
+from allocator.territory.pairs import nonzero_arcs, without
 
 __all__ = ["Pricing", "augment_arcs", "initial_arcs", "price_arcs"]
 
@@ -83,7 +84,7 @@ def initial_arcs(
     if within is not None:
         ok &= within[rows, cols]
     chosen = (rows * m + cols)[ok | first]
-    keep = np.flatnonzero((problem.keep & problem.eligible).ravel())
+    keep = nonzero_arcs(problem.keep & problem.eligible)
     if per_rep > 0:
         reps, items, value = smallest(problem.rank.T, problem.eligible.T, per_rep)
         ok = np.isfinite(value)
@@ -177,7 +178,7 @@ def _price_highs(
         assert report.objective is not None
         if not price:
             return Pricing(arcs, values, report.objective, None, True, False, 0, rounds)
-        cost = np.zeros(problem.shape) if phase == 1 else None
+        cost = np.zeros((1, 1)) if phase == 1 else None  # broadcasts
         reduced = reduced_costs(problem, report.duals, cost=cost)
         new = _entering(problem, arcs, reduced, phase=phase)
         if phase == 2 and len(new):
@@ -291,7 +292,7 @@ def _price_pulp(
         assert report.objective is not None
         if not price:
             return Pricing(arcs, model.values(), report.objective, None, True, False, 0, rounds)
-        cost = np.zeros(problem.shape) if phase == 1 else None
+        cost = np.zeros((1, 1)) if phase == 1 else None  # broadcasts
         reduced = reduced_costs(problem, report.duals, cost=cost)
         new = _entering(problem, arcs, reduced, phase=phase)
         if len(new):
@@ -310,8 +311,7 @@ def _entering(problem: ArcProblem, arcs: IntArray, reduced: FloatArray, *, phase
     m = len(problem.reps)
     scale = 1.0 if phase == 1 else _largest_cost(problem)
     eps = 1e-7 * max(1.0, scale)
-    outside = problem.eligible.copy()
-    outside.ravel()[arcs] = False  # a view: the copy is contiguous
+    outside = without(problem.eligible, arcs)
     rows, cols, value = smallest(reduced, outside, PER_ITEM)
     take = value < -eps
     return np.sort(rows[take] * m + cols[take]).astype(np.int64)
@@ -329,25 +329,25 @@ def _row_min(values: FloatArray, mask: BoolArray) -> FloatArray:
 
 
 def _largest_cost(problem: ArcProblem) -> float:
-    """max |cost| over the eligible arcs, block by block (no (items, reps) temporary)."""
-    cost, ok = problem.cost, problem.eligible
-    return max(
-        (
-            float(np.abs(cost[lo : lo + CHUNK]).max(where=ok[lo : lo + CHUNK], initial=0.0))
-            for lo in range(0, len(cost), CHUNK)
-        ),
-        default=0.0,
-    )
+    """max |cost| over the eligible arcs (:attr:`ArcProblem.largest_cost`, computed once)."""
+    return problem.largest_cost
 
 
 def augment_arcs(
-    problem: ArcProblem, arcs: IntArray, pricing: Pricing, incumbent: float, *, gap: float = 0.0
+    problem: ArcProblem,
+    arcs: IntArray,
+    pricing: Pricing,
+    incumbent: float,
+    *,
+    gap: float = 0.0,
+    limit: int | None = None,
 ) -> IntArray:
     """Eligible arcs outside ``arcs`` with reduced cost below ``incumbent - gap - LP bound``.
 
     Only these can appear in a solution better than ``incumbent`` by more than the relative MIP
     ``gap`` (``models/assignment.md``, step 5); none are needed when the incumbent is already
-    within the gap of the LP bound.
+    within the gap of the LP bound. On the sparse path the search stops once more than
+    ``limit`` are found (the caller cannot add them anyway).
     """
     if pricing.reduced is None or pricing.bound is None:
         return np.zeros(0, np.int64)
@@ -355,5 +355,8 @@ def augment_arcs(
     threshold = incumbent - gap * scale - pricing.bound + 1e-6 * scale
     if threshold <= 0:
         return np.zeros(0, np.int64)
-    candidates = np.flatnonzero((problem.eligible & (pricing.reduced < threshold)).ravel())
+    if problem.lazy:  # block by block, outside ``arcs`` only, at most ``limit`` + 1 blocks' worth
+        outside = without(problem.eligible, arcs) & (pricing.reduced < threshold)
+        return nonzero_arcs(outside, limit=limit)
+    candidates = nonzero_arcs(problem.eligible & (pricing.reduced < threshold))
     return np.setdiff1d(candidates, arcs).astype(np.int64)

@@ -27,6 +27,7 @@ from allocator.territory.core import (
     row_slack,
     tolerance,
 )
+from allocator.territory.pairs import at, by_rows
 from allocator.territory.solve_arcs import ArcSolution
 from allocator.territory.splits import split_rows
 
@@ -232,8 +233,12 @@ def _reasons(
     slacks: Mapping[str, npt.NDArray[np.float64]],
 ) -> list[str]:
     """One short reason per account: the rule that kept it, moved it, or placed it."""
-    cost = np.where(problem.eligible, problem.cost, np.inf)
-    best = np.argmin(cost, axis=1)
+    best = by_rows(_cheapest, problem.eligible, problem.cost)  # no (items, reps) temporary
+    accounts, owner, incumbent = np.arange(len(t.accounts)), assign[t.item_of], t.incumbent
+    here = _masked_cost(problem, t.item_of, owner)
+    there = _masked_cost(problem, t.item_of, incumbent)
+    stay = np.maximum(incumbent, 0)
+    experience_ok, skills_ok = t.experience_ok[accounts, stay], t.skills_ok[accounts, stay]
     out = []
     for a in range(len(t.accounts)):
         i, inc = int(t.item_of[a]), int(t.incumbent[a])
@@ -255,11 +260,11 @@ def _reasons(
             out.append(f"no incumbent: {why}")
         elif inc < 0:
             out.append("moved: incumbent inactive")
-        elif not t.experience_ok[a, inc]:
+        elif not experience_ok[a]:
             out.append("moved for experience")
-        elif not t.skills_ok[a, inc]:
+        elif not skills_ok[a]:
             out.append("moved for skills")
-        elif cost[i, r] < cost[i, inc] and _blocking(problem, slacks, i, inc, r) is None:
+        elif here[a] < there[a] and _blocking(problem, slacks, i, inc, r) is None:
             out.append("moved to a nearer rep")
         else:
             out.append("moved for " + _why(problem, settings, slacks, i, inc, r))
@@ -285,6 +290,17 @@ def _why(
     return "lower total cost"
 
 
+def _cheapest(eligible: npt.NDArray[np.bool_], cost: npt.NDArray[np.float64]) -> IntArray:
+    return np.argmin(np.where(eligible, cost, np.inf), axis=1)
+
+
+def _masked_cost(problem: ArcProblem, items: IntArray, reps: IntArray) -> npt.NDArray[np.float64]:
+    """Cost of the arcs ``(items, reps)``, inf where not eligible or ``reps < 0``."""
+    r = np.maximum(reps, 0)
+    ok = (reps >= 0) & problem.eligible[items, r]
+    return np.where(ok, problem.cost[items, r], np.inf)
+
+
 def _blocking(
     problem: ArcProblem,
     slacks: Mapping[str, npt.NDArray[np.float64]],
@@ -297,7 +313,7 @@ def _blocking(
         if family.axis != "rep" or family.deviation is not None:
             continue
         rep = preferred if family.sense == "<=" else owner
-        coef = float(np.broadcast_to(family.coef, problem.shape)[i, rep])
+        coef = float(at(family.coef, problem.shape, np.array([i]), np.array([rep]))[0])
         if coef > slacks[family.key][rep] + tolerance(family.rhs)[rep]:
             return _label(family)
     return None

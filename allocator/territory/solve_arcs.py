@@ -128,7 +128,7 @@ def solve_arcs(
     arcs = initial_arcs(problem, first, within=options.within, per_rep=per_rep)
     if start is not None:
         arcs = np.union1d(arcs, np.arange(len(start)) * len(problem.reps) + start)
-    pruned = len(arcs) < len(problem.all_arcs)
+    pruned = len(arcs) < problem.n_arcs
     pricing = price_arcs(
         problem,
         arcs,
@@ -147,7 +147,7 @@ def solve_arcs(
     found = _start_within_gap(problem, start, full_bound, solver)
     if found is None:
         found = _mip_rounds(problem, arcs, (), start, solver, deadline, bound=pricing.bound)
-    if found is None and len(arcs) < len(problem.all_arcs):
+    if found is None and len(arcs) < problem.n_arcs:
         log.info("the MIP over %d candidate arcs is infeasible: retrying with all arcs", len(arcs))
         arcs = problem.all_arcs
         found = _mip_rounds(problem, arcs, (), None, solver, deadline, bound=pricing.bound)
@@ -263,7 +263,8 @@ def _augment(
     """Step 5 of the method: add the arcs a better solution could use and re-solve."""
     if found.report.status is not Status.OPTIMAL or found.report.objective is None:
         return found, arcs, False
-    extra = augment_arcs(problem, arcs, pricing, found.report.objective, gap=solver.gap)
+    room = max(options.max_arcs - len(arcs), 0)
+    extra = augment_arcs(problem, arcs, pricing, found.report.objective, gap=solver.gap, limit=room)
     if not len(extra):
         return found, arcs, True
     if len(arcs) + len(extra) > options.max_arcs:

@@ -17,7 +17,7 @@ from allocator.demo import demo_settings, generate_company
 from allocator.demo.examples import EXAMPLES, example
 from allocator.io.settings import AssignmentSettings, SolverSettings
 from allocator.solver import Status, solve
-from allocator.territory import arc_mip
+from allocator.territory import arc_mip, pairs
 from allocator.territory.arc_lp import ArcLp
 from allocator.territory.assignment import solve_assignment
 from allocator.territory.bound import dual_bound
@@ -91,9 +91,15 @@ def test_solve_assignment_on_the_arrays_path_passes_the_checker(company, monkeyp
     assert result.report.objective == pytest.approx(pulp_result.report.objective, rel=1e-6)
 
 
+@pytest.mark.parametrize("path", ["arrays", "sparse"])
 @pytest.mark.parametrize("name", EXAMPLES)
-def test_examples_on_the_arrays_path(name: str, monkeypatch) -> None:
-    monkeypatch.setattr(arc_mip, "ARRAYS_FROM", 0)
+def test_examples_on_the_scale_paths(name: str, path: str, monkeypatch) -> None:
+    """The hand-computed examples (known optimum and owners) forced onto the MIP from arrays,
+    or onto the sparse (lazy pair data) path of :mod:`allocator.territory.pairs`."""
+    if path == "arrays":
+        monkeypatch.setattr(arc_mip, "ARRAYS_FROM", 0)
+    else:
+        monkeypatch.setattr(pairs, "SPARSE_FROM", 0)
     ex = example(name)
     result = solved(ex.tables, ex.settings)
     assert result.report.objective == pytest.approx(ex.objective, rel=1e-9)
