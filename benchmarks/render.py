@@ -181,6 +181,9 @@ def _solve_line(row: dict[str, Any]) -> str:
         parts.append(f"{_fmt('seconds', row['seconds'])} s")
     if _num(row.get("peak_mb")) is not None:
         parts.append(f"peak {_num(row['peak_mb']) or 0:,.0f} MB")
+    if row.get("status") == "failed" and row.get("detail"):  # say why, in a few words
+        why = str(row["detail"]).split("Error: ")[-1].split("; not a proof")[0]
+        parts.append(f"{why[:160]} (limit {_fmt('time_limit', row.get('time_limit'))} s)")
     return ", ".join(parts)
 
 
