@@ -22,6 +22,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -139,6 +140,10 @@ def run_case(case: Case, out: Path) -> int:
     got = 0
     assert proc.stdout is not None
     deadline = began + case.timeout
+    # a case that prints nothing is killed at its timeout too (the loop below waits on lines)
+    killer = threading.Timer(case.timeout, proc.kill)
+    killer.daemon = True
+    killer.start()
     for line in proc.stdout:
         if line.startswith("ROW "):
             row = {**json.loads(line[4:]), **_context(case)}
@@ -157,6 +162,7 @@ def run_case(case: Case, out: Path) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         _, err = proc.communicate()
+    killer.cancel()
     if proc.returncode != 0 or got < case.expected:
         why = (err or "").strip().splitlines()[-1:] or [f"killed after {case.timeout:.0f} s"]
         _update(

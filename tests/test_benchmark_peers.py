@@ -135,3 +135,25 @@ def test_instances_and_methods_choose_the_cases() -> None:
     ]
     cases, _ = plan("yagiura", quick=False, data=DATA, methods=None, instances=["d10400"])
     assert [c.spec["method"] for c in cases] == ["ours", "highs", "cpsat", "naive"]
+
+
+def test_a_silent_case_is_killed_at_its_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run_case waits on the case's lines; one that prints nothing must still stop on time."""
+    import sys
+    import time
+
+    from benchmarks.plan import Case
+    from benchmarks.run import run_case
+
+    silent = tmp_path / "python"
+    silent.write_text("#!/bin/sh\nexec sleep 30\n")
+    silent.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(silent))
+    case = Case("scale", {"accounts": 10, "reps": 2}, expected=1, timeout=1.0)
+    began = time.perf_counter()
+    assert run_case(case, tmp_path / "out") == 0
+    assert time.perf_counter() - began < 10  # not the case's 30 s
+    rows = (tmp_path / "out.csv").read_text()
+    assert "failed" in rows and "10x2" in rows
