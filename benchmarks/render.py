@@ -187,11 +187,24 @@ def _solve_line(row: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Company cases by size (``1000x20`` before ``50000x500``), whatever order they ran in
+    (parts are re-run and merged case by case); other cases keep their order."""
+
+    def size(row: dict[str, Any]) -> tuple[int, ...]:
+        head, _, tail = str(row.get("case") or "").partition("x")
+        return (int(head), int(tail)) if head.isdigit() and tail.isdigit() else ()
+
+    if not all(size(r) for r in rows):
+        return rows
+    return sorted(rows, key=size)
+
+
 def headline(rows: Sequence[dict[str, Any]]) -> list[str]:
     """One line per benchmark part: the numbers a README may quote, all from ``rows``."""
     lines = [HEADLINE_START, "", "| benchmark | result |", "|---|---|"]
     for part, title in TITLES.items():
-        mine = [r for r in rows if r.get("part") == part]
+        mine = _ordered([r for r in rows if r.get("part") == part])
         if part in ("gap", "gapabcd", "yagiura"):  # allocator's line, then the peers'
             ours = [r for r in mine if (r.get("method") or "ours") == "ours"]
             if ours:
@@ -226,7 +239,7 @@ def render(rows: Sequence[dict[str, Any]], *, notes: Path | None = None) -> str:
         "",
     ]
     for part, title in TITLES.items():
-        mine = [r for r in rows if r.get("part") == part]
+        mine = _ordered([r for r in rows if r.get("part") == part])
         out += [f"## {title}", ""]
         if not mine:
             out += ["Not run in this file.", ""]
