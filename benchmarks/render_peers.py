@@ -113,9 +113,7 @@ def peer_summary(rows: Sequence[dict[str, Any]]) -> list[str]:
     excess is never set against a mean over other instances.
     """
     rich = enrich(rows)
-    methods = list(dict.fromkeys(r["method"] for r in rich))
-    ran = [{r["case"] for r in rich if r["method"] == m} for m in methods]
-    common = set.intersection(*ran) if ran else set()
+    methods, common = _methods_and_common(rich)
     cases = len({r["case"] for r in rich})
     lines = _summary_table(
         rich,
@@ -123,13 +121,20 @@ def peer_summary(rows: Sequence[dict[str, Any]]) -> list[str]:
         f"Summary over {cases} case(s) (excess vs. the reference; a method without a checked "
         "answer counts as a miss; wins are shared on ties):",
     )
-    if len(methods) > 1 and common and any(len(r) != len(common) for r in ran):
+    if len(methods) > 1 and common and len(common) < cases:
         lines += _summary_table(
             [r for r in rich if r["case"] in common],
             methods,
             f"The same over the {len(common)} case(s) every method ran:",
         )
     return lines
+
+
+def _methods_and_common(rich: list[dict[str, Any]]) -> tuple[list[str], set[str]]:
+    """The methods in order of appearance, and the cases every one of them ran."""
+    methods = list(dict.fromkeys(r["method"] for r in rich))
+    ran = [{r["case"] for r in rich if r["method"] == m} for m in methods]
+    return methods, set.intersection(*ran) if ran else set()
 
 
 def _summary_table(rich: list[dict[str, Any]], methods: list[str], title: str) -> list[str]:
@@ -165,10 +170,9 @@ def peer_line(rows: Sequence[dict[str, Any]]) -> str | None:
     """One headline sentence: mean excess per method on the cases every method ran, and on how
     many of them allocator's excess is strictly below each peer's (None without peers)."""
     rich = enrich(rows)
-    methods = list(dict.fromkeys(r["method"] for r in rich))
+    methods, common = _methods_and_common(rich)
     if "ours" not in methods or len(methods) < 2:
         return None
-    common = set.intersection(*({r["case"] for r in rich if r["method"] == m} for m in methods))
     excess = {(r["case"], r["method"]): r["excess"] for r in rich if r["case"] in common}
 
     def mean(m: str) -> str:

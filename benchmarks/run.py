@@ -69,31 +69,35 @@ def _write(path: Path, rows: list[dict[str, Any]]) -> None:
     tmp.replace(path)
 
 
+def _chosen(
+    row: dict[str, Any],
+    parts: Sequence[str],
+    methods: Sequence[str] | None,
+    instances: Sequence[str] | None,
+) -> bool:
+    """Whether ``row`` is of one of ``parts`` and, when given, of ``methods`` and ``instances``."""
+    return (
+        row.get("part") in parts
+        and (not methods or (row.get("method") or "ours") in methods)
+        and matches(row.get("case") or "", instances)
+    )
+
+
 def _update(
     out: Path,
     *,
-    drop_part: str | None = None,
-    add: dict[str, Any] | None = None,
+    drop_parts: Sequence[str] = (),
+    add: Sequence[dict[str, Any]] = (),
     methods: Sequence[str] | None = None,
     instances: Sequence[str] | None = None,
 ) -> None:
-    """Drop a part's rows (only those of ``methods`` and ``instances`` when given) or append
-    one row to ``out.csv``; re-render ``out.md``."""
+    """Drop the rows of ``drop_parts`` (only those of ``methods`` and ``instances`` when given),
+    append ``add`` to ``out.csv``, and re-render ``out.md``, in one locked step."""
     csv_path, md_path = out.with_suffix(".csv"), out.with_suffix(".md")
     with _locked(csv_path):
         rows: list[dict[str, Any]] = list(_read(csv_path))
-        if drop_part is not None:
-            rows = [
-                r
-                for r in rows
-                if not (
-                    r["part"] == drop_part
-                    and (not methods or (r.get("method") or "ours") in methods)
-                    and matches(r.get("case") or "", instances)
-                )
-            ]
-        if add is not None:
-            rows.append(add)
+        rows = [r for r in rows if not _chosen(r, drop_parts, methods, instances)]
+        rows.extend(add)
         _write(csv_path, rows)
         tmp = md_path.with_suffix(".md.tmp")
         tmp.write_text(render(rows, notes=HERE / "notes.md"))
@@ -115,17 +119,8 @@ def _merge(
     if not parts or not source.exists():
         print("error: --merge needs an existing CSV and --only PART ...", file=sys.stderr)
         return 2
-    chosen = [
-        r
-        for r in _read(source)
-        if r.get("part") in parts
-        and (not methods or (r.get("method") or "ours") in methods)
-        and matches(r.get("case") or "", instances)
-    ]
-    for part in parts:
-        _update(out, drop_part=part, methods=methods, instances=instances)
-    for row in chosen:
-        _update(out, add=row)
+    chosen = [r for r in _read(source) if _chosen(r, parts, methods, instances)]
+    _update(out, drop_parts=parts, add=chosen, methods=methods, instances=instances)
     print(f"merged {len(chosen)} row(s) of {', '.join(parts)} from {source} into {out}.csv")
     return 0
 
@@ -147,7 +142,7 @@ def run_case(case: Case, out: Path) -> int:
     for line in proc.stdout:
         if line.startswith("ROW "):
             row = {**json.loads(line[4:]), **_context(case)}
-            _update(out, add=row)
+            _update(out, add=[row])
             got += 1
             print(
                 f"  {row['case']} {row.get('method', '')}: {row.get('status')} "
@@ -167,12 +162,14 @@ def run_case(case: Case, out: Path) -> int:
         why = (err or "").strip().splitlines()[-1:] or [f"killed after {case.timeout:.0f} s"]
         _update(
             out,
-            add={
-                **case.missing(),
-                **_context(case),
-                "status": "failed",
-                "detail": f"exit {proc.returncode}: {why[0][:300]}",
-            },
+            add=[
+                {
+                    **case.missing(),
+                    **_context(case),
+                    "status": "failed",
+                    "detail": f"exit {proc.returncode}: {why[0][:300]}",
+                }
+            ],
         )
     return got
 
@@ -245,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{part}: skipped: {skipped}", flush=True)
             continue
         print(f"{part}: {len(cases)} case(s)", flush=True)
-        _update(out, drop_part=part, methods=args.methods, instances=args.instances)
+        _update(out, drop_parts=[part], methods=args.methods, instances=args.instances)
         for case in cases:
             run_case(case, out)
     print(f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.md')}", flush=True)
