@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from allocator.territory.core import ArcProblem, reduced_costs
+from allocator.territory.pruned import row_min
 
 __all__ = ["dual_bound", "dual_bound_value"]
 
@@ -38,6 +39,12 @@ def dual_bound_value(problem: ArcProblem, duals: Mapping[str, float]) -> float |
         return None
     pi, constant = clipped
     n, total = len(problem.items), constant
+    best = row_min(problem, reduced_costs(problem, pi)) if problem.near is not None else None
+    if best is not None:  # the sparse path, far pairs skipped (exact: allocator.territory.pruned)
+        if not np.isfinite(best).all():
+            return None
+        u = np.array([pi.get(f"assign_once_{i}", 0.0) for i in range(n)])
+        return total + float((u + best).sum())
     for lo in range(0, n, BLOCK):
         block = slice(lo, min(lo + BLOCK, n))
         rc = reduced_costs(problem, pi, rows=block)
@@ -95,15 +102,20 @@ def dual_bound(
     reduced = reduced_costs(problem, clipped)
     n, ok = len(problem.items), problem.eligible
     u = np.array([clipped.get(f"assign_once_{i}", 0.0) for i in range(n)])
-    best = np.concatenate(
-        [
-            np.min(reduced[lo : lo + 4096], axis=1, where=ok[lo : lo + 4096], initial=np.inf)
-            for lo in range(0, n, 4096)
-        ]
-        or [np.zeros(0)]
-    )
+    best = row_min(problem, reduced) if problem.near is not None else None
+    if best is None:  # every pair, block by block
+        best = np.concatenate(
+            [
+                np.min(reduced[lo : lo + 4096], axis=1, where=ok[lo : lo + 4096], initial=np.inf)
+                for lo in range(0, n, 4096)
+            ]
+            or [np.zeros(0)]
+        )
     if not np.isfinite(best).all():  # an item with no eligible arc: no finite bound
         return None
     bound = constant + float((u + best).sum())
+    meta, base = getattr(reduced, "meta", None), reduced
     reduced -= best[:, None]  # in place; +inf - finite stays inf where masked later
+    if meta is not None:  # lazy: the pruned augmentation needs the duals and the shift
+        reduced.meta = {**meta, "base": base, "shift": best}
     return bound, reduced, best

@@ -9,8 +9,9 @@ solves.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +26,7 @@ from allocator.io.tables import Tables
 from allocator.territory import account_pairs
 from allocator.territory.contiguity import Contiguity, home_rules
 from allocator.territory.core import ArcProblem, RowFamily, Sense
+from allocator.territory.nearby import Near, describe_problem, make_near
 from allocator.territory.pairs import is_lazy
 from allocator.territory.splits import fixed_shares
 
@@ -33,6 +35,8 @@ __all__ = ["Territory", "build_territory", "fair_shares", "territory_problem", "
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+
+log = logging.getLogger("allocator")
 
 UNITS = {"potential": "potential", "workload": "hours"}
 
@@ -59,6 +63,7 @@ class Territory:
     by_region: bool = False
     fixed: Mapping[str, FloatArray] = field(default_factory=dict)
     splits: pd.DataFrame | None = None
+    near: Near | None = None
 
     def offset(self, key: str) -> FloatArray:
         """Per-rep constant of a measure from split accounts (``load``, ``potential``,
@@ -110,6 +115,17 @@ def build_territory(tables: Tables, settings: AssignmentSettings) -> Territory:
         item_ids, item_of = np.unique(accounts["region_id"].to_numpy(str), return_inverse=True)
     else:
         item_ids, item_of = accounts["account_id"].to_numpy(str), np.arange(len(accounts))
+    near = None
+    if lazy:  # the sparse path: what the pruned passes over all pairs need
+        near = make_near(
+            accounts,
+            reps,
+            cons.experience,
+            cons.skills is not None,
+            locked=locked,
+            incumbent=incumbent,
+            has_incumbent=has_incumbent,
+        )
     return Territory(
         accounts=accounts,
         reps=reps,
@@ -127,6 +143,7 @@ def build_territory(tables: Tables, settings: AssignmentSettings) -> Territory:
         by_region=settings.level == "region",
         fixed=fixed,
         splits=split_rows,
+        near=near,
     )
 
 
@@ -199,7 +216,7 @@ def territory_problem(tables: Tables, settings: AssignmentSettings, t: Territory
     eligible = t.eligible if not t.by_region else total(~t.eligible) == 0
     if contiguity is not None:  # a home region's items go to its residents (home-region rule)
         eligible = home_rules(contiguity, eligible).eligible
-    return ArcProblem(
+    problem = ArcProblem(
         items=t.items,
         reps=tuple(t.reps["rep_id"]),
         eligible=eligible,
@@ -214,6 +231,11 @@ def territory_problem(tables: Tables, settings: AssignmentSettings, t: Territory
         name="assignment",
         mip_arrays=True,
     )
+    if t.near is not None and not t.by_region:
+        if describe_problem(t.near, problem, settings, t.accounts, t.km):
+            return replace(problem, near=t.near)
+        log.warning("the pair data does not match its forms: every pass evaluates all pairs")
+    return problem
 
 
 def _weighted(weight: float, values: FloatArray) -> FloatArray:

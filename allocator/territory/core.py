@@ -25,6 +25,7 @@ from allocator.territory.reduced import reduced_costs
 
 if TYPE_CHECKING:
     from allocator.territory.contiguity import Contiguity, Cut
+    from allocator.territory.nearby import Near
 
 __all__ = [
     "ArcModel",
@@ -99,7 +100,8 @@ class ArcProblem:
     bounds their weighted sum (row ``goal_balance``, used by the lexicographic mode). ``relax``
     maps a family's ``key`` to the setting that moves its limits (for the diagnosis).
     ``mip_arrays`` lets large MIPs go to HiGHS from arrays (:mod:`allocator.territory.arc_mip`;
-    the territory model sets it, the GAP benchmark keeps PuLP).
+    the territory model sets it, the GAP benchmark keeps PuLP). ``near`` (the sparse path):
+    what lets passes over all pairs skip far ones (:mod:`allocator.territory.nearby`).
     """
 
     items: tuple[str, ...]
@@ -115,6 +117,7 @@ class ArcProblem:
     balance_cap: float | None = None
     relax: Mapping[str, Relaxation] = field(default_factory=dict)
     mip_arrays: bool = False
+    near: Near | None = None
 
     @property
     def shape(self) -> tuple[int, int]:

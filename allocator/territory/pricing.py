@@ -19,6 +19,7 @@ from allocator.exceptions import SolverError
 from allocator.io.settings import SolverSettings
 from allocator.solver import SolveReport, Status, solve
 from allocator.solver.deadline import call_limit
+from allocator.territory import pruned
 from allocator.territory.arc_lp import ArcLp
 from allocator.territory.bound import dual_bound, dual_bound_value
 from allocator.territory.core import ArcProblem, build_model, reduced_costs
@@ -78,7 +79,8 @@ def initial_arcs(
     m = len(problem.reps)
     if nearest is None or nearest >= m:
         return problem.all_arcs
-    rows, cols, value = smallest(problem.rank, problem.eligible, nearest)
+    found = pruned.nearest_reps(problem, nearest)  # sparse path: k-d trees, else every pair
+    rows, cols, value = found or smallest(problem.rank, problem.eligible, nearest)
     ok = np.isfinite(value)
     first = np.r_[True, rows[1:] != rows[:-1]] & ok  # each item's nearest eligible arc
     if within is not None:
@@ -311,6 +313,9 @@ def _entering(problem: ArcProblem, arcs: IntArray, reduced: FloatArray, *, phase
     m = len(problem.reps)
     scale = 1.0 if phase == 1 else _largest_cost(problem)
     eps = 1e-7 * max(1.0, scale)
+    found = pruned.entering(problem, arcs, reduced, eps, PER_ITEM)  # far pairs skipped, exactly
+    if found is not None:
+        return found
     outside = without(problem.eligible, arcs)
     rows, cols, value = smallest(reduced, outside, PER_ITEM)
     take = value < -eps
@@ -355,6 +360,9 @@ def augment_arcs(
     threshold = incumbent - gap * scale - pricing.bound + 1e-6 * scale
     if threshold <= 0:
         return np.zeros(0, np.int64)
+    found = pruned.augment(problem, arcs, pricing.reduced, threshold)  # far pairs skipped
+    if found is not None:
+        return found
     if problem.lazy:  # block by block, outside ``arcs`` only, at most ``limit`` + 1 blocks' worth
         outside = without(problem.eligible, arcs) & (pricing.reduced < threshold)
         return nonzero_arcs(outside, limit=limit)

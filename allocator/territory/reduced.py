@@ -38,7 +38,11 @@ def reduced_costs(
     """
     n = len(problem.items)
     if rows is None and problem.lazy:  # the sparse path: computed when a block is asked for
-        return Pairs(problem.shape, lambda r, c, o: _reduced_part(problem, duals, cost, r, c, o))  # type: ignore[return-value]
+        lazy = Pairs(problem.shape, lambda r, c, o: _reduced_part(problem, duals, cost, r, c, o))
+        plain = cost is None or (np.ndim(cost) == 2 and np.shape(cost) == (1, 1) and not cost.any())
+        # what the pruned passes (allocator.territory.pruned) need to bound it
+        lazy.meta = {"duals": duals, "with_cost": cost is None} if plain else None  # type: ignore[attr-defined]
+        return lazy  # type: ignore[return-value]
     rows = slice(0, n) if rows is None else rows
     rc = np.array(rows_of(problem.cost if cost is None else cost, problem.shape, rows), float)
     ids = range(n)[rows] if isinstance(rows, slice) else rows.tolist()
@@ -72,7 +76,8 @@ def _reduced_part(
         return block if cols is None else block[:, cols]
     assert cols is not None and not isinstance(rows, slice)
     rc = np.asarray(at(problem.cost if cost is None else cost, problem.shape, rows, cols), float)
-    rc = rc - np.array([duals.get(f"assign_once_{i}", 0.0) for i in rows.tolist()])
+    ids, back = np.unique(rows, return_inverse=True)  # one look-up per item, not per pair
+    rc = rc - np.array([duals.get(f"assign_once_{i}", 0.0) for i in ids.tolist()])[back]
     for family in problem.families:
         pi = np.array([duals.get(family.pulp_name(j), 0.0) for j in range(len(family.rhs))])
         index = {"rep": cols, "item": rows, "one": np.zeros_like(rows)}[family.axis]

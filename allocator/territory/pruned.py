@@ -1,0 +1,294 @@
+"""Passes over all pairs that evaluate only the pairs that can matter, exactly (issue 19).
+
+On the sparse path every pass over all (account, rep) pairs (the nearest arcs, the reduced
+costs, entering arcs and Lagrangian minimum of each pricing round, the augmentation) used to
+compute every great-circle distance: N x M work. Here each account's reduced cost is bounded
+below by ``slope[i] x km[i, r] + floor[i]`` (every rep-dependent factor replaced by its least
+value over the reps of the account's eligibility group; exact for the incumbent, which is
+always evaluated), so only the reps within ``(threshold - floor) / slope`` km can have a
+reduced cost at or below a threshold. A k-d tree of each group's reps on the unit sphere
+(:mod:`allocator.territory.nearby`) fetches them, and the reduced costs are computed there by
+the same function as the full pass (:func:`allocator.territory.reduced.reduced_costs`), so the
+answers are the same arcs, minima and bounds (``models/assignment.md``, "The sparse path").
+Every function returns None when it cannot prove that (no :class:`~allocator.territory.nearby.Near`,
+a term it does not know, a non-positive slope for most accounts); the caller then runs the
+full pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from itertools import chain
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from allocator.territory.nearby import Near, chord_above, km_below
+
+if TYPE_CHECKING:
+    from allocator.territory.core import ArcProblem
+
+__all__ = ["augment", "entering", "nearest_reps", "row_min", "scan"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+Triplets = tuple[IntArray, IntArray, FloatArray]
+
+#: Pairs gathered at once when evaluating (bounds temporaries to about 100 MB).
+GATHER = 1 << 21
+
+#: Accounts per k-d tree ball query.
+BALL = 8192
+
+#: Nearest reps per account whose reduced costs give the first threshold of :func:`row_min`.
+FIRST = 4
+
+
+def _near(problem: ArcProblem) -> tuple[Near, dict[str, Any]] | None:
+    near = problem.near
+    if near is None:
+        return None
+    forms = near.forms_for(problem)
+    return None if forms is None else (near, forms)
+
+
+def _meta(reduced: Any) -> dict[str, Any] | None:
+    """The duals a lazy reduced-cost array was made from (set by ``reduced_costs``)."""
+    meta = getattr(reduced, "meta", None)
+    return meta if isinstance(meta, dict) and meta.get("with_cost") is not None else None
+
+
+def _bounds(
+    problem: ArcProblem, near: Near, forms: dict[str, Any], duals: Mapping[str, float], cost: bool
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """``(slope, floor, size)``: ``c̄[i, r] >= slope[i] km[i, r] + floor[i]`` for every rep of
+    account i's group other than its incumbent; ``size`` the magnitude of the terms (for the
+    rounding tolerance)."""
+    n, m = near.shape
+    cols: dict[str, dict[int, list]] = {"dist": {}, "const": {}, "moved": {}}
+
+    def add(form: Any, rho: FloatArray) -> None:
+        rep = rho if form.rep is None else rho * form.rep
+        for kind, found in cols.items():
+            vec = getattr(form, kind)
+            if vec is not None:
+                found.setdefault(id(vec), [vec, np.zeros(m)])[1] += rep
+
+    if cost:
+        for form in forms["terms"]:
+            add(form, np.ones(m))
+    for family, form in zip(problem.families, forms["families"], strict=True):
+        pi = np.array([duals.get(family.pulp_name(j), 0.0) for j in range(len(family.rhs))])
+        add(form, -pi if family.axis == "rep" else np.full(m, -pi[0]))
+    u = np.array([duals.get(f"assign_once_{i}", 0.0) for i in range(n)])
+    slope, floor, size = np.zeros(n), -u, np.abs(u)
+    for kind, found in cols.items():
+        for vec, rho in found.values():
+            lo = np.array([rho[row].min() if row.any() else 0.0 for row in near.table])
+            hi = np.array([rho[row].max() if row.any() else 0.0 for row in near.table])
+            part = np.minimum(vec * lo[near.group], vec * hi[near.group])
+            if kind == "dist":
+                slope += part
+                continue
+            floor += part if kind == "const" else np.where(near.has_incumbent, part, 0.0)
+            size += np.abs(vec) * np.maximum(np.abs(lo), np.abs(hi))[near.group]
+    return slope, floor, size
+
+
+def _gather(values: Any, ii: IntArray, rr: IntArray) -> FloatArray:
+    parts = [values[ii[k : k + GATHER], rr[k : k + GATHER]] for k in range(0, len(ii), GATHER)]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _ball(tree: Any, points: FloatArray, chord: FloatArray) -> tuple[IntArray, IntArray]:
+    """(query position, tree index) of every tree point within ``chord`` of each point."""
+    found = tree.query_ball_point(points, chord, return_sorted=False)
+    lens = np.fromiter(map(len, found), np.int64, len(found))
+    flat = np.fromiter(chain.from_iterable(found), np.int64, int(lens.sum()))
+    return np.repeat(np.arange(len(points)), lens), flat
+
+
+def _incumbents(near: Near) -> tuple[IntArray, IntArray]:
+    """Every account's incumbent pair where eligible (locked or not)."""
+    ii = np.flatnonzero(near.incumbent >= 0)
+    rr = near.incumbent[ii]
+    ok = near.table[near.group[ii], rr]
+    return ii[ok], rr[ok]
+
+
+def _unique(ii: list[IntArray], rr: list[IntArray], m: int) -> tuple[IntArray, IntArray]:
+    flat = np.unique(np.concatenate(ii) * m + np.concatenate(rr)) if ii else np.zeros(0, np.int64)
+    return flat // m, flat % m
+
+
+def scan(
+    problem: ArcProblem, reduced: Any, threshold: FloatArray
+) -> tuple[IntArray, IntArray, FloatArray] | None:
+    """``(items, reps, c̄)`` of a superset of the eligible pairs with ``c̄[i, r] <= threshold[i]``
+    (``reduced``: the lazy reduced costs of :func:`allocator.territory.reduced.reduced_costs`),
+    sorted by flat id; None when the bound cannot prune (the caller evaluates every pair)."""
+    found, meta = _near(problem), _meta(reduced)
+    if found is None or meta is None:
+        return None
+    near, forms = found
+    n, m = near.shape
+    slope, floor, size = _bounds(problem, near, forms, meta["duals"], meta["with_cost"])
+    tol = 1e-9 * (np.abs(threshold) + size + np.abs(threshold - floor)) + 1e-9
+    with np.errstate(divide="ignore", invalid="ignore"):
+        km = np.where(slope > 0, (threshold - floor + tol) / slope * (1 + 1e-9), np.inf)
+    km = np.where(np.isneginf(threshold), -1.0, np.nan_to_num(km, nan=np.inf))
+    chord = chord_above(km)
+    full = chord > 2.0
+    if np.count_nonzero(full) > n // 2:
+        return None
+    ii, rr = [], []
+    for g in range(len(near.table)):
+        tree, reps = near.tree(g)
+        if tree is None:
+            continue
+        items = near.free_items(g)
+        whole = items[full[items]]
+        ii.append(np.repeat(whole, len(reps)))
+        rr.append(np.tile(reps, len(whole)))
+        some = items[~full[items] & (km[items] >= 0)]
+        for lo in range(0, len(some), BALL):
+            chunk = some[lo : lo + BALL]
+            at, idx = _ball(tree, near.xyz[chunk], chord[chunk])
+            ii.append(chunk[at])
+            rr.append(reps[idx])
+    inc_i, inc_r = _incumbents(near)
+    ii.append(inc_i)
+    rr.append(inc_r)
+    items, reps = _unique(ii, rr, m)
+    return items, reps, _gather(reduced, items, reps)
+
+
+def row_min(problem: ArcProblem, reduced: Any) -> FloatArray | None:
+    """Each account's least reduced cost over its eligible reps (inf: none), as
+    ``min(reduced, where=eligible)`` row by row; None when it cannot prune."""
+    found = _near(problem)
+    if found is None or _meta(reduced) is None:
+        return None
+    near = found[0]
+    n, m = near.shape
+    ii, rr = [], []
+    for g in range(len(near.table)):
+        tree, reps = near.tree(g)
+        items = near.free_items(g)
+        if tree is None or not len(items):
+            continue
+        k = min(FIRST, len(reps))
+        _, idx = tree.query(near.xyz[items], k=k)
+        ii.append(np.repeat(items, k))
+        rr.append(reps[np.asarray(idx).reshape(len(items), k).ravel()])
+    inc_i, inc_r = _incumbents(near)
+    items, reps = _unique([*ii, inc_i], [*rr, inc_r], m)
+    upper = np.full(n, -np.inf)  # no eligible rep: nothing to fetch
+    first = _gather(reduced, items, reps)
+    upper[items] = np.inf
+    np.minimum.at(upper, items, first)
+    scanned = scan(problem, reduced, upper)
+    if scanned is None:
+        return None
+    best = np.full(n, np.inf)
+    np.minimum.at(best, scanned[0], scanned[2])
+    return best
+
+
+def _outside(items: IntArray, reps: IntArray, m: int, arcs: IntArray) -> npt.NDArray[np.bool_]:
+    flat = items * m + reps
+    pos = np.minimum(np.searchsorted(arcs, flat), max(len(arcs) - 1, 0))
+    return ~(arcs[pos] == flat) if len(arcs) else np.ones(len(flat), bool)
+
+
+def entering(
+    problem: ArcProblem, arcs: IntArray, reduced: Any, eps: float, per_item: int
+) -> IntArray | None:
+    """Up to ``per_item`` eligible arcs per account outside ``arcs`` (sorted flat ids) with
+    ``c̄ < -eps``, the most negative first (ties: lower rep), as the full pass picks them."""
+    n = len(problem.items)
+    scanned = scan(problem, reduced, np.full(n, -eps))
+    if scanned is None:
+        return None
+    m = len(problem.reps)
+    items, reps, value = scanned
+    keep = (value < -eps) & _outside(items, reps, m, arcs)
+    items, reps, value = items[keep], reps[keep], value[keep]
+    order = np.lexsort((reps, value, items))
+    items, reps = items[order], reps[order]
+    start = np.searchsorted(items, items, side="left")
+    take = np.arange(len(items)) - start < per_item
+    return np.sort(items[take] * m + reps[take]).astype(np.int64)
+
+
+def augment(problem: ArcProblem, arcs: IntArray, reduced: Any, threshold: float) -> IntArray | None:
+    """Eligible arcs outside ``arcs`` whose (shifted) reduced cost is below ``threshold``."""
+    meta = _meta(reduced)
+    if meta is None:
+        return None
+    base = meta.get("base", reduced)
+    shift = meta.get("shift")
+    n = len(problem.items)
+    shift = np.zeros(n) if shift is None else np.asarray(shift, float)
+    scanned = scan(problem, base, threshold + shift)
+    if scanned is None:
+        return None
+    items, reps, value = scanned
+    m = len(problem.reps)
+    keep = (value - shift[items] < threshold) & _outside(items, reps, m, arcs)
+    return (items[keep] * m + reps[keep]).astype(np.int64)
+
+
+def nearest_reps(problem: ArcProblem, k: int) -> Triplets | None:
+    """Each account's ``k`` eligible reps of smallest rank (``visits x km``) as
+    :func:`allocator.territory.pricing.smallest` gives them (row, rep, value; by row, value,
+    rep), omitting missing (inf) entries; None when it cannot prune."""
+    found = _near(problem)
+    if found is None:
+        return None
+    near = found[0]
+    m = near.shape[1]
+    rank = problem.rank
+    out_i, out_r, out_v, again = [], [], [], []
+    for g in range(len(near.table)):
+        tree, reps = near.tree(g)
+        items = near.free_items(g)
+        if tree is None or not len(items):
+            continue
+        positive = near.visits[items] > 0
+        again.append(items[~positive])
+        items = items[positive]
+        kq = min(k + 4, len(reps))
+        dist, idx = tree.query(near.xyz[items], k=kq)
+        dist, idx = np.asarray(dist).reshape(len(items), kq), np.asarray(idx).reshape(-1, kq)
+        ii, rr = np.repeat(items, kq), reps[idx.ravel()]
+        value = _gather(rank, ii, rr).reshape(len(items), kq)
+        order = np.lexsort((rr.reshape(-1, kq), value), axis=1)[:, :k]
+        chosen = np.take_along_axis(value, order, axis=1)
+        if kq < len(reps):
+            beyond = near.visits[items] * km_below(dist[:, -1])
+            ok = chosen[:, -1] < beyond
+            again.append(items[~ok])
+            items, order, chosen = items[ok], order[ok], chosen[ok]
+            idx = idx[ok]
+        out_i.append(np.repeat(items, order.shape[1]))
+        out_r.append(reps[np.take_along_axis(idx, order, axis=1)].ravel())
+        out_v.append(chosen.ravel())
+    li, lr = near.locked_pairs()
+    out_i.append(li)
+    out_r.append(lr)
+    out_v.append(_gather(rank, li, lr))
+    rest = np.sort(np.concatenate(again)) if again else np.zeros(0, np.int64)
+    for lo in range(0, len(rest), 2048):
+        rows = rest[lo : lo + 2048]
+        v = np.where(problem.eligible[rows], rank[rows], np.inf)
+        order = np.argsort(v, axis=1, kind="stable")[:, : min(k, m)]
+        val = np.take_along_axis(v, order, axis=1)
+        ok = np.isfinite(val)
+        out_i.append(np.repeat(rows, order.shape[1])[ok.ravel()])
+        out_r.append(order.ravel()[ok.ravel()])
+        out_v.append(val.ravel()[ok.ravel()])
+    ii, rr, vv = (np.concatenate(a) for a in (out_i, out_r, out_v))
+    order = np.lexsort((rr, vv, ii))
+    return ii[order].astype(np.int64), rr[order].astype(np.int64), vv[order]
