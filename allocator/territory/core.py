@@ -20,6 +20,7 @@ import numpy.typing as npt
 import pulp
 
 from allocator.territory.contiguity import home_rules
+from allocator.territory.nearest import largest_cost
 from allocator.territory.pairs import Pairs, at, count, is_lazy, nonzero_arcs
 from allocator.territory.reduced import reduced_costs
 
@@ -140,11 +141,17 @@ class ArcProblem:
     @cached_property
     def n_arcs(self) -> int:
         """Number of eligible arcs (counted block by block on the sparse path)."""
+        if self.near is not None and self.near.form(self.eligible) is not None:
+            return self.near.n_eligible()
         return count(self.eligible)
 
     @cached_property
     def largest_cost(self) -> float:
-        """max |cost| over the eligible arcs, block by block (no (items, reps) temporary)."""
+        """max |cost| over the eligible arcs, block by block (no (items, reps) temporary); on
+        the sparse path from each item's farthest reps (:mod:`allocator.territory.nearest`)."""
+        found = largest_cost(self) if self.near is not None else None
+        if found is not None:
+            return found
         cost, ok, size = self.cost, self.eligible, 4096
         top = [
             float(np.abs(cost[lo : lo + size]).max(where=ok[lo : lo + size], initial=0.0))

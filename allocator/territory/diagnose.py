@@ -83,19 +83,20 @@ def _eligibility_problems(t: Territory) -> list[str]:
     ids = t.accounts["account_id"].to_numpy(str)
     free = ~t.locked
     out = []
+    near = t.near  # the sparse path: per eligibility group, no pass over all pairs
     for mask, rule in [
         (
-            ~by_rows(_any, t.experience_ok),
+            ~near.row_any(near.experience) if near else ~by_rows(_any, t.experience_ok),
             "no rep has the experience their segment needs: lower "
             "`assignment.constraints.experience` for their segment or raise a rep's experience",
         ),
         (
-            ~by_rows(_any, t.skills_ok),
+            ~near.row_any(near.skills) if near else ~by_rows(_any, t.skills_ok),
             "no rep has all their required skills: give a rep the skill (reps skills column) "
             "or drop it from the accounts' required_skills",
         ),
         (
-            ~by_rows(_any, t.experience_ok & t.skills_ok),
+            ~near.row_any(near.table) if near else ~by_rows(_any, t.experience_ok & t.skills_ok),
             "no rep has both the experience and the skills they need",
         ),
     ]:
@@ -150,6 +151,8 @@ def _region_problems(t: Territory) -> list[str]:
 
 
 def _min_load(t: Territory) -> FloatArray:
+    if t.near is not None and (t.near.visits >= 0).all():  # load grows with km: the nearest
+        return t.near.nearest_min(t.load)
     return by_rows(lambda ok, load: np.where(ok, load, np.inf).min(axis=1), t.eligible, t.load)
 
 
@@ -183,17 +186,24 @@ def _capacity_problems(t: Territory, settings: AssignmentSettings) -> list[str]:
                 f"{', '.join(segs)}, or give reps with that experience "
                 f"{fmt(need[mine].sum() - have)} more hours"
             )
-    room = by_rows(lambda ok: np.where(ok, limit[None, :], 0.0).max(axis=1), t.eligible)
+    room = _row_max(t, limit)
     ids = t.accounts["account_id"].to_numpy(str)
     big = need > room * (1 + 1e-9)
     if big.any():
-        best = by_rows(lambda ok: np.where(ok, capacity[None, :], 0.0).max(axis=1), t.eligible)
+        best = _row_max(t, capacity)
         least = float(np.max(need[big] / np.where(best[big] > 0, best[big], np.inf))) - 1
         out.append(
             f"capacity: no eligible rep has room for account(s) {_ids(list(ids[big]))}: "
             f"{key} >= {_up(least)} at the very least (now {rule.tolerance:g})"
         )
     return out
+
+
+def _row_max(t: Territory, values: FloatArray) -> FloatArray:
+    """Per account: ``max(where(eligible, values, 0))`` over the reps."""
+    if t.near is not None:
+        return t.near.row_max(values)
+    return by_rows(lambda ok: np.where(ok, values[None, :], 0.0).max(axis=1), t.eligible)
 
 
 def _count_problems(t: Territory, settings: AssignmentSettings) -> list[str]:

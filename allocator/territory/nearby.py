@@ -168,6 +168,50 @@ class Near:
         """The unlocked accounts of group ``g``."""
         return np.flatnonzero((self.group == g) & ~self.locked)
 
+    def n_eligible(self) -> int:
+        """Number of eligible (account, rep) pairs."""
+        free = np.bincount(self.group[~self.locked], minlength=len(self.table))
+        return int(free @ self.table.sum(axis=1)) + len(self.locked_pairs()[0])
+
+    def incumbent_arcs(self) -> IntArray:
+        """Sorted flat ids of every eligible (account, incumbent) pair."""
+        ii = np.flatnonzero(self.incumbent >= 0)
+        rr = self.incumbent[ii]
+        ok = self.eligible_at(ii, rr)
+        return (ii[ok] * self.shape[1] + rr[ok]).astype(np.int64)
+
+    def row_any(self, table: BoolArray) -> BoolArray:
+        """Per account: whether any rep passes ``table`` (groups, reps); locks ignored."""
+        return table.any(axis=1)[self.group]
+
+    def row_max(self, values: FloatArray) -> FloatArray:
+        """Per account: ``max(where(eligible, values, 0))`` over the reps (locks included)."""
+        pad = 0.0 if self.shape[1] > 1 else -np.inf
+        per_group = np.array([np.where(row, values, 0.0).max() for row in self.table])
+        out = per_group[self.group]
+        ii, rr = self.locked_pairs()
+        out[self.locked] = 0.0
+        out[ii] = np.maximum(values[rr], pad)
+        return out
+
+    def nearest_min(self, values: Any, k: int = 4) -> FloatArray:
+        """Per account: the least of ``values`` (a pair object) over its ``k`` nearest eligible
+        reps (inf: none). When ``values`` grows with the distance (``const + slope x km``,
+        ``slope >= 0``), that is its least over every eligible rep (up to float ties)."""
+        out = np.full(self.shape[0], np.inf)
+        for g in range(len(self.table)):
+            tree, reps = self.tree(g)
+            items = self.free_items(g)
+            if tree is None or not len(items):
+                continue
+            kk = min(k, len(reps))
+            _, idx = tree.query(self.xyz[items], k=kk)
+            ii, rr = np.repeat(items, kk), reps[np.asarray(idx).ravel()]
+            np.minimum.at(out, ii, np.asarray(values[ii, rr], float))
+        ii, rr = self.locked_pairs()
+        out[ii] = np.asarray(values[ii, rr], float) if len(ii) else out[ii]
+        return out
+
     def locked_pairs(self) -> tuple[IntArray, IntArray]:
         """(account, incumbent) of every locked account whose incumbent is eligible."""
         ii = np.flatnonzero(self.locked & (self.incumbent >= 0))
@@ -232,6 +276,7 @@ def describe_problem(
     measures = {"potential": potential, "workload": accounts["workload"].to_numpy(float)}
     near.describe(problem.eligible, Form())
     near.describe(problem.rank, Form(dist=visits))
+    near.describe(problem.keep, Form())
     weights = {"travel": objective.travel, "disruption": objective.disruption}
     per_term = {
         "travel": lambda w: Form(dist=w * visits),
@@ -255,10 +300,10 @@ def describe_problem(
         else:
             continue  # not described: the passes evaluate every pair
         near.describe(family.coef, form)
-    return self_check(near, km, problem.eligible)
+    return self_check(near, km, problem.eligible, problem.keep)
 
 
-def self_check(near: Near, km: Any, eligible: Any, seed: int = 0) -> bool:
+def self_check(near: Near, km: Any, eligible: Any, keep: Any, seed: int = 0) -> bool:
     """Whether every described object equals its form at random pairs and at the incumbents'
     (so a form that drifted from the code building the pair data is never used)."""
     n, m = near.shape
@@ -269,6 +314,8 @@ def self_check(near: Near, km: Any, eligible: Any, seed: int = 0) -> bool:
     for values, form in near.forms.values():
         if values is eligible:
             ok = np.array_equal(values[ii, rr], near.eligible_at(ii, rr))
+        elif values is keep:
+            ok = np.array_equal(values[ii, rr], rr == near.incumbent[ii])
         else:
             want = np.asarray(at(values, near.shape, ii, rr), float)
             ok = np.allclose(form.at(near, d, ii, rr), want, rtol=1e-9, atol=1e-9)

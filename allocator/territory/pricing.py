@@ -19,6 +19,7 @@ from allocator.exceptions import SolverError
 from allocator.io.settings import SolverSettings
 from allocator.solver import SolveReport, Status, solve
 from allocator.solver.deadline import call_limit
+from allocator.territory import nearest as near_k
 from allocator.territory import pruned
 from allocator.territory.arc_lp import ArcLp
 from allocator.territory.bound import dual_bound, dual_bound_value
@@ -79,16 +80,18 @@ def initial_arcs(
     m = len(problem.reps)
     if nearest is None or nearest >= m:
         return problem.all_arcs
-    found = pruned.nearest_reps(problem, nearest)  # sparse path: k-d trees, else every pair
+    found = near_k.nearest_reps(problem, nearest)  # sparse path: k-d trees, else every pair
     rows, cols, value = found or smallest(problem.rank, problem.eligible, nearest)
     ok = np.isfinite(value)
     first = np.r_[True, rows[1:] != rows[:-1]] & ok  # each item's nearest eligible arc
     if within is not None:
         ok &= within[rows, cols]
     chosen = (rows * m + cols)[ok | first]
-    keep = nonzero_arcs(problem.keep & problem.eligible)
+    keep = near_k.incumbent_arcs(problem)
+    keep = nonzero_arcs(problem.keep & problem.eligible) if keep is None else keep
     if per_rep > 0:
-        reps, items, value = smallest(problem.rank.T, problem.eligible.T, per_rep)
+        by_rep = near_k.nearest_items(problem, per_rep)  # sparse path: k-d trees
+        reps, items, value = by_rep or smallest(problem.rank.T, problem.eligible.T, per_rep)
         ok = np.isfinite(value)
         keep = np.union1d(keep, items[ok] * m + reps[ok])
     return np.union1d(chosen, keep).astype(np.int64)

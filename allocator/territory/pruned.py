@@ -24,16 +24,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from allocator.territory.nearby import Near, chord_above, km_below
+from allocator.territory.nearby import Near, chord_above
 
 if TYPE_CHECKING:
     from allocator.territory.core import ArcProblem
 
-__all__ = ["augment", "entering", "nearest_reps", "row_min", "scan"]
+__all__ = ["augment", "entering", "row_min", "scan"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-Triplets = tuple[IntArray, IntArray, FloatArray]
 
 #: Pairs gathered at once when evaluating (bounds temporaries to about 100 MB).
 GATHER = 1 << 21
@@ -238,57 +237,3 @@ def augment(problem: ArcProblem, arcs: IntArray, reduced: Any, threshold: float)
     m = len(problem.reps)
     keep = (value - shift[items] < threshold) & _outside(items, reps, m, arcs)
     return (items[keep] * m + reps[keep]).astype(np.int64)
-
-
-def nearest_reps(problem: ArcProblem, k: int) -> Triplets | None:
-    """Each account's ``k`` eligible reps of smallest rank (``visits x km``) as
-    :func:`allocator.territory.pricing.smallest` gives them (row, rep, value; by row, value,
-    rep), omitting missing (inf) entries; None when it cannot prune."""
-    found = _near(problem)
-    if found is None:
-        return None
-    near = found[0]
-    m = near.shape[1]
-    rank = problem.rank
-    out_i, out_r, out_v, again = [], [], [], []
-    for g in range(len(near.table)):
-        tree, reps = near.tree(g)
-        items = near.free_items(g)
-        if tree is None or not len(items):
-            continue
-        positive = near.visits[items] > 0
-        again.append(items[~positive])
-        items = items[positive]
-        kq = min(k + 4, len(reps))
-        dist, idx = tree.query(near.xyz[items], k=kq)
-        dist, idx = np.asarray(dist).reshape(len(items), kq), np.asarray(idx).reshape(-1, kq)
-        ii, rr = np.repeat(items, kq), reps[idx.ravel()]
-        value = _gather(rank, ii, rr).reshape(len(items), kq)
-        order = np.lexsort((rr.reshape(-1, kq), value), axis=1)[:, :k]
-        chosen = np.take_along_axis(value, order, axis=1)
-        if kq < len(reps):
-            beyond = near.visits[items] * km_below(dist[:, -1])
-            ok = chosen[:, -1] < beyond
-            again.append(items[~ok])
-            items, order, chosen = items[ok], order[ok], chosen[ok]
-            idx = idx[ok]
-        out_i.append(np.repeat(items, order.shape[1]))
-        out_r.append(reps[np.take_along_axis(idx, order, axis=1)].ravel())
-        out_v.append(chosen.ravel())
-    li, lr = near.locked_pairs()
-    out_i.append(li)
-    out_r.append(lr)
-    out_v.append(_gather(rank, li, lr))
-    rest = np.sort(np.concatenate(again)) if again else np.zeros(0, np.int64)
-    for lo in range(0, len(rest), 2048):
-        rows = rest[lo : lo + 2048]
-        v = np.where(problem.eligible[rows], rank[rows], np.inf)
-        order = np.argsort(v, axis=1, kind="stable")[:, : min(k, m)]
-        val = np.take_along_axis(v, order, axis=1)
-        ok = np.isfinite(val)
-        out_i.append(np.repeat(rows, order.shape[1])[ok.ravel()])
-        out_r.append(order.ravel()[ok.ravel()])
-        out_v.append(val.ravel()[ok.ravel()])
-    ii, rr, vv = (np.concatenate(a) for a in (out_i, out_r, out_v))
-    order = np.lexsort((rr, vv, ii))
-    return ii[order].astype(np.int64), rr[order].astype(np.int64), vv[order]
