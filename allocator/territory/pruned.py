@@ -29,7 +29,7 @@ from allocator.territory.nearby import Near, chord_above
 if TYPE_CHECKING:
     from allocator.territory.core import ArcProblem
 
-__all__ = ["augment", "entering", "row_min", "scan"]
+__all__ = ["augment", "entering", "row_argmin", "row_min", "scan"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -166,6 +166,31 @@ def scan(
 def row_min(problem: ArcProblem, reduced: Any) -> FloatArray | None:
     """Each account's least reduced cost over its eligible reps (inf: none), as
     ``min(reduced, where=eligible)`` row by row; None when it cannot prune."""
+    found = _row_scan(problem, reduced)
+    if found is None:
+        return None
+    best = np.full(len(problem.items), np.inf)
+    np.minimum.at(best, found[0], found[2])
+    return best
+
+
+def row_argmin(problem: ArcProblem, reduced: Any) -> IntArray | None:
+    """Each account's eligible rep of least reduced cost (ties: the lower rep; 0 when none),
+    as ``argmin(where(eligible, reduced, inf))`` row by row; None when it cannot prune."""
+    found = _row_scan(problem, reduced)
+    if found is None:
+        return None
+    items, reps, value = found
+    order = np.lexsort((reps, value, items))
+    first = order[np.r_[True, items[order][1:] != items[order][:-1]]] if len(order) else order
+    out = np.zeros(len(problem.items), np.int64)
+    out[items[first]] = reps[first]
+    return out
+
+
+def _row_scan(problem: ArcProblem, reduced: Any) -> tuple[IntArray, IntArray, FloatArray] | None:
+    """Every eligible pair whose reduced cost is at most the least over each account's
+    :data:`FIRST` nearest reps and incumbent (a superset of each account's minimisers)."""
     found = _near(problem)
     if found is None or _meta(reduced) is None:
         return None
@@ -187,12 +212,7 @@ def row_min(problem: ArcProblem, reduced: Any) -> FloatArray | None:
     first = _gather(reduced, items, reps)
     upper[items] = np.inf
     np.minimum.at(upper, items, first)
-    scanned = scan(problem, reduced, upper)
-    if scanned is None:
-        return None
-    best = np.full(n, np.inf)
-    np.minimum.at(best, scanned[0], scanned[2])
-    return best
+    return scan(problem, reduced, upper)
 
 
 def _outside(items: IntArray, reps: IntArray, m: int, arcs: IntArray) -> npt.NDArray[np.bool_]:

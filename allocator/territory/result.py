@@ -24,10 +24,12 @@ from allocator.territory.core import (
     RowFamily,
     activities,
     objective_terms,
+    reduced_costs,
     row_slack,
     tolerance,
 )
 from allocator.territory.pairs import at, by_rows
+from allocator.territory.pruned import row_argmin
 from allocator.territory.solve_arcs import ArcSolution
 from allocator.territory.splits import split_rows
 
@@ -233,7 +235,7 @@ def _reasons(
     slacks: Mapping[str, npt.NDArray[np.float64]],
 ) -> list[str]:
     """One short reason per account: the rule that kept it, moved it, or placed it."""
-    best = by_rows(_cheapest, problem.eligible, problem.cost)  # no (items, reps) temporary
+    best = _cheapest_reps(problem)
     accounts, owner, incumbent = np.arange(len(t.accounts)), assign[t.item_of], t.incumbent
     here = _masked_cost(problem, t.item_of, owner)
     there = _masked_cost(problem, t.item_of, incumbent)
@@ -288,6 +290,16 @@ def _why(
     if settings.objective.balance > 0:
         return "balance"
     return "lower total cost"
+
+
+def _cheapest_reps(problem: ArcProblem) -> IntArray:
+    """Each item's cheapest eligible rep (ties: the lower rep); on the sparse path only the
+    reps near enough to be cheapest are evaluated (:func:`~allocator.territory.pruned.row_argmin`).
+    """
+    found = row_argmin(problem, reduced_costs(problem, {})) if problem.near is not None else None
+    if found is not None:
+        return found
+    return by_rows(_cheapest, problem.eligible, problem.cost)  # no (items, reps) temporary
 
 
 def _cheapest(eligible: npt.NDArray[np.bool_], cost: npt.NDArray[np.float64]) -> IntArray:

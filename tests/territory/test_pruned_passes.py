@@ -76,6 +76,8 @@ def test_row_minimum_entering_arcs_and_bound_equal_the_full_pass(case, seed) -> 
     assert scanned is not None and len(scanned[0]) < n * m, "pruning did not engage"
     want = np.where(dense.eligible, full, np.inf).min(axis=1)
     np.testing.assert_array_equal(pruned.row_min(lazy, rc), want)
+    cheapest = np.argmin(np.where(dense.eligible, full, np.inf), axis=1)
+    np.testing.assert_array_equal(pruned.row_argmin(lazy, rc), cheapest)
     arcs = np.sort(np.random.default_rng(seed).choice(n * m, 600, replace=False))
     outside = dense.eligible.copy()
     outside.ravel()[arcs] = False
@@ -143,6 +145,10 @@ def test_nearest_arcs_counts_and_precheck_values_equal_the_full_pass(case) -> No
         initial_arcs(lazy, 3, per_rep=40), initial_arcs(dense, 3, per_rep=40)
     )
     assert lazy.n_arcs == int(dense.eligible.sum())
+    np.testing.assert_array_equal(
+        pruned.row_argmin(lazy, reduced_costs(lazy, {})),
+        np.argmin(np.where(dense.eligible, dense.cost, np.inf), axis=1),
+    )
     assert lazy.largest_cost == float(np.abs(dense.cost[dense.eligible]).max())
     np.testing.assert_array_equal(
         nearest.incumbent_arcs(lazy), np.flatnonzero((dense.keep & dense.eligible).ravel())
