@@ -116,22 +116,28 @@ def _incumbents(near: Near) -> tuple[IntArray, IntArray]:
     return ii[ok], rr[ok]
 
 
-def _unique(ii: list[IntArray], rr: list[IntArray], m: int) -> tuple[IntArray, IntArray]:
-    flat = np.unique(np.concatenate(ii) * m + np.concatenate(rr)) if ii else np.zeros(0, np.int64)
-    return flat // m, flat % m
+def _cat(parts: list[IntArray]) -> IntArray:
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+
+
+def _dedupe(items: IntArray, reps: IntArray, m: int) -> tuple[IntArray, IntArray, IntArray]:
+    """Sorted unique flat ids of the pairs and where each first occurs."""
+    flat, first = np.unique(items * m + reps, return_index=True)
+    return flat // m, flat % m, first
 
 
 def scan(
     problem: ArcProblem, reduced: Any, threshold: FloatArray
 ) -> tuple[IntArray, IntArray, FloatArray] | None:
     """``(items, reps, c̄)`` of a superset of the eligible pairs with ``c̄[i, r] <= threshold[i]``
-    (``reduced``: the lazy reduced costs of :func:`allocator.territory.reduced.reduced_costs`),
-    sorted by flat id; None when the bound cannot prune (the caller evaluates every pair)."""
+    (``reduced``: the lazy reduced costs of :func:`allocator.territory.reduced.reduced_costs`);
+    an incumbent pair may come twice. None when the bound cannot prune (the caller evaluates
+    every pair)."""
     found, meta = _near(problem), _meta(reduced)
     if found is None or meta is None:
         return None
     near, forms = found
-    n, m = near.shape
+    n = near.shape[0]
     slope, floor, size = _bounds(problem, near, forms, meta["duals"], meta["with_cost"])
     tol = 1e-9 * (np.abs(threshold) + size + np.abs(threshold - floor)) + 1e-9
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -157,9 +163,7 @@ def scan(
             ii.append(chunk[at])
             rr.append(reps[idx])
     inc_i, inc_r = _incumbents(near)
-    ii.append(inc_i)
-    rr.append(inc_r)
-    items, reps = _unique(ii, rr, m)
+    items, reps = _cat([*ii, inc_i]), _cat([*rr, inc_r])
     return items, reps, _gather(reduced, items, reps)
 
 
@@ -195,7 +199,7 @@ def _row_scan(problem: ArcProblem, reduced: Any) -> tuple[IntArray, IntArray, Fl
     if found is None or _meta(reduced) is None:
         return None
     near = found[0]
-    n, m = near.shape
+    n = near.shape[0]
     ii, rr = [], []
     for g in range(len(near.table)):
         tree, reps = near.tree(g)
@@ -207,7 +211,7 @@ def _row_scan(problem: ArcProblem, reduced: Any) -> tuple[IntArray, IntArray, Fl
         ii.append(np.repeat(items, k))
         rr.append(reps[np.asarray(idx).reshape(len(items), k).ravel()])
     inc_i, inc_r = _incumbents(near)
-    items, reps = _unique([*ii, inc_i], [*rr, inc_r], m)
+    items, reps = _cat([*ii, inc_i]), _cat([*rr, inc_r])
     upper = np.full(n, -np.inf)  # no eligible rep: nothing to fetch
     first = _gather(reduced, items, reps)
     upper[items] = np.inf
@@ -233,7 +237,8 @@ def entering(
     m = len(problem.reps)
     items, reps, value = scanned
     keep = (value < -eps) & _outside(items, reps, m, arcs)
-    items, reps, value = items[keep], reps[keep], value[keep]
+    items, reps, first = _dedupe(items[keep], reps[keep], m)
+    value = value[keep][first]
     order = np.lexsort((reps, value, items))
     items, reps = items[order], reps[order]
     start = np.searchsorted(items, items, side="left")
@@ -256,4 +261,4 @@ def augment(problem: ArcProblem, arcs: IntArray, reduced: Any, threshold: float)
     items, reps, value = scanned
     m = len(problem.reps)
     keep = (value - shift[items] < threshold) & _outside(items, reps, m, arcs)
-    return (items[keep] * m + reps[keep]).astype(np.int64)
+    return np.unique(items[keep] * m + reps[keep]).astype(np.int64)
