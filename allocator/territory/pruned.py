@@ -17,6 +17,7 @@ full pass.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from itertools import chain
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from allocator.territory.core import ArcProblem
 
 __all__ = ["augment", "entering", "row_argmin", "row_min", "scan"]
+
+log = logging.getLogger("allocator")
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -137,7 +140,7 @@ def scan(
     if found is None or meta is None:
         return None
     near, forms = found
-    n = near.shape[0]
+    n, m = near.shape
     slope, floor, size = _bounds(problem, near, forms, meta["duals"], meta["with_cost"])
     tol = 1e-9 * (np.abs(threshold) + size + np.abs(threshold - floor)) + 1e-9
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -164,6 +167,7 @@ def scan(
             rr.append(reps[idx])
     inc_i, inc_r = _incumbents(near)
     items, reps = _cat([*ii, inc_i]), _cat([*rr, inc_r])
+    log.debug("pruned scan: %d pairs of %d (%d full rows)", len(items), n * m, full.sum())
     return items, reps, _gather(reduced, items, reps)
 
 
