@@ -208,3 +208,21 @@ def test_nearest_accounts_per_rep_with_many_visit_counts(monkeypatch) -> None:
         finite = np.isfinite(want[2])
         for a, b in zip(got, want, strict=True):
             np.testing.assert_array_equal(a, b[finite])
+
+
+def test_precheck_names_the_same_accounts_on_both_paths(monkeypatch) -> None:
+    """The pre-solve check reads eligibility per group on the sparse path: an account nobody
+    may serve, and one whose locked incumbent lacks its skill, are named as on the dense path."""
+    tables = generate_company(accounts=200, reps=8, regions=6, products=2, seed=3)
+    accounts = tables.accounts
+    accounts.loc[accounts.index[5], "required_skills"] = "nobody_has_this"
+    settings = _settings(tables)
+    messages = []
+    for threshold in (pairs.SPARSE_FROM, 0):
+        monkeypatch.setattr(pairs, "SPARSE_FROM", threshold)
+        t = build_territory(tables, settings)
+        assert (t.near is not None) == (threshold == 0)
+        with pytest.raises(diagnose.InfeasibleError) as caught:
+            diagnose.precheck(t, settings)
+        messages.append(caught.value.diagnosis)
+    assert messages[0] == messages[1] and "no rep has all their required skills" in messages[0][0]
