@@ -173,6 +173,8 @@ def _price_highs(
                 last = _lagrangian(
                     problem, last.arcs, last.values, last_report, last.added, last.rounds
                 )
+            elif phase == 2 and report.duals:  # the first LP did not finish
+                last = _unfinished(problem, arcs, values, report, added, rounds)
             return _out_of_time(problem, arcs, last, added, rounds)
         _check_optimal(problem, report)
         assert report.objective is not None
@@ -238,6 +240,29 @@ def _lagrangian(
     else:
         bound, reduced, _ = found
     return Pricing(arcs, values, bound, reduced, True, True, added, rounds)
+
+
+def _unfinished(
+    problem: ArcProblem,
+    arcs: IntArray,
+    values: FloatArray,
+    report: SolveReport,
+    added: int,
+    rounds: int,
+) -> Pricing | None:
+    """The bound over all eligible arcs from the duals of an LP stopped at its time limit.
+
+    The Lagrangian dual function is a lower bound at any multipliers after sign clipping
+    (:func:`allocator.territory.bound.dual_bound`), so the dual simplex's duals where it
+    stopped still prove a bound (weaker than the LP optimum); ``values`` are its column
+    values clipped to [0, 1], a base for the warm start. None without a bound (a
+    ``goal_balance`` cap) or when the bound is not finite.
+    """
+    found = dual_bound(problem, report.duals)
+    if found is None or not np.isfinite(found[0]):
+        return None
+    log.warning("%s: the first LP stopped at its time limit; bounding by its duals", problem.name)
+    return Pricing(arcs, values, found[0], found[1], True, True, added, rounds, stopped=True)
 
 
 def _converged(
