@@ -4,6 +4,7 @@ rounds."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 
 import highspy
@@ -52,9 +53,12 @@ class ArcLp:
         if merge is None:
             merge = len(arcs) >= MERGE_FROM
         self.merged = merged_bands(problem, elastic=elastic) if merge else {}
-        names, lower, upper, self.scale, self.offsets = _rows(
-            problem, elastic=elastic, merged=self.merged
-        )
+        # single rows over every arc (max_moved: dense) wait until the LP violates them
+        self.lazy = [
+            k for k, f in enumerate(problem.families) if merge and not elastic and f.axis == "one"
+        ]
+        skip = {j for pair in self.merged.values() for j in pair} | set(self.lazy)
+        names, lower, upper, self.scale, self.offsets = _rows(problem, elastic=elastic, skip=skip)
         self.session = HighsLpSession(lower / self.scale, upper / self.scale, names, solver)
         extra = _extra_columns(
             problem, self.offsets, self.scale, elastic=elastic, merged=self.merged
@@ -108,18 +112,55 @@ class ArcLp:
         return bool(h.setBasis(basis) == highspy.HighsStatus.kOk)
 
     def run(self, time_limit: float) -> tuple[SolveReport, FloatArray]:
-        """Solve; the report's duals are per original (unscaled) row; values follow ``arcs``."""
+        """Solve; the report's duals are per original (unscaled) row; values follow ``arcs``.
+
+        A lazy row (:attr:`lazy`) that the optimum violates is added and the LP re-solved
+        (warm) until none is: without it the LP is a relaxation, so an optimum that satisfies
+        it is optimal with it too; an absent row's dual is 0."""
+        ends = time.monotonic() + time_limit
         report, values, row_dual = self.session.run(time_limit)
+        while report.status is Status.OPTIMAL and self._activate(values):
+            report, values, row_dual = self.session.run(max(0.0, ends - time.monotonic()))
         if report.status in (Status.TIME_LIMIT, Status.ERROR) and not len(row_dual):
             values, row_dual = self._unfinished()
         if len(row_dual):
             pi = row_dual / self.scale
             duals = dict(zip(self.session.row_names, pi.tolist(), strict=True))
+            duals.update((self.problem.families[k].pulp_name(0), 0.0) for k in self.lazy)
             report = replace(report, duals=_unfold(self.problem, self.merged, duals))
         x = np.zeros(len(self.arcs))
         if len(values):
             x = values[self.first :][np.argsort(self.order, kind="stable")]
         return report, x
+
+    def _activate(self, values: FloatArray) -> bool:
+        """Add the lazy rows that ``values`` (all columns) violate; True when any was."""
+        n, m = self.problem.shape
+        ii, rr = self.order // m, self.order % m
+        x = values[self.first :]
+        added = False
+        for k in list(self.lazy):
+            family = self.problem.families[k]
+            coef = at(family.coef, (n, m), ii, rr)
+            rhs = float(family.rhs[0])
+            excess = float(coef @ x) - rhs
+            tol = 1e-7 * max(1.0, abs(rhs))
+            if {"<=": excess <= tol, ">=": excess >= -tol, "==": abs(excess) <= tol}[family.sense]:
+                continue
+            self.lazy.remove(k)
+            scale = max(1.0, abs(rhs))
+            h = self.session.highs
+            self.offsets[k] = h.getNumRow()
+            self.scale = np.append(self.scale, scale)
+            self.session.row_names.append(family.pulp_name(0))
+            inf = highspy.kHighsInf
+            low = -inf if family.sense == "<=" else rhs / scale
+            high = inf if family.sense == ">=" else rhs / scale
+            cols = np.flatnonzero(coef).astype(np.int32)
+            h.addRow(low, high, len(cols), cols + self.first, coef[cols] / scale)
+            log.info("LP: row %s is binding; added", family.pulp_name(0))
+            added = True
+        return added
 
     def _unfinished(self) -> tuple[FloatArray, FloatArray]:
         """The column values (clipped to [0, 1]) and row duals where an LP stopped at its time
@@ -190,16 +231,15 @@ def _unfold(
 
 
 def _rows(
-    problem: ArcProblem, *, elastic: bool, merged: dict[int, tuple[int, int]] | None = None
+    problem: ArcProblem, *, elastic: bool, skip: set[int] | None = None
 ) -> tuple[list[str], FloatArray, FloatArray, FloatArray, list[int]]:
     """Row names, lower and upper bounds, scale divisors and each family's first row (-1 for
-    a band folded into its deviation row, :func:`merged_bands`)."""
+    the families in ``skip``: a band folded into its deviation row, a lazy row)."""
     n = len(problem.items)
     names = [f"assign_once_{i}" for i in range(n)]
     lower, upper, scale, offsets = [np.ones(n)], [np.ones(n)], [np.ones(n)], []
-    folded = {j for pair in (merged or {}).values() for j in pair}
     for k, family in enumerate(problem.families):
-        if k in folded:
+        if k in (skip or set()):
             offsets.append(-1)
             continue
         offsets.append(len(names))

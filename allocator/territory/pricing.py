@@ -186,6 +186,13 @@ def _price_highs(
         if phase == 2 and len(new):
             del reduced  # the bound recomputes them at clipped duals: one array at a time
             last = _lagrangian(problem, arcs, values, report, added, rounds)
+            log.info(
+                "pricing round %d: LP %.8g, bound over all arcs %.8g, %d arcs enter",
+                rounds,
+                report.objective,
+                last.bound,
+                len(new),
+            )
             if report.objective - (last.bound or 0.0) <= _early(report.objective, solver.gap):
                 log.info("pricing: stopped early at a Lagrangian bound within the gap")
                 return replace(last, stopped=True)

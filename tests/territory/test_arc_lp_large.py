@@ -135,3 +135,23 @@ def test_solve_whose_first_lp_stops_keeps_a_proven_bound(company, optimum, monke
     assert result.report.bound is not None
     assert result.report.bound <= optimum + 1e-6 * abs(optimum)
     assert result.report.objective >= optimum - 1e-6 * abs(optimum)
+
+
+@pytest.mark.parametrize("share", [0.02, 0.25])
+def test_lazy_max_moved_row_enters_when_binding(company, share: float) -> None:
+    """max_moved waits outside the large LP; when the optimum breaks it, it is added and the
+    LP re-solved: the same optimum as the LP that has it from the start."""
+    tables, _, _ = company
+    block = demo_settings(tables)["assignment"]
+    block["constraints"]["continuity"]["max_moved_share"] = share
+    settings = AssignmentSettings.model_validate(block)
+    problem = territory_problem(tables, settings, build_territory(tables, settings))
+    arcs = _restricted(problem, 4)
+    _, plain, _ = _lp(problem, arcs, merge=False)
+    lp, large, _ = _lp(problem, arcs, merge=True)
+    assert large.objective == pytest.approx(plain.objective, rel=1e-9)
+    binding = abs(plain.duals["max_moved_0"]) > 1e-9
+    assert binding == (share < 0.1)  # 2% of the accounts: too few moves for the best LP
+    assert (not lp.lazy) == binding  # added exactly when it binds
+    assert large.duals["max_moved_0"] == pytest.approx(plain.duals["max_moved_0"], abs=1e-6)
+    assert dual_bound_value(problem, large.duals) <= large.objective * (1 + 1e-9)
