@@ -1,5 +1,12 @@
 """The territory LP relaxation straight into HiGHS: numpy arrays in, one model reused across
-rounds."""
+rounds.
+
+Large LPs (``MERGE_FROM`` initial arcs and up) take an equivalent smaller form and a starting
+basis (``models/assignment.md``, "The first LP at scale"): the balance band folded into the
+deviation row, single rows over every arc (``max_moved``) added only when the optimum breaks
+them, and each item's cheapest arc as a dual feasible crash basis. Same optimum, same duals by
+row name; an LP stopped at its limit still returns the duals it had.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +23,7 @@ from allocator.solver import ArrayColumns, HighsLpSession, SolveReport, Status
 from allocator.territory.core import ArcProblem, slack_scale
 from allocator.territory.pairs import at
 
-__all__ = ["ArcLp"]
+__all__ = ["MERGE_FROM", "ArcLp", "merged_bands"]
 
 log = logging.getLogger("allocator")
 
@@ -26,8 +33,8 @@ IntArray = npt.NDArray[np.int64]
 #: Divide each family row by max(1, |rhs|) in the HiGHS LP (balance rows hold raw potential).
 SCALE_ROWS = True
 
-#: From this many initial arcs on, the balance band is folded into the deviation row
-#: (:func:`merged_bands`): the same LP with two rows fewer per rep and measure.
+#: From this many initial arcs on, the LP takes its large form: the balance band folded into
+#: the deviation row (:func:`merged_bands`), lazy single rows, a crash basis (:meth:`ArcLp.crash`).
 MERGE_FROM = 200_000
 
 
@@ -35,9 +42,11 @@ class ArcLp:
     """The LP relaxation over a growing arc set, built from numpy arrays into one HiGHS model.
 
     Rows as :func:`allocator.territory.core.build_model` (same names, for the duals), each family
-    row
-    divided by ``max(1, |rhs|)`` (the duals are scaled back); columns: the deviation and slack
-    columns first, then the arcs in the order they were added.
+    row divided by ``max(1, |rhs|)`` (the duals are scaled back); columns: the deviation and
+    slack columns first, then the arcs in the order they were added. ``merge`` (None: from
+    :data:`MERGE_FROM` arcs on, never for the elastic LP) selects the large form: folded
+    bands (``merged``), ``lazy`` single rows (family indices not yet in the model) and the
+    crash basis.
     """
 
     def __init__(
