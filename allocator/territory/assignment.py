@@ -22,6 +22,7 @@ from allocator.exceptions import (
 from allocator.io.settings import AssignmentSettings, SolverSettings
 from allocator.io.tables import Tables
 from allocator.solver import SolveReport, Status
+from allocator.solver.deadline import resolve_deadline
 from allocator.solver.trace import note, traced_as
 from allocator.territory.build import Territory, build_territory, territory_problem, within_km
 from allocator.territory.check import check_assignment
@@ -76,6 +77,8 @@ def solve_assignment(
         The independent checker rejected the solution (a bug: please report it).
     """
     solver = solver or SolverSettings()
+    # the whole solve, data and pre-checks included, within solver.time_limit (or the run's)
+    deadline = resolve_deadline(deadline, solver.time_limit)
     territory = build_territory(tables, settings)
     problem = territory_problem(tables, settings, territory)
     problem = replace(problem, relax=relaxations(settings, territory, problem))

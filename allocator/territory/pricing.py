@@ -178,6 +178,8 @@ def _price_highs(
                 last = _lagrangian(
                     problem, last.arcs, last.values, last_report, last.added, last.rounds
                 )
+            elif phase == 2 and report.duals:  # the first LP did not finish
+                last = _unfinished(problem, arcs, values, report, added, rounds)
             return _out_of_time(problem, arcs, last, added, rounds)
         _check_optimal(problem, report)
         assert report.objective is not None
@@ -189,6 +191,13 @@ def _price_highs(
         if phase == 2 and len(new):
             del reduced  # the bound recomputes them at clipped duals: one array at a time
             last = _lagrangian(problem, arcs, values, report, added, rounds)
+            log.info(
+                "pricing round %d: LP %.8g, bound over all arcs %.8g, %d arcs enter",
+                rounds,
+                report.objective,
+                last.bound,
+                len(new),
+            )
             if report.objective - (last.bound or 0.0) <= _early(report.objective, solver.gap):
                 log.info("pricing: stopped early at a Lagrangian bound within the gap")
                 return replace(last, stopped=True)
@@ -243,6 +252,29 @@ def _lagrangian(
     else:
         bound, reduced, _ = found
     return Pricing(arcs, values, bound, reduced, True, True, added, rounds)
+
+
+def _unfinished(
+    problem: ArcProblem,
+    arcs: IntArray,
+    values: FloatArray,
+    report: SolveReport,
+    added: int,
+    rounds: int,
+) -> Pricing | None:
+    """The bound over all eligible arcs from the duals of an LP stopped at its time limit.
+
+    The Lagrangian dual function is a lower bound at any multipliers after sign clipping
+    (:func:`allocator.territory.bound.dual_bound`), so the dual simplex's duals where it
+    stopped still prove a bound (weaker than the LP optimum); ``values`` are its column
+    values clipped to [0, 1], a base for the warm start. None without a bound (a
+    ``goal_balance`` cap) or when the bound is not finite.
+    """
+    found = dual_bound(problem, report.duals)
+    if found is None or not np.isfinite(found[0]):
+        return None
+    log.warning("%s: the first LP stopped at its time limit; bounding by its duals", problem.name)
+    return Pricing(arcs, values, found[0], found[1], True, True, added, rounds, stopped=True)
 
 
 def _converged(

@@ -50,6 +50,11 @@ START_SHARE = 0.25
 #: Share of the time limit pricing may use; the rest is kept for the warm start and the MIP.
 PRICING_SHARE = 0.6
 
+#: Share of the remaining time the first warm start may use when pricing ran out of time on a
+#: large model (from ``ARRAYS_FROM`` arcs): a MIP that size finds nothing in what is left
+#: without a start, so the start's neighbourhoods get most of it.
+LATE_START_SHARE = 0.8
+
 #: Fewest nearest arcs per item the first LP starts from at scale (``CoreOptions.initial_arcs``).
 MIN_NEAREST = 6
 
@@ -129,19 +134,18 @@ def solve_arcs(
     if start is not None:
         arcs = np.union1d(arcs, np.arange(len(start)) * len(problem.reps) + start)
     pruned = len(arcs) < problem.n_arcs
+    priced_by = began + PRICING_SHARE * (deadline - began)
     pricing = price_arcs(
-        problem,
-        arcs,
-        solver,
-        deadline=began + PRICING_SHARE * (deadline - began),
-        price=options.price_out and pruned,
+        problem, arcs, solver, deadline=priced_by, price=options.price_out and pruned
     )
     full_bound = pricing.bound if pricing.priced or not pruned else None
     if not pricing.feasible and (pricing.priced or not pruned):
         _raise_infeasible(problem, pricing.arcs, solver, deadline)
     arcs = pricing.arcs
     if pricing.feasible:
-        start = _first_start(problem, pricing, start, solver, deadline)
+        late = expired(priced_by) and len(pricing.arcs) >= ARRAYS_FROM
+        share = LATE_START_SHARE if late else START_SHARE
+        start = _first_start(problem, pricing, start, solver, deadline, share=share)
         if start is not None:
             note(sum(objective_terms(problem, start).values()), full_bound, "start")
     found = _start_within_gap(problem, start, full_bound, solver)
@@ -198,6 +202,8 @@ def _first_start(
     given: IntArray | None,
     solver: SolverSettings,
     deadline: float,
+    *,
+    share: float = START_SHARE,
 ) -> IntArray | None:
     """The MIP's warm start: the LP fixed where integral, the rest by neighbourhood search."""
     arcs, values = pricing.arcs, pricing.values
@@ -205,7 +211,7 @@ def _first_start(
         # no LP finished: a neighbourhood search would free every item (a MIP as large as
         # the whole problem); place the items greedily by cost instead
         return _best_start(problem, [round_lp(problem, arcs, values), given])
-    budget = START_SHARE * time_left(deadline)
+    budget = share * time_left(deadline)
     base = lp_base(problem, arcs, values)
     found = neighbourhood_search(
         problem, arcs, base, solver, time_limit=budget, bound=pricing.bound
