@@ -32,7 +32,7 @@ from allocator.territory.core import (
     tolerance,
     violations,
 )
-from allocator.territory.pairs import at, rows_of
+from allocator.territory.pairs import at, block_rows, rows_of
 
 __all__ = ["lp_base", "neighbourhood_search", "regret", "round_lp"]
 
@@ -83,7 +83,13 @@ def _room(problem: ArcProblem, family: RowFamily, assign: IntArray) -> FloatArra
 def _largest_first(problem: ArcProblem, uppers: list[RowFamily], items: IntArray) -> list[int]:
     if not uppers or not len(items):
         return items.tolist()
-    size = rows_of(uppers[0].coef, problem.shape, items).max(axis=1)
+    step = block_rows(problem.shape[1])  # in row blocks: no (items, reps) temporary at scale
+    size = np.concatenate(
+        [
+            rows_of(uppers[0].coef, problem.shape, items[lo : lo + step]).max(axis=1)
+            for lo in range(0, len(items), step)
+        ]
+    )
     return items[np.argsort(-size, kind="stable")].tolist()
 
 
