@@ -49,8 +49,9 @@ SEARCH_END, SMALL = 0.8, 1000
 POOR, START_SHARE = 0.02, 0.1
 #: Above LARGE arcs the first LP starts from each job's NEAREST cheapest agents and prices the
 #: rest in (exact): over all 128,000 arcs of d801600 the first LP ran out of its share (10.5 s)
-#: at load 2.7 and the MIP started with no bound; from 10 per job it was optimal in 5 s.
-LARGE, NEAREST = 50_000, 10
+#: at load 2.7 and the MIP started with no bound; from 10 per job it was optimal in 5 s. At
+#: 64,000 arcs (d401600) the LP over every arc did better (a pricing round ran out of time).
+LARGE, NEAREST = 100_000, 10
 #: The search escalates (larger, longer sub-MIPs) after this share of the run's time without
 #: an improvement (``kick`` of :func:`~allocator.territory.gap_search.improve`).
 KICK = 0.08
