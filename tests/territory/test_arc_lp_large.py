@@ -19,7 +19,7 @@ from allocator.territory import arc_lp, pricing
 from allocator.territory.arc_lp import ArcLp, merged_bands
 from allocator.territory.bound import dual_bound_value
 from allocator.territory.build import build_territory, territory_problem
-from allocator.territory.core import build_model
+from allocator.territory.core import build_model, reduced_costs
 from allocator.territory.pricing import initial_arcs
 from tests.territory.test_assignment_helpers import solved
 
@@ -174,3 +174,19 @@ def test_sparse_path_never_retries_a_mip_over_all_pairs(company, monkeypatch) ->
     with pytest.raises(NoSolutionInTimeError, match="too many for one MIP"):
         solve_arcs.solve_arcs(problem, options, SolverSettings(threads=1, time_limit=60))
     assert sizes and max(sizes) < problem.n_arcs  # no MIP over all pairs was attempted
+
+
+def test_a_kept_lp_gets_its_whole_limit_on_every_run(company) -> None:
+    """HiGHS measures time_limit against its run time summed over every run() of the object:
+    the second pricing round must get the seconds it is given, not what the first LP left."""
+    _, _, problem = company
+    n, m = problem.shape
+    lp = ArcLp(problem, initial_arcs(problem, 2, per_rep=n // m), EXACT, elastic=False)
+    first, _ = lp.run(60)
+    spent = lp.session.highs.getRunTime()
+    assert spent > 0
+    new = pricing._entering(problem, lp.arcs, reduced_costs(problem, first.duals), phase=2)
+    assert len(new)
+    lp.add(new)
+    report, _ = lp.run(spent)  # before the fix: no time left at all, not one iteration
+    assert report.status is Status.OPTIMAL
