@@ -189,7 +189,9 @@ class HighsLpSession:
             return spent_report("highs"), np.zeros(0), np.zeros(0)
         began = time.monotonic()
         h = self.highs
-        h.setOptionValue("time_limit", float(time_limit))
+        # HiGHS compares time_limit with its run time summed over every run() of this object,
+        # so a kept session's later runs would get less than asked (none after a long first LP)
+        h.setOptionValue("time_limit", float(time_limit) + float(h.getRunTime()))
         h.run()
         model_status = h.getModelStatus()
         info = h.getInfo()

@@ -151,6 +151,12 @@ def solve_arcs(
     found = _start_within_gap(problem, start, full_bound, solver)
     if found is None:
         found = _mip_rounds(problem, arcs, (), start, solver, deadline, bound=pricing.bound)
+    if found is None and len(arcs) < problem.n_arcs and problem.lazy:  # all pairs: no memory
+        raise NoSolutionInTimeError(
+            f"{problem.name}: no plan over the {len(arcs):,} candidate arcs in the time budget "
+            f"(solver.time_limit {solver.time_limit:g} s), and all {problem.n_arcs:,} pairs are "
+            "too many for one MIP; not a proof that none exists: raise solver.time_limit"
+        )
     if found is None and len(arcs) < problem.n_arcs:
         log.info("the MIP over %d candidate arcs is infeasible: retrying with all arcs", len(arcs))
         arcs = problem.all_arcs

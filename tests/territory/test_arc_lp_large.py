@@ -19,7 +19,7 @@ from allocator.territory import arc_lp, pricing
 from allocator.territory.arc_lp import ArcLp, merged_bands
 from allocator.territory.bound import dual_bound_value
 from allocator.territory.build import build_territory, territory_problem
-from allocator.territory.core import build_model
+from allocator.territory.core import build_model, reduced_costs
 from allocator.territory.pricing import initial_arcs
 from tests.territory.test_assignment_helpers import solved
 
@@ -155,3 +155,38 @@ def test_lazy_max_moved_row_enters_when_binding(company, share: float) -> None:
     assert (not lp.lazy) == binding  # added exactly when it binds
     assert large.duals["max_moved_0"] == pytest.approx(plain.duals["max_moved_0"], abs=1e-6)
     assert dual_bound_value(problem, large.duals) <= large.objective * (1 + 1e-9)
+
+
+def test_sparse_path_never_retries_a_mip_over_all_pairs(company, monkeypatch) -> None:
+    """When the MIP over the candidate arcs finds nothing on the sparse path, the run says so
+    (no plan in time) instead of building a MIP over every pair (5e8 at 250,000 x 2,000)."""
+    from allocator.exceptions import NoSolutionInTimeError
+    from allocator.territory import pairs, solve_arcs
+
+    tables, settings, _ = company
+    monkeypatch.setattr(pairs, "SPARSE_FROM", 0)
+    problem = territory_problem(tables, settings, build_territory(tables, settings))
+    assert problem.lazy
+    sizes = []
+    monkeypatch.setattr(solve_arcs, "_first_start", lambda *a, **k: None)
+    monkeypatch.setattr(solve_arcs, "_mip_rounds", lambda p, arcs, *a, **k: sizes.append(len(arcs)))
+    options = solve_arcs.CoreOptions(nearest=4)
+    with pytest.raises(NoSolutionInTimeError, match="too many for one MIP"):
+        solve_arcs.solve_arcs(problem, options, SolverSettings(threads=1, time_limit=60))
+    assert sizes and max(sizes) < problem.n_arcs  # no MIP over all pairs was attempted
+
+
+def test_a_kept_lp_gets_its_whole_limit_on_every_run(company) -> None:
+    """HiGHS measures time_limit against its run time summed over every run() of the object:
+    the second pricing round must get the seconds it is given, not what the first LP left."""
+    _, _, problem = company
+    n, m = problem.shape
+    lp = ArcLp(problem, initial_arcs(problem, 2, per_rep=n // m), EXACT, elastic=False)
+    first, _ = lp.run(60)
+    spent = lp.session.highs.getRunTime()
+    assert spent > 0
+    new = pricing._entering(problem, lp.arcs, reduced_costs(problem, first.duals), phase=2)
+    assert len(new)
+    lp.add(new)
+    report, _ = lp.run(spent)  # before the fix: no time left at all, not one iteration
+    assert report.status is Status.OPTIMAL
