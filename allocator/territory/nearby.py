@@ -22,7 +22,7 @@ then fall back to evaluating every pair.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -199,18 +199,29 @@ class Near:
         reps (inf: none). When ``values`` grows with the distance (``const + slope x km``,
         ``slope >= 0``), that is its least over every eligible rep (up to float ties)."""
         out = np.full(self.shape[0], np.inf)
+        for items, rr, _ in self.nearest(k):
+            ii = np.repeat(items, rr.shape[1])
+            np.minimum.at(out, ii, np.asarray(values[ii, rr.ravel()], float))
+        ii, rr = self.locked_pairs()
+        out[ii] = np.asarray(values[ii, rr], float) if len(ii) else out[ii]
+        return out
+
+    def nearest(
+        self, k: int, *, farthest: bool = False
+    ) -> Iterator[tuple[IntArray, IntArray, FloatArray]]:
+        """Per eligibility group with reps and unlocked accounts: ``(items, reps, chord)``,
+        each account's ``min(k, group size)`` nearest eligible reps ((len(items), kk) rep
+        indices, nearest first) and their chords on the unit sphere; ``farthest``: the farthest
+        reps instead (the nearest to the antipode; the chord is then to the antipode)."""
         for g in range(len(self.table)):
             tree, reps = self.tree(g)
             items = self.free_items(g)
             if tree is None or not len(items):
                 continue
             kk = min(k, len(reps))
-            _, idx = tree.query(self.xyz[items], k=kk)
-            ii, rr = np.repeat(items, kk), reps[np.asarray(idx).ravel()]
-            np.minimum.at(out, ii, np.asarray(values[ii, rr], float))
-        ii, rr = self.locked_pairs()
-        out[ii] = np.asarray(values[ii, rr], float) if len(ii) else out[ii]
-        return out
+            chord, idx = tree.query(-self.xyz[items] if farthest else self.xyz[items], k=kk)
+            shape = (len(items), kk)
+            yield items, reps[np.asarray(idx).reshape(shape)], np.asarray(chord).reshape(shape)
 
     def locked_pairs(self) -> tuple[IntArray, IntArray]:
         """(account, incumbent) of every locked account whose incumbent is eligible."""

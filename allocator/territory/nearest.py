@@ -214,17 +214,11 @@ def largest_cost(problem: ArcProblem, k: int = 4) -> float | None:
         return None
     cost = problem.cost
     top, upper, ii_all, rr_all = 0.0, np.zeros(n), [], []
-    for g in range(len(near.table)):
-        tree, reps = near.tree(g)
-        items = near.free_items(g)
-        if tree is None or not len(items):
-            continue
-        kk = min(k, len(reps))
-        chord, idx = tree.query(-near.xyz[items], k=kk)
-        chord, idx = np.asarray(chord).reshape(-1, kk), np.asarray(idx).reshape(-1, kk)
+    for items, reps, chord in near.nearest(k, farthest=True):
+        kk = reps.shape[1]
         ii_all.append(np.repeat(items, kk))
-        rr_all.append(reps[idx.ravel()])
-        if kk < len(reps):
+        rr_all.append(reps.ravel())
+        if kk < len(near.reps_of(near.group[items[0]])):
             far = np.pi * EARTH_RADIUS_KM - km_below(chord[:, -1])
             upper[items] = dist[items] * far * (1 + 1e-9) + moved[items] * near.has_incumbent[items]
     li, lr = near.locked_pairs()

@@ -205,15 +205,9 @@ def _row_scan(problem: ArcProblem, reduced: Any) -> tuple[IntArray, IntArray, Fl
     near = found[0]
     n = near.shape[0]
     ii, rr = [], []
-    for g in range(len(near.table)):
-        tree, reps = near.tree(g)
-        items = near.free_items(g)
-        if tree is None or not len(items):
-            continue
-        k = min(FIRST, len(reps))
-        _, idx = tree.query(near.xyz[items], k=k)
-        ii.append(np.repeat(items, k))
-        rr.append(reps[np.asarray(idx).reshape(len(items), k).ravel()])
+    for items, reps, _ in near.nearest(FIRST):
+        ii.append(np.repeat(items, reps.shape[1]))
+        rr.append(reps.ravel())
     inc_i, inc_r = _incumbents(near)
     items, reps = _cat([*ii, inc_i]), _cat([*rr, inc_r])
     upper = np.full(n, -np.inf)  # no eligible rep: nothing to fetch
