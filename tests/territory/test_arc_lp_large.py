@@ -188,5 +188,9 @@ def test_a_kept_lp_gets_its_whole_limit_on_every_run(company) -> None:
     new = pricing._entering(problem, lp.arcs, reduced_costs(problem, first.duals), phase=2)
     assert len(new)
     lp.add(new)
-    report, _ = lp.run(spent)  # before the fix: no time left at all, not one iteration
+    report, _, _ = lp.session.run(30.0)
+    # the limit HiGHS compares with its summed run time is the seconds asked plus the run time
+    # so far (before the fix: 30 s, of which the first LP had already used ``spent``)
+    _, limit = lp.session.highs.getOptionValue("time_limit")
+    assert limit == pytest.approx(30.0 + spent, rel=1e-9, abs=0.0)
     assert report.status is Status.OPTIMAL
