@@ -173,12 +173,17 @@ class Near:
         free = np.bincount(self.group[~self.locked], minlength=len(self.table))
         return int(free @ self.table.sum(axis=1)) + len(self.locked_pairs()[0])
 
-    def incumbent_arcs(self) -> IntArray:
-        """Sorted flat ids of every eligible (account, incumbent) pair."""
+    def incumbent_pairs(self) -> tuple[IntArray, IntArray]:
+        """(account, incumbent) of every account whose incumbent is eligible (locked or not)."""
         ii = np.flatnonzero(self.incumbent >= 0)
         rr = self.incumbent[ii]
         ok = self.eligible_at(ii, rr)
-        return (ii[ok] * self.shape[1] + rr[ok]).astype(np.int64)
+        return ii[ok], rr[ok]
+
+    def incumbent_arcs(self) -> IntArray:
+        """Sorted flat ids of every eligible (account, incumbent) pair."""
+        ii, rr = self.incumbent_pairs()
+        return (ii * self.shape[1] + rr).astype(np.int64)
 
     def row_any(self, table: BoolArray) -> BoolArray:
         """Per account: whether any rep passes ``table`` (groups, reps); locks ignored."""

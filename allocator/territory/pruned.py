@@ -111,14 +111,6 @@ def _ball(tree: Any, points: FloatArray, chord: FloatArray) -> tuple[IntArray, I
     return np.repeat(np.arange(len(points)), lens), flat
 
 
-def _incumbents(near: Near) -> tuple[IntArray, IntArray]:
-    """Every account's incumbent pair where eligible (locked or not)."""
-    ii = np.flatnonzero(near.incumbent >= 0)
-    rr = near.incumbent[ii]
-    ok = near.table[near.group[ii], rr]
-    return ii[ok], rr[ok]
-
-
 def _cat(parts: list[IntArray]) -> IntArray:
     return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
@@ -165,7 +157,7 @@ def scan(
             at, idx = _ball(tree, near.xyz[chunk], chord[chunk])
             ii.append(chunk[at])
             rr.append(reps[idx])
-    inc_i, inc_r = _incumbents(near)
+    inc_i, inc_r = near.incumbent_pairs()
     items, reps = _cat([*ii, inc_i]), _cat([*rr, inc_r])
     log.debug("pruned scan: %d pairs of %d (%d full rows)", len(items), n * m, full.sum())
     return items, reps, _gather(reduced, items, reps)
@@ -208,7 +200,7 @@ def _row_scan(problem: ArcProblem, reduced: Any) -> tuple[IntArray, IntArray, Fl
     for items, reps, _ in near.nearest(FIRST):
         ii.append(np.repeat(items, reps.shape[1]))
         rr.append(reps.ravel())
-    inc_i, inc_r = _incumbents(near)
+    inc_i, inc_r = near.incumbent_pairs()
     items, reps = _cat([*ii, inc_i]), _cat([*rr, inc_r])
     upper = np.full(n, -np.inf)  # no eligible rep: nothing to fetch
     first = _gather(reduced, items, reps)
