@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from allocator.io.settings import SolverSettings
 from allocator.solver import ArrayColumns, HighsLpSession, SolveReport, Status
-from allocator.territory.core import ArcProblem, slack_scale
+from allocator.territory.core import ArcProblem, row_slack, slack_scale
 from allocator.territory.pairs import at
 
 __all__ = ["MERGE_FROM", "ArcLp", "merged_bands"]
@@ -152,9 +152,7 @@ class ArcLp:
             family = self.problem.families[k]
             coef = at(family.coef, (n, m), ii, rr)
             rhs = float(family.rhs[0])
-            excess = float(coef @ x) - rhs
-            tol = 1e-7 * max(1.0, abs(rhs))
-            if {"<=": excess <= tol, ">=": excess >= -tol, "==": abs(excess) <= tol}[family.sense]:
+            if row_slack(family, np.array([coef @ x]))[0] >= -1e-7 * max(1.0, abs(rhs)):
                 continue
             self.lazy.remove(k)
             scale = max(1.0, abs(rhs))
