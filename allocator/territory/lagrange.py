@@ -1,0 +1,401 @@
+"""Lagrangian ascent: a proven lower bound over every eligible pair without the first LP.
+
+Relax every family row (capacity, balance, deviation, max_accounts, max_moved, managers) with
+multipliers ``pi`` and keep ``assign_once``; the dual function
+
+    L(pi) = sum_j pi_j b_j + sum_i min_{r eligible} (c[i, r] - sum_j pi_j a_j[i, r])
+
+is a lower bound of every plan for every valid ``pi`` (signs and weight clips as
+:mod:`allocator.territory.bound`; Fisher 1981, Management Science 27(1)). :func:`ascend`
+maximises it with the Volume algorithm (Barahona & Anbil 2000, "The volume algorithm:
+producing primal solutions with a subgradient method", Math. Programming 87(3)): Polyak steps
+along a running average of the subgradients, in row-scaled multipliers (each row divided by
+``max(1, |b_j|)``). Each step minimises over the candidate arcs only (1-D numpy vectors, one
+segment per item), which over-estimates L; every few steps an *exact pass* evaluates L over
+all eligible pairs (the pruned passes of :mod:`allocator.territory.pruned` on the sparse path,
+row blocks otherwise), and the pairs whose reduced cost beats their item's candidate minimum
+enter the candidates, so the cheap steps converge to the true dual function. Only the exact
+passes' values are reported (``models/assignment.md``, "Lagrangian ascent").
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from allocator.territory import pruned
+from allocator.territory.core import ArcProblem, reduced_costs
+from allocator.territory.pairs import at, rows_of
+
+__all__ = ["Ascent", "ascend", "entering_pairs"]
+
+log = logging.getLogger("allocator")
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+#: Pairs that may enter per item and exact pass (the most negative first).
+PER_ITEM = 3
+
+#: Entering test: reduced cost below the item's candidate minimum by this x max(1, largest cost).
+EPS = 1e-9
+
+#: Fewest cheap steps between exact passes (more when an exact pass is slow, see ``_Clock``).
+MIN_STEPS = 10
+
+#: Volume algorithm: averaging weight of the newest subgradient, and the step factor's range.
+ALPHA = 0.1
+LAMBDA = (5e-4, 2.0)
+
+#: Non-improving ("red") steps before the step factor shrinks by 0.66 (Barahona & Anbil).
+REDS = 20
+
+
+@dataclass(frozen=True)
+class Ascent:
+    """What :func:`ascend` proved.
+
+    ``bound``: the best ``L(pi)`` evaluated over all eligible pairs (objective units; None
+    under a ``goal_balance`` cap or when no exact pass finished); ``duals``: the multipliers
+    that gave it (PuLP row name -> value, valid signs, no ``assign_once``); ``arcs``: the sorted
+    flat ids ``item * reps + rep`` of the candidates plus those that entered; ``iterations``:
+    cheap steps; ``passes``: exact passes; ``trace``: (seconds since the start, bound) after
+    each exact pass.
+    """
+
+    bound: float | None
+    duals: dict[str, float]
+    arcs: IntArray
+    iterations: int
+    passes: int
+    trace: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Every family row in one vector: PuLP names, rhs, the valid interval of its multiplier
+    (signs, deviation weights) and its scale ``max(1, |rhs|)``; ``start`` per family."""
+
+    names: tuple[str, ...]
+    rhs: FloatArray
+    lo: FloatArray
+    hi: FloatArray
+    scale: FloatArray
+    start: IntArray
+
+
+def _rows(problem: ArcProblem) -> _Rows:
+    names: list[str] = []
+    rhs, lo, hi, start = [], [], [], [0]
+    for family in problem.families:
+        b = np.asarray(family.rhs, float).ravel()
+        low = np.full(len(b), 0.0 if family.sense == ">=" else -np.inf)
+        high = np.full(len(b), 0.0 if family.sense == "<=" else np.inf)
+        if family.deviation is not None:
+            w = np.asarray(family.deviation, float) * problem.balance_weight
+            low, high = np.maximum(low, -w), np.minimum(high, w)
+        names += [family.pulp_name(j) for j in range(len(b))]
+        rhs.append(b), lo.append(low), hi.append(high), start.append(start[-1] + len(b))
+    cat = np.concatenate
+    b = cat(rhs) if rhs else np.zeros(0)
+    lows, highs = (cat(lo), cat(hi)) if lo else (np.zeros(0), np.zeros(0))
+    return _Rows(tuple(names), b, lows, highs, np.maximum(1.0, np.abs(b)), np.array(start))
+
+
+@dataclass(frozen=True)
+class _Arcs:
+    """The candidate arcs as 1-D vectors: sorted flat ids, item, cost, the (arcs, rows) sparse
+    coefficient matrix, and where each item's segment starts (every item has one)."""
+
+    arcs: IntArray
+    items: IntArray
+    cost: FloatArray
+    matrix: sp.csr_matrix
+    starts: IntArray
+
+
+def _gather(values: object, shape: tuple[int, int], ii: IntArray, rr: IntArray) -> FloatArray:
+    step = pruned.GATHER
+    parts = [np.asarray(at(values, shape, ii[k : k + step], rr[k : k + step]), float)
+             for k in range(0, len(ii), step)]  # fmt: skip
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _vectors(problem: ArcProblem, rows: _Rows, arcs: IntArray) -> tuple[FloatArray, sp.csr_matrix]:
+    """Cost and (arcs, rows) coefficient matrix of ``arcs`` (flat ids)."""
+    m = len(problem.reps)
+    ii, rr = arcs // m, arcs % m
+    who, col, val = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
+    for f, family in enumerate(problem.families):
+        a = _gather(family.coef, problem.shape, ii, rr)
+        row = {"rep": rr, "item": ii, "one": np.zeros_like(ii)}[family.axis] + rows.start[f]
+        nz = np.flatnonzero(a)
+        who.append(nz), col.append(row[nz]), val.append(a[nz])
+    cat = np.concatenate
+    shape = (len(arcs), len(rows.rhs))
+    matrix = sp.csr_matrix((cat(val), (cat(who), cat(col))), shape=shape)
+    return _gather(problem.cost, problem.shape, ii, rr), matrix
+
+
+def _index(problem: ArcProblem, arcs: IntArray, cost: FloatArray, matrix: sp.csr_matrix) -> _Arcs:
+    """The vectors of ``arcs`` (any order) sorted by flat id, with each item's segment.
+
+    Raises
+    ------
+    ValueError
+        When an item has no candidate arc (its minimum over the candidates is undefined).
+    """
+    order = np.argsort(arcs, kind="stable")
+    arcs = arcs[order]
+    items = arcs // len(problem.reps)
+    counts = np.bincount(items, minlength=len(problem.items))
+    if (counts == 0).any():
+        raise ValueError(f"{problem.name}: item {int(np.argmin(counts))} has no candidate arc")
+    starts = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64)
+    return _Arcs(arcs, items, cost[order], matrix[order], starts)
+
+
+def _merge(problem: ArcProblem, rows: _Rows, data: _Arcs, new: IntArray) -> _Arcs:
+    """``data`` with the arcs ``new`` (outside it) added."""
+    if not len(new):
+        return data
+    cost, matrix = _vectors(problem, rows, new)
+    arcs = np.concatenate([data.arcs, new])
+    both = sp.vstack([data.matrix, matrix]).tocsr()
+    return _index(problem, arcs, np.concatenate([data.cost, cost]), both)
+
+
+def _inner(data: _Arcs, rows: _Rows, pi: FloatArray) -> tuple[float, IntArray]:
+    """L over the candidates only at ``pi`` and each item's minimising candidate (position)."""
+    rc = data.cost - data.matrix @ pi
+    best = np.minimum.reduceat(rc, data.starts)
+    hit = np.flatnonzero(rc <= best[data.items])
+    first = hit[np.r_[True, data.items[hit][1:] != data.items[hit][:-1]]]
+    return float(pi @ rows.rhs + best.sum()), first
+
+
+def _activity(data: _Arcs, chosen: IntArray) -> FloatArray:
+    """Row activities ``A x`` of the assignment that takes the arcs at ``chosen``."""
+    x = np.zeros(len(data.arcs))
+    x[chosen] = 1.0
+    return np.asarray(data.matrix.T @ x).ravel()
+
+
+def entering_pairs(
+    pairs: tuple[IntArray, IntArray, FloatArray],
+    limit: FloatArray,
+    arcs: IntArray,
+    m: int,
+    per_item: int,
+) -> IntArray:
+    """Sorted flat ids of the pairs ``(items, reps, reduced cost)`` whose reduced cost is below
+    their item's ``limit`` and that are not in ``arcs`` (sorted flat ids): at most ``per_item``
+    per item, the most negative first (ties: lower rep); duplicates count once."""
+    items, reps, value = pairs
+    flat = items * m + reps
+    keep = (value < limit[items]) & ~np.isin(flat, arcs)
+    flat, first = np.unique(flat[keep], return_index=True)
+    value, items = value[keep][first], flat // m
+    order = np.lexsort((flat, value, items))
+    flat, items = flat[order], items[order]
+    rank = np.arange(len(items)) - np.searchsorted(items, items, side="left")
+    return np.sort(flat[rank < per_item]).astype(np.int64)
+
+
+def _pruned_scan(
+    problem: ArcProblem, duals: dict[str, float], rr: IntArray
+) -> tuple[FloatArray, tuple[IntArray, IntArray, FloatArray]] | None:
+    """The sparse path: each item's reduced cost at its candidate minimiser ``rr`` and a
+    superset of the eligible pairs at or below it (far pairs skipped, exactly)."""
+    reduced = reduced_costs(problem, duals)
+    here = _gather(reduced, problem.shape, np.arange(len(rr)), rr)
+    found = pruned.scan(problem, reduced, here)
+    return None if found is None else (here, found)
+
+
+def _block_scan(
+    problem: ArcProblem, duals: dict[str, float], rr: IntArray
+) -> tuple[FloatArray, tuple[IntArray, IntArray, FloatArray]]:
+    """The same as :func:`_pruned_scan` over every pair, a block of items at a time."""
+    n, m = problem.shape
+    here, ii, jj, vv = np.zeros(n), [], [], []
+    step = max(1, (1 << 22) // max(m, 1))
+    for lo in range(0, n, step):
+        block = slice(lo, min(lo + step, n))
+        rc = np.asarray(reduced_costs(problem, duals, rows=block))
+        ok = np.asarray(rows_of(problem.eligible, problem.shape, block), bool)
+        here[block] = rc[np.arange(len(rc)), rr[block]]
+        r, c = np.nonzero(ok & (rc <= here[block][:, None]))
+        ii.append(r + lo), jj.append(c), vv.append(rc[r, c])
+    cat = np.concatenate
+    return here, (cat(ii).astype(np.int64), cat(jj).astype(np.int64), cat(vv))
+
+
+def exact_pass(
+    problem: ArcProblem, rows: _Rows, data: _Arcs, pi: FloatArray, per_item: int
+) -> tuple[float, IntArray]:
+    """``L(pi)`` over every eligible pair (objective units) and the pairs that enter: outside
+    the candidates, reduced cost below their item's candidate minimum (:func:`entering_pairs`).
+
+    Each item's minimum over all eligible pairs is at most its candidate minimum, so the pairs
+    at or below that value (all of them: the pruned scan skips only pairs proven above it) give
+    the exact minimum; the reduced costs are those of
+    :func:`~allocator.territory.core.reduced_costs`.
+    """
+    duals = dict(zip(rows.names, pi.tolist(), strict=True))
+    _, first = _inner(data, rows, pi)
+    m = len(problem.reps)
+    rr = data.arcs[first] % m
+    found = _pruned_scan(problem, duals, rr) if problem.near is not None else None
+    here, pairs = _block_scan(problem, duals, rr) if found is None else found
+    best = here.copy()
+    np.minimum.at(best, pairs[0], pairs[2])
+    eps = EPS * max(1.0, float(np.abs(here).max(initial=0.0)))
+    new = entering_pairs(pairs, here - eps, data.arcs, m, per_item)
+    return float(pi @ rows.rhs + best.sum()), new
+
+
+class _Volume:
+    """The Volume algorithm's state over the candidates (Barahona & Anbil 2000, section 3):
+    the best multipliers ``pi`` and their value, the averaged activities ``act`` (``A x̄``),
+    the step factor ``lam`` and the count of non-improving steps."""
+
+    def __init__(self, rows: _Rows, data: _Arcs, pi: FloatArray, upper: float | None) -> None:
+        self.rows, self.upper, self.lam, self.reds, self.moved = rows, upper, 0.1, 0, False
+        self.pi = pi
+        self.value, first = _inner(data, rows, pi)
+        self.act = _activity(data, first)
+
+    def reset(self, data: _Arcs) -> None:
+        """Re-evaluate at ``pi`` over the (grown) candidates."""
+        self.value, _ = _inner(data, self.rows, self.pi)
+        self.moved = False
+
+    def _target_gap(self) -> float:
+        """``T - L``: the incumbent's distance when known and above, else 1% of ``|L|``."""
+        scale = max(1.0, abs(self.value))
+        if self.upper is not None and self.upper - self.value > 1e-4 * scale:
+            return self.upper - self.value
+        return 0.01 * scale
+
+    def step(self, data: _Arcs) -> bool:
+        """One step; False when the averaged subgradient vanishes (nothing left to gain)."""
+        rows = self.rows
+        d = (rows.rhs - self.act) / rows.scale
+        d[((self.pi <= rows.lo) & (d < 0)) | ((self.pi >= rows.hi) & (d > 0))] = 0.0
+        norm = float(d @ d)
+        if norm <= 1e-30:
+            return False
+        t = self.lam * self._target_gap() / norm
+        pi = np.clip(self.pi + t * d / rows.scale, rows.lo, rows.hi)
+        value, first = _inner(data, rows, pi)
+        act = _activity(data, first)
+        self.act = ALPHA * act + (1 - ALPHA) * self.act
+        if value > self.value:
+            if ((rows.rhs - act) / rows.scale) @ d >= 0:  # green: a longer step next
+                self.lam = min(self.lam * 1.1, LAMBDA[1])
+            self.pi, self.value, self.moved, self.reds = pi, value, True, 0
+        else:
+            self.reds += 1
+            if self.reds >= REDS:
+                self.lam, self.reds = max(self.lam * 0.66, LAMBDA[0]), 0
+        return True
+
+
+def _start(rows: _Rows, duals: Mapping[str, float] | None) -> FloatArray:
+    """The starting multipliers (0 where ``duals`` has no value), clipped to valid ones."""
+    given = duals or {}
+    pi = np.array([float(given.get(name, 0.0)) for name in rows.names])
+    return np.clip(pi, rows.lo, rows.hi)
+
+
+def _steps(state: _Volume, data: _Arcs, deadline: float, reserve: float, floor: int) -> int:
+    """Cheap steps until ``floor`` are done and as long again as ``reserve`` (an exact pass's
+    seconds) has passed, while an exact pass still fits before ``deadline``."""
+    done, began = 0, time.monotonic()
+    while True:
+        now = time.monotonic()
+        pace = (now - began) / max(done, 1)
+        if now + pace + 1.2 * reserve > deadline:
+            return done
+        if done >= floor and now - began >= 2 * reserve:
+            return done
+        if not state.step(data):
+            return done
+        done += 1
+
+
+def ascend(
+    problem: ArcProblem,
+    arcs: IntArray,
+    duals: Mapping[str, float] | None,
+    *,
+    deadline: float,
+    upper: float | None = None,
+    target_gap: float | None = None,
+    per_item: int = PER_ITEM,
+) -> Ascent:
+    """Maximise the Lagrangian dual function from ``duals`` (PuLP row name -> multiplier; None
+    or missing rows: 0; ``assign_once`` entries are ignored, they cancel) over valid
+    multipliers, by the Volume algorithm over the candidate ``arcs`` (flat ids
+    ``item * reps + rep``, eligible, at least one per item) with exact passes over all
+    eligible pairs that also grow the candidates (module docstring).
+
+    Stops at ``deadline`` (:func:`time.monotonic` seconds; the exact pass at the starting
+    multipliers always runs, later passes only when they fit), when the best exact bound is
+    within ``target_gap`` x ``|upper|`` of ``upper`` (an incumbent's objective), or when the
+    averaged subgradient vanishes. Works on the dense and the sparse path alike.
+
+    Raises
+    ------
+    ValueError
+        When an item has no candidate arc or an arc is not eligible.
+    """
+    began = time.monotonic()
+    arcs = np.unique(np.asarray(arcs, np.int64))
+    if problem.balance_cap is not None:  # no Lagrangian relaxation of the goal_balance cap
+        return Ascent(None, {}, arcs, 0, 0, ())
+    rows = _rows(problem)
+    _check_eligible(problem, arcs)
+    data = _index(problem, arcs, *_vectors(problem, rows, arcs))
+    state = _Volume(rows, data, _start(rows, duals), upper)
+    best, best_pi, trace, steps, floor = -np.inf, state.pi, [], 0, MIN_STEPS
+    while True:
+        tick = time.monotonic()
+        bound, new = exact_pass(problem, rows, data, state.pi, per_item)
+        reserve = time.monotonic() - tick
+        if bound > best:
+            best, best_pi = bound, state.pi
+        trace.append((round(time.monotonic() - began, 3), bound))
+        log.info("lagrange: step %d, bound %.10g, %d pairs enter", steps, bound, len(new))
+        data = _merge(problem, rows, data, new)
+        state.reset(data)
+        if _close(best, upper, target_gap):
+            break
+        done = 0
+        while not state.moved and (done := _steps(state, data, deadline, reserve, floor)):
+            steps += done
+        if not state.moved:
+            break
+    duals_out = dict(zip(rows.names, best_pi.tolist(), strict=True))
+    return Ascent(float(best), duals_out, data.arcs, steps, len(trace), tuple(trace))
+
+
+def _close(best: float, upper: float | None, target_gap: float | None) -> bool:
+    if upper is None or target_gap is None:
+        return False
+    return upper - best <= target_gap * max(abs(upper), 1e-12)
+
+
+def _check_eligible(problem: ArcProblem, arcs: IntArray) -> None:
+    m = len(problem.reps)
+    ok = _gather(problem.eligible, problem.shape, arcs // m, arcs % m)
+    if len(arcs) and not ok.all():
+        bad = int(arcs[np.argmin(ok)])
+        raise ValueError(f"{problem.name}: candidate arc {bad} (item {bad // m}) is not eligible")
