@@ -33,7 +33,7 @@ from allocator.territory import pruned
 from allocator.territory.core import ArcProblem, reduced_costs
 from allocator.territory.pairs import at, rows_of
 
-__all__ = ["Ascent", "ascend", "entering_pairs"]
+__all__ = ["Ascent", "ascend", "entering_pairs", "evaluate"]
 
 log = logging.getLogger("allocator")
 
@@ -261,6 +261,27 @@ def exact_pass(
     return float(pi @ rows.rhs + best.sum()), new
 
 
+def evaluate(
+    problem: ArcProblem,
+    arcs: IntArray,
+    duals: Mapping[str, float] | None,
+    *,
+    per_item: int = PER_ITEM,
+) -> tuple[float, IntArray]:
+    """One exact pass at ``duals`` (clipped to valid multipliers): ``L`` over every eligible
+    pair and the pairs that would enter ``arcs`` (:func:`exact_pass`).
+
+    Raises
+    ------
+    ValueError
+        As :func:`ascend`.
+    """
+    rows, arcs = _rows(problem), np.unique(np.asarray(arcs, np.int64))
+    _check_eligible(problem, arcs)
+    data = _index(problem, arcs, *_vectors(problem, rows, arcs))
+    return exact_pass(problem, rows, data, _start(rows, duals), per_item)
+
+
 class _Volume:
     """The Volume algorithm's state over the candidates (Barahona & Anbil 2000, section 3):
     the best multipliers ``pi`` and their value, the averaged activities ``act`` (``A x̄``),
@@ -315,20 +336,21 @@ def _start(rows: _Rows, duals: Mapping[str, float] | None) -> FloatArray:
     return np.clip(pi, rows.lo, rows.hi)
 
 
-def _steps(state: _Volume, data: _Arcs, deadline: float, reserve: float, floor: int) -> int:
-    """Cheap steps until ``floor`` are done and as long again as ``reserve`` (an exact pass's
-    seconds) has passed, while an exact pass still fits before ``deadline``."""
+def _steps(state: _Volume, data: _Arcs, deadline: float, reserve: float, limit: int) -> int:
+    """Cheap steps (at most ``limit``) until :data:`MIN_STEPS` are done and twice ``reserve``
+    (an exact pass's seconds) has passed, while an exact pass still fits before ``deadline``."""
     done, began = 0, time.monotonic()
-    while True:
+    while done < limit:
         now = time.monotonic()
         pace = (now - began) / max(done, 1)
         if now + pace + 1.2 * reserve > deadline:
-            return done
-        if done >= floor and now - began >= 2 * reserve:
-            return done
+            break
+        if done >= MIN_STEPS and now - began >= 2 * reserve:
+            break
         if not state.step(data):
-            return done
+            break
         done += 1
+    return done
 
 
 def ascend(
@@ -340,6 +362,7 @@ def ascend(
     upper: float | None = None,
     target_gap: float | None = None,
     per_item: int = PER_ITEM,
+    steps: int | None = None,
 ) -> Ascent:
     """Maximise the Lagrangian dual function from ``duals`` (PuLP row name -> multiplier; None
     or missing rows: 0; ``assign_once`` entries are ignored, they cancel) over valid
@@ -350,7 +373,8 @@ def ascend(
     Stops at ``deadline`` (:func:`time.monotonic` seconds; the exact pass at the starting
     multipliers always runs, later passes only when they fit), when the best exact bound is
     within ``target_gap`` x ``|upper|`` of ``upper`` (an incumbent's objective), or when the
-    averaged subgradient vanishes. Works on the dense and the sparse path alike.
+    averaged subgradient vanishes, or after ``steps`` cheap steps (None: no cap). Works on the
+    dense and the sparse path alike.
 
     Raises
     ------
@@ -365,7 +389,8 @@ def ascend(
     _check_eligible(problem, arcs)
     data = _index(problem, arcs, *_vectors(problem, rows, arcs))
     state = _Volume(rows, data, _start(rows, duals), upper)
-    best, best_pi, trace, steps, floor = -np.inf, state.pi, [], 0, MIN_STEPS
+    best, best_pi, trace, done = -np.inf, state.pi, [], 0
+    cap = np.iinfo(np.int64).max if steps is None else steps
     while True:
         tick = time.monotonic()
         bound, new = exact_pass(problem, rows, data, state.pi, per_item)
@@ -373,18 +398,17 @@ def ascend(
         if bound > best:
             best, best_pi = bound, state.pi
         trace.append((round(time.monotonic() - began, 3), bound))
-        log.info("lagrange: step %d, bound %.10g, %d pairs enter", steps, bound, len(new))
+        log.info("lagrange: step %d, bound %.10g, %d pairs enter", done, bound, len(new))
         data = _merge(problem, rows, data, new)
         state.reset(data)
         if _close(best, upper, target_gap):
             break
-        done = 0
-        while not state.moved and (done := _steps(state, data, deadline, reserve, floor)):
-            steps += done
+        while not state.moved and (more := _steps(state, data, deadline, reserve, cap - done)):
+            done += more
         if not state.moved:
             break
     duals_out = dict(zip(rows.names, best_pi.tolist(), strict=True))
-    return Ascent(float(best), duals_out, data.arcs, steps, len(trace), tuple(trace))
+    return Ascent(float(best), duals_out, data.arcs, done, len(trace), tuple(trace))
 
 
 def _close(best: float, upper: float | None, target_gap: float | None) -> bool:

@@ -1,0 +1,175 @@
+"""The Lagrangian ascent (:mod:`allocator.territory.lagrange`): its bound is a lower bound of
+the MIP and the LP over all pairs, it climbs to the LP optimum, it loses nothing from the LP's
+own duals, it is the same number on the sparse and the dense path, and the pairs that enter
+are exactly the ones its multipliers price below their item's candidate minimum."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+
+import numpy as np
+import pytest
+
+from allocator.demo import demo_settings, generate_company
+from allocator.io.settings import AssignmentSettings, SolverSettings
+from allocator.territory import lagrange, pairs
+from allocator.territory.arc_lp import ArcLp
+from allocator.territory.bound import dual_bound_value
+from allocator.territory.build import build_territory, territory_problem
+from allocator.territory.core import reduced_costs
+from allocator.territory.gap import GapInstance, check_gap, gap_problem
+from allocator.territory.lagrange import ascend, evaluate
+from allocator.territory.pricing import initial_arcs
+from allocator.territory.solve_arcs import CoreOptions, solve_arcs
+
+EXACT = SolverSettings(threads=1, time_limit=60, gap=0.0)
+FAR = math.inf  # no deadline: the step cap ends the ascent (no timed assertion)
+
+
+def _territory(accounts: int, reps: int, seed: int, *, sparse: bool = False, monkeypatch=None):
+    tables = generate_company(
+        accounts=accounts, reps=reps, regions=max(4, reps), products=2, seed=seed
+    )
+    settings = AssignmentSettings.model_validate(demo_settings(tables)["assignment"])
+    if sparse:
+        monkeypatch.setattr(pairs, "SPARSE_FROM", 0)
+    return territory_problem(tables, settings, build_territory(tables, settings))
+
+
+def _lp(problem):
+    """The LP optimum over every eligible arc and its duals."""
+    report, _ = ArcLp(problem, problem.all_arcs, EXACT, elastic=False).run(60)
+    assert report.objective is not None
+    return report.objective, report.duals
+
+
+def _random_gap(seed: int, agents: int = 3, jobs: int = 7) -> GapInstance:
+    rng = np.random.default_rng(seed)
+    weight = rng.integers(5, 25, (agents, jobs)).astype(float)
+    return GapInstance(
+        name=f"random{seed}",
+        cost=rng.integers(10, 50, (agents, jobs)).astype(float),
+        weight=weight,
+        capacity=np.full(agents, 0.8 * weight.sum() / agents),
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_gap_bound_is_below_the_brute_force_optimum_and_the_lp(seed) -> None:
+    instance = _random_gap(seed)
+    problem = gap_problem(instance, maximize=False)
+    m, n = instance.shape
+    values = [check_gap(instance, list(a)) for a in itertools.product(range(m), repeat=n)]
+    best = min(v for problems, v in values if not problems)
+    lp, _ = _lp(problem)
+    found = ascend(problem, initial_arcs(problem, 1), None, deadline=FAR, steps=300)
+    assert found.bound is not None
+    assert found.bound <= best + 1e-9
+    assert found.bound <= lp + 1e-6 * abs(lp)
+    assert found.bound >= lp - 0.02 * abs(lp), "300 steps should reach the LP bound closely"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_territory_bound_is_below_the_mip_and_the_lp_and_reaches_the_lp(seed) -> None:
+    problem = _territory(40, 4, seed)
+    mip = solve_arcs(problem, CoreOptions(), EXACT).report.objective
+    lp, _ = _lp(problem)
+    found = ascend(problem, initial_arcs(problem, 2), None, deadline=FAR, steps=2000)
+    assert found.bound is not None and mip is not None
+    assert found.bound <= lp + 1e-6 * abs(lp) <= mip + 1e-6 * abs(mip)
+    assert found.bound >= lp - 1e-3 * abs(lp)
+    assert dual_bound_value(problem, found.duals) == pytest.approx(found.bound, rel=1e-12)
+
+
+def test_from_zero_within_a_tenth_of_a_percent_of_the_lp_on_a_2000_account_company() -> None:
+    """The measured fraction: 0.002-0.01% at 3,000 steps on this company (findings of lag24);
+    0.1% is asserted."""
+    problem = _territory(2000, 40, 7)
+    lp, _ = _lp(problem)
+    arcs = initial_arcs(problem, 6)
+    found = ascend(problem, arcs, None, deadline=FAR, steps=3000)
+    assert found.bound is not None
+    assert lp - 1e-3 * abs(lp) <= found.bound <= lp + 1e-6 * abs(lp)
+    assert len(found.arcs) >= len(arcs) and np.isin(arcs, found.arcs).all()
+    assert found.trace[-1][1] <= found.bound and found.passes == len(found.trace)
+
+
+def test_from_the_lps_own_duals_nothing_is_lost() -> None:
+    problem = _territory(300, 8, 3)
+    lp, duals = _lp(problem)
+    found = ascend(problem, initial_arcs(problem, 3), duals, deadline=FAR, steps=200)
+    assert found.bound == pytest.approx(lp, rel=1e-9)
+    assert found.trace[0][1] == pytest.approx(lp, rel=1e-9), "the start is the LP optimum"
+
+
+def test_sparse_path_gives_the_dense_bound_and_arcs(monkeypatch) -> None:
+    dense = _territory(400, 12, 5)
+    lazy = _territory(400, 12, 5, sparse=True, monkeypatch=monkeypatch)
+    assert lazy.near is not None and dense.near is None
+    arcs = initial_arcs(dense, 3)
+    np.testing.assert_array_equal(initial_arcs(lazy, 3), arcs)
+    found = ascend(lazy, arcs, None, deadline=FAR, steps=150)
+    assert found.bound is not None
+    assert dual_bound_value(dense, found.duals) == pytest.approx(found.bound, rel=1e-12)
+    assert dual_bound_value(lazy, found.duals) == pytest.approx(found.bound, rel=1e-12)
+    for duals in (None, found.duals):
+        got, want = evaluate(lazy, arcs, duals), evaluate(dense, arcs, duals)
+        assert got[0] == pytest.approx(want[0], rel=1e-12)
+        np.testing.assert_array_equal(got[1], want[1])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_pairs_that_enter_are_exactly_those_priced_below_their_items_minimum(seed) -> None:
+    problem = _territory(200, 10, seed)
+    n, m = problem.shape
+    rng = np.random.default_rng(seed)
+    duals = {}
+    for f in problem.families:  # valid signs, large enough that far pairs price in
+        pi = rng.uniform(0, 0.5, len(f.rhs)) * (-1 if f.sense == "<=" else 1)
+        duals.update({f.pulp_name(j): float(v) for j, v in enumerate(pi)})
+    arcs = initial_arcs(problem, 2)
+    bound, new = evaluate(problem, arcs, duals, per_item=m)
+    clipped = {k: v for k, v in duals.items()}
+    for f in problem.families:
+        if f.deviation is not None:
+            w = np.asarray(f.deviation) * problem.balance_weight
+            for j in range(len(f.rhs)):
+                name = f.pulp_name(j)
+                clipped[name] = float(np.clip(clipped[name], -w[j], w[j]))
+    rc = np.where(problem.eligible, reduced_costs(problem, clipped), np.inf)
+    inside = np.zeros(n * m, bool)
+    inside[arcs] = True
+    inside = inside.reshape(n, m)
+    floor = np.where(inside, rc, np.inf).min(axis=1)
+    eps = lagrange.EPS * max(1.0, float(np.abs(floor).max()))
+    want = np.flatnonzero((rc < floor[:, None] - eps) & ~inside)
+    assert len(want) > 0, "no pair priced in: the test would prove nothing"
+    np.testing.assert_array_equal(new, want)
+    assert bound == pytest.approx(dual_bound_value(problem, clipped), rel=1e-12)
+    capped = evaluate(problem, arcs, duals, per_item=1)[1]
+    assert np.isin(capped, want).all() and len(np.unique(capped // m)) == len(capped)
+
+
+def test_a_passed_deadline_gives_the_starting_bound_only() -> None:
+    problem = _territory(100, 5, 2)
+    arcs = initial_arcs(problem, 2)
+    found = ascend(problem, arcs, None, deadline=time.monotonic() - 1.0)
+    assert found.iterations == 0 and found.passes == 1
+    assert found.bound == pytest.approx(dual_bound_value(problem, {}), rel=1e-12)
+
+
+def test_target_gap_stops_at_the_incumbent() -> None:
+    problem = _territory(300, 8, 4)
+    lp, _ = _lp(problem)
+    found = ascend(
+        problem, initial_arcs(problem, 3), None, deadline=FAR, upper=lp, target_gap=0.01
+    )
+    assert found.bound is not None and lp - found.bound <= 0.01 * abs(lp)
+
+
+def test_bad_candidates_are_named() -> None:
+    problem = gap_problem(_random_gap(0), maximize=False)
+    with pytest.raises(ValueError, match="no candidate arc"):
+        ascend(problem, np.array([0]), None, deadline=FAR, steps=1)
