@@ -7,10 +7,8 @@ multipliers ``pi`` and keep ``assign_once``; the dual function
 
 is a lower bound of every plan for every valid ``pi`` (signs and weight clips as
 :mod:`allocator.territory.bound`; Fisher 1981, Management Science 27(1)). :func:`ascend`
-maximises it with the Volume algorithm (Barahona & Anbil 2000, "The volume algorithm:
-producing primal solutions with a subgradient method", Math. Programming 87(3)): Polyak steps
-along a running average of the subgradients, in row-scaled multipliers (each row divided by
-``max(1, |b_j|)``). Each step minimises over the candidate arcs only (1-D numpy vectors, one
+maximises it with the Volume algorithm (Barahona & Anbil 2000, Math. Programming 87(3)):
+Polyak steps along averaged subgradients, rows scaled by ``max(1, |b_j|)``. Each step minimises over the candidate arcs only (1-D numpy vectors, one
 segment per item), which over-estimates L; every few steps an *exact pass* evaluates L over
 all eligible pairs (the pruned passes of :mod:`allocator.territory.pruned` on the sparse path,
 row blocks otherwise), and the pairs whose reduced cost beats their item's candidate minimum
@@ -43,18 +41,15 @@ IntArray = npt.NDArray[np.int64]
 #: Pairs that may enter per item and exact pass (the most negative first).
 PER_ITEM = 3
 
-#: Entering test: reduced cost below the item's candidate minimum by this x max(1, largest cost).
+#: Entering: reduced cost below the item's candidate minimum by this x max(1, max |minimum|).
 EPS = 1e-9
 
-#: Fewest cheap steps between exact passes (more when an exact pass is slow, see ``_Clock``).
+#: Fewest cheap steps between exact passes (more while the last pass took longer, ``_steps``).
 MIN_STEPS = 10
 
-#: Volume algorithm: averaging weight of the newest subgradient, and the step factor's range.
-ALPHA = 0.1
-LAMBDA = (5e-4, 2.0)
-
-#: Non-improving ("red") steps before the step factor shrinks by 0.66 (Barahona & Anbil).
-REDS = 20
+#: Volume algorithm: weight of the newest subgradient in the average; the step factor's range;
+#: non-improving ("red") steps before that factor shrinks by 0.66 (Barahona & Anbil 2000).
+ALPHA, LAMBDA, REDS = 0.1, (5e-4, 2.0), 20
 
 
 @dataclass(frozen=True)
@@ -92,7 +87,7 @@ class _Rows:
 
 def _rows(problem: ArcProblem) -> _Rows:
     names: list[str] = []
-    rhs, lo, hi, start = [], [], [], [0]
+    rhs, lo, hi, start = [np.zeros(0)], [np.zeros(0)], [np.zeros(0)], [0]
     for family in problem.families:
         b = np.asarray(family.rhs, float).ravel()
         low = np.full(len(b), 0.0 if family.sense == ">=" else -np.inf)
@@ -102,10 +97,8 @@ def _rows(problem: ArcProblem) -> _Rows:
             low, high = np.maximum(low, -w), np.minimum(high, w)
         names += [family.pulp_name(j) for j in range(len(b))]
         rhs.append(b), lo.append(low), hi.append(high), start.append(start[-1] + len(b))
-    cat = np.concatenate
-    b = cat(rhs) if rhs else np.zeros(0)
-    lows, highs = (cat(lo), cat(hi)) if lo else (np.zeros(0), np.zeros(0))
-    return _Rows(tuple(names), b, lows, highs, np.maximum(1.0, np.abs(b)), np.array(start))
+    b, cat = np.concatenate(rhs), np.concatenate
+    return _Rows(tuple(names), b, cat(lo), cat(hi), np.maximum(1.0, np.abs(b)), np.array(start))
 
 
 @dataclass(frozen=True)
@@ -182,9 +175,7 @@ def _inner(data: _Arcs, rows: _Rows, pi: FloatArray) -> tuple[float, IntArray]:
 
 def _activity(data: _Arcs, chosen: IntArray) -> FloatArray:
     """Row activities ``A x`` of the assignment that takes the arcs at ``chosen``."""
-    x = np.zeros(len(data.arcs))
-    x[chosen] = 1.0
-    return np.asarray(data.matrix.T @ x).ravel()
+    return np.asarray(data.matrix[chosen].sum(axis=0)).ravel()
 
 
 def entering_pairs(
@@ -208,21 +199,11 @@ def entering_pairs(
     return np.sort(flat[rank < per_item]).astype(np.int64)
 
 
-def _pruned_scan(
-    problem: ArcProblem, duals: dict[str, float], rr: IntArray
-) -> tuple[FloatArray, tuple[IntArray, IntArray, FloatArray]] | None:
-    """The sparse path: each item's reduced cost at its candidate minimiser ``rr`` and a
-    superset of the eligible pairs at or below it (far pairs skipped, exactly)."""
-    reduced = reduced_costs(problem, duals)
-    here = _gather(reduced, problem.shape, np.arange(len(rr)), rr)
-    found = pruned.scan(problem, reduced, here)
-    return None if found is None else (here, found)
-
-
 def _block_scan(
     problem: ArcProblem, duals: dict[str, float], rr: IntArray
 ) -> tuple[FloatArray, tuple[IntArray, IntArray, FloatArray]]:
-    """The same as :func:`_pruned_scan` over every pair, a block of items at a time."""
+    """Each item's reduced cost at its candidate minimiser ``rr`` and every eligible pair at or
+    below it, over every pair, a block of items at a time."""
     n, m = problem.shape
     here, ii, jj, vv = np.zeros(n), [], [], []
     step = max(1, (1 << 22) // max(m, 1))
@@ -252,8 +233,12 @@ def exact_pass(
     _, first = _inner(data, rows, pi)
     m = len(problem.reps)
     rr = data.arcs[first] % m
-    found = _pruned_scan(problem, duals, rr) if problem.near is not None else None
-    here, pairs = _block_scan(problem, duals, rr) if found is None else found
+    found = None
+    if problem.near is not None:  # far pairs skipped, exactly (a superset of those <= here)
+        reduced = reduced_costs(problem, duals)
+        here = _gather(reduced, problem.shape, np.arange(len(rr)), rr)
+        found = pruned.scan(problem, reduced, here)
+    here, pairs = _block_scan(problem, duals, rr) if found is None else (here, found)
     best = here.copy()
     np.minimum.at(best, pairs[0], pairs[2])
     eps = EPS * max(1.0, float(np.abs(here).max(initial=0.0)))
@@ -262,11 +247,7 @@ def exact_pass(
 
 
 def evaluate(
-    problem: ArcProblem,
-    arcs: IntArray,
-    duals: Mapping[str, float] | None,
-    *,
-    per_item: int = PER_ITEM,
+    problem: ArcProblem, arcs: IntArray, duals: Mapping[str, float] | None, *, per_item: int = 3
 ) -> tuple[float, IntArray]:
     """One exact pass at ``duals`` (clipped to valid multipliers): ``L`` over every eligible
     pair and the pairs that would enter ``arcs`` (:func:`exact_pass`).
@@ -276,9 +257,7 @@ def evaluate(
     ValueError
         As :func:`ascend`.
     """
-    rows, arcs = _rows(problem), np.unique(np.asarray(arcs, np.int64))
-    _check_eligible(problem, arcs)
-    data = _index(problem, arcs, *_vectors(problem, rows, arcs))
+    rows, data = _prepare(problem, np.unique(np.asarray(arcs, np.int64)))
     return exact_pass(problem, rows, data, _start(rows, duals), per_item)
 
 
@@ -288,8 +267,8 @@ class _Volume:
     the step factor ``lam`` and the count of non-improving steps."""
 
     def __init__(self, rows: _Rows, data: _Arcs, pi: FloatArray, upper: float | None) -> None:
-        self.rows, self.upper, self.lam, self.reds, self.moved = rows, upper, 0.1, 0, False
-        self.pi = pi
+        self.rows, self.upper, self.pi = rows, upper, pi
+        self.lam, self.reds, self.moved = 0.1, 0, False
         self.value, first = _inner(data, rows, pi)
         self.act = _activity(data, first)
 
@@ -385,9 +364,7 @@ def ascend(
     arcs = np.unique(np.asarray(arcs, np.int64))
     if problem.balance_cap is not None:  # no Lagrangian relaxation of the goal_balance cap
         return Ascent(None, {}, arcs, 0, 0, ())
-    rows = _rows(problem)
-    _check_eligible(problem, arcs)
-    data = _index(problem, arcs, *_vectors(problem, rows, arcs))
+    rows, data = _prepare(problem, arcs)
     state = _Volume(rows, data, _start(rows, duals), upper)
     best, best_pi, trace, done = -np.inf, state.pi, [], 0
     cap = np.iinfo(np.int64).max if steps is None else steps
@@ -401,7 +378,7 @@ def ascend(
         log.info("lagrange: step %d, bound %.10g, %d pairs enter", done, bound, len(new))
         data = _merge(problem, rows, data, new)
         state.reset(data)
-        if _close(best, upper, target_gap):
+        if upper is not None and target_gap is not None and upper - best <= target_gap * abs(upper):
             break
         while not state.moved and (more := _steps(state, data, deadline, reserve, cap - done)):
             done += more
@@ -411,15 +388,12 @@ def ascend(
     return Ascent(float(best), duals_out, data.arcs, done, len(trace), tuple(trace))
 
 
-def _close(best: float, upper: float | None, target_gap: float | None) -> bool:
-    if upper is None or target_gap is None:
-        return False
-    return upper - best <= target_gap * max(abs(upper), 1e-12)
-
-
-def _check_eligible(problem: ArcProblem, arcs: IntArray) -> None:
+def _prepare(problem: ArcProblem, arcs: IntArray) -> tuple[_Rows, _Arcs]:
+    """The rows and the candidates' vectors; ValueError on an ineligible candidate."""
     m = len(problem.reps)
     ok = _gather(problem.eligible, problem.shape, arcs // m, arcs % m)
     if len(arcs) and not ok.all():
         bad = int(arcs[np.argmin(ok)])
         raise ValueError(f"{problem.name}: candidate arc {bad} (item {bad // m}) is not eligible")
+    rows = _rows(problem)
+    return rows, _index(problem, arcs, *_vectors(problem, rows, arcs))
