@@ -8,8 +8,9 @@ multipliers ``pi`` and keep ``assign_once``; the dual function
 is a lower bound of every plan for every valid ``pi`` (signs and weight clips as
 :mod:`allocator.territory.bound`; Fisher 1981, Management Science 27(1)). :func:`ascend`
 maximises it with the Volume algorithm (Barahona & Anbil 2000, Math. Programming 87(3)):
-Polyak steps along averaged subgradients, rows scaled by ``max(1, |b_j|)``. Each step minimises over the candidate arcs only (1-D numpy vectors, one
-segment per item), which over-estimates L; every few steps an *exact pass* evaluates L over
+Polyak steps along averaged subgradients, each row scaled by its mean ``|a_j|`` over the
+candidates. Each step minimises over the candidate arcs only (1-D numpy vectors, one segment
+per item), which over-estimates L; every few steps an *exact pass* evaluates L over
 all eligible pairs (the pruned passes of :mod:`allocator.territory.pruned` on the sparse path,
 row blocks otherwise), and the pairs whose reduced cost beats their item's candidate minimum
 enter the candidates, so the cheap steps converge to the true dual function. Only the exact
@@ -21,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -75,7 +76,7 @@ class Ascent:
 @dataclass(frozen=True)
 class _Rows:
     """Every family row in one vector: PuLP names, rhs, the valid interval of its multiplier
-    (signs, deviation weights) and its scale ``max(1, |rhs|)``; ``start`` per family."""
+    (signs, deviation weights), its scale (set by ``_prepare``); ``start`` per family."""
 
     names: tuple[str, ...]
     rhs: FloatArray
@@ -98,7 +99,7 @@ def _rows(problem: ArcProblem) -> _Rows:
         names += [family.pulp_name(j) for j in range(len(b))]
         rhs.append(b), lo.append(low), hi.append(high), start.append(start[-1] + len(b))
     b, cat = np.concatenate(rhs), np.concatenate
-    return _Rows(tuple(names), b, cat(lo), cat(hi), np.maximum(1.0, np.abs(b)), np.array(start))
+    return _Rows(tuple(names), b, cat(lo), cat(hi), np.ones(len(b)), np.array(start))
 
 
 @dataclass(frozen=True)
@@ -272,11 +273,6 @@ class _Volume:
         self.value, first = _inner(data, rows, pi)
         self.act = _activity(data, first)
 
-    def reset(self, data: _Arcs) -> None:
-        """Re-evaluate at ``pi`` over the (grown) candidates."""
-        self.value, _ = _inner(data, self.rows, self.pi)
-        self.moved = False
-
     def _target_gap(self) -> float:
         """``T - L``: the incumbent's distance when known and above, else 1% of ``|L|``."""
         scale = max(1.0, abs(self.value))
@@ -296,9 +292,13 @@ class _Volume:
         pi = np.clip(self.pi + t * d / rows.scale, rows.lo, rows.hi)
         value, first = _inner(data, rows, pi)
         act = _activity(data, first)
-        self.act = ALPHA * act + (1 - ALPHA) * self.act
+        g, diff = (rows.rhs - act) / rows.scale, (act - self.act) / rows.scale
+        # the weight that makes the new average shortest, within [ALPHA / 10, ALPHA]
+        old = (rows.rhs - self.act) / rows.scale
+        alpha = float(np.clip((old @ diff) / max(float(diff @ diff), 1e-300), ALPHA / 10, ALPHA))
+        self.act = alpha * act + (1 - alpha) * self.act
         if value > self.value:
-            if ((rows.rhs - act) / rows.scale) @ d >= 0:  # green: a longer step next
+            if g @ d >= 0:  # green: a longer step next
                 self.lam = min(self.lam * 1.1, LAMBDA[1])
             self.pi, self.value, self.moved, self.reds = pi, value, True, 0
         else:
@@ -322,11 +322,8 @@ def _steps(state: _Volume, data: _Arcs, deadline: float, reserve: float, limit: 
     while done < limit:
         now = time.monotonic()
         pace = (now - began) / max(done, 1)
-        if now + pace + 1.2 * reserve > deadline:
-            break
-        if done >= MIN_STEPS and now - began >= 2 * reserve:
-            break
-        if not state.step(data):
+        enough = done >= MIN_STEPS and now - began >= 2 * reserve
+        if enough or now + pace + 1.2 * reserve > deadline or not state.step(data):
             break
         done += 1
     return done
@@ -377,7 +374,7 @@ def ascend(
         trace.append((round(time.monotonic() - began, 3), bound))
         log.info("lagrange: step %d, bound %.10g, %d pairs enter", done, bound, len(new))
         data = _merge(problem, rows, data, new)
-        state.reset(data)
+        (state.value, _), state.moved = _inner(data, rows, state.pi), False  # over the new arcs
         if upper is not None and target_gap is not None and upper - best <= target_gap * abs(upper):
             break
         while not state.moved and (more := _steps(state, data, deadline, reserve, cap - done)):
@@ -396,4 +393,7 @@ def _prepare(problem: ArcProblem, arcs: IntArray) -> tuple[_Rows, _Arcs]:
         bad = int(arcs[np.argmin(ok)])
         raise ValueError(f"{problem.name}: candidate arc {bad} (item {bad // m}) is not eligible")
     rows = _rows(problem)
-    return rows, _index(problem, arcs, *_vectors(problem, rows, arcs))
+    data = _index(problem, arcs, *_vectors(problem, rows, arcs))
+    size = np.asarray(abs(data.matrix).sum(axis=0)).ravel()  # mean |a_j| over the candidates
+    count = np.diff(data.matrix.tocsc().indptr)
+    return replace(rows, scale=np.where(count > 0, size / np.maximum(count, 1), 1.0)), data
