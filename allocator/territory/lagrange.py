@@ -1,20 +1,19 @@
 """Lagrangian ascent: a proven lower bound over every eligible pair without the first LP.
 
 Relax every family row (capacity, balance, deviation, max_accounts, max_moved, managers) with
-multipliers ``pi`` and keep ``assign_once``; the dual function
+multipliers ``pi`` and keep ``assign_once``: for every valid ``pi`` (signs and weight clips as
+:mod:`allocator.territory.bound`) the dual function
 
     L(pi) = sum_j pi_j b_j + sum_i min_{r eligible} (c[i, r] - sum_j pi_j a_j[i, r])
 
-is a lower bound of every plan for every valid ``pi`` (signs and weight clips as
-:mod:`allocator.territory.bound`; Fisher 1981, Management Science 27(1)). :func:`ascend`
-maximises it with the Volume algorithm (Barahona & Anbil 2000, Math. Programming 87(3)):
-Polyak steps along averaged subgradients, each row scaled by its mean ``|a_j|`` over the
-candidates. Each step minimises over the candidate arcs only (1-D numpy vectors, one segment
-per item), which over-estimates L; every few steps an *exact pass* evaluates L over
-all eligible pairs (the pruned passes of :mod:`allocator.territory.pruned` on the sparse path,
-row blocks otherwise), and the pairs whose reduced cost beats their item's candidate minimum
-enter the candidates, so the cheap steps converge to the true dual function. Only the exact
-passes' values are reported (``models/assignment.md``, "Lagrangian ascent").
+bounds every plan from below (Fisher 1981, Management Science 27(1)). :func:`ascend` maximises
+it by the Volume algorithm (Barahona & Anbil 2000, Math. Programming 87(3)): Polyak steps
+along averaged subgradients, rows scaled by their mean ``|a_j|``, each step a minimum over
+the candidate arcs only (1-D numpy vectors, a segment per item; an over-estimate of L). Every
+few steps an *exact pass* evaluates L over all eligible pairs (pruned passes of
+:mod:`allocator.territory.pruned` on the sparse path, row blocks otherwise) and the pairs that
+beat their item's candidate minimum enter. Only exact values are reported
+(``models/assignment.md``, "Lagrangian ascent").
 """
 
 from __future__ import annotations
@@ -57,13 +56,11 @@ ALPHA, LAMBDA, REDS = 0.1, (5e-4, 2.0), 20
 class Ascent:
     """What :func:`ascend` proved.
 
-    ``bound``: the best ``L(pi)`` evaluated over all eligible pairs (objective units; None
-    under a ``goal_balance`` cap or when no exact pass finished); ``duals``: the multipliers
-    that gave it (PuLP row name -> value, valid signs, no ``assign_once``); ``arcs``: the sorted
-    flat ids ``item * reps + rep`` of the candidates plus those that entered; ``iterations``:
-    cheap steps; ``passes``: exact passes; ``trace``: (seconds since the start, bound) after
-    each exact pass.
-    """
+    ``bound``: the best ``L(pi)`` over all eligible pairs (objective units; None under a
+    ``goal_balance`` cap); ``duals``: the multipliers that gave it (PuLP row name -> value,
+    valid signs, no ``assign_once``); ``arcs``: sorted flat ids ``item * reps + rep``, the
+    candidates and those that entered; ``iterations``: cheap steps; ``passes``: exact passes;
+    ``trace``: (seconds since the start, bound) after each exact pass."""
 
     bound: float | None
     duals: dict[str, float]
@@ -104,8 +101,7 @@ def _rows(problem: ArcProblem) -> _Rows:
 
 @dataclass(frozen=True)
 class _Arcs:
-    """The candidate arcs as 1-D vectors: sorted flat ids, item, cost, the (arcs, rows) sparse
-    coefficient matrix, and where each item's segment starts (every item has one)."""
+    """Candidates as 1-D vectors: flat ids (sorted), items, cost, (arcs, rows) coefficients."""
 
     arcs: IntArray
     items: IntArray
@@ -115,10 +111,9 @@ class _Arcs:
 
 
 def _gather(values: object, shape: tuple[int, int], ii: IntArray, rr: IntArray) -> FloatArray:
-    step = pruned.GATHER
-    parts = [np.asarray(at(values, shape, ii[k : k + step], rr[k : k + step]), float)
-             for k in range(0, len(ii), step)]  # fmt: skip
-    return np.concatenate(parts) if parts else np.zeros(0)
+    step, part = pruned.GATHER, [np.zeros(0)]
+    part += [at(values, shape, ii[k : k + step], rr[k : k + step]) for k in range(0, len(ii), step)]
+    return np.concatenate(part).astype(float)
 
 
 def _vectors(problem: ArcProblem, rows: _Rows, arcs: IntArray) -> tuple[FloatArray, sp.csr_matrix]:
@@ -251,13 +246,8 @@ def evaluate(
     problem: ArcProblem, arcs: IntArray, duals: Mapping[str, float] | None, *, per_item: int = 3
 ) -> tuple[float, IntArray]:
     """One exact pass at ``duals`` (clipped to valid multipliers): ``L`` over every eligible
-    pair and the pairs that would enter ``arcs`` (:func:`exact_pass`).
-
-    Raises
-    ------
-    ValueError
-        As :func:`ascend`.
-    """
+    pair and the pairs that would enter ``arcs`` (:func:`exact_pass`); ValueError as
+    :func:`ascend`."""
     rows, data = _prepare(problem, np.unique(np.asarray(arcs, np.int64)))
     return exact_pass(problem, rows, data, _start(rows, duals), per_item)
 
@@ -265,31 +255,44 @@ def evaluate(
 class _Volume:
     """The Volume algorithm's state over the candidates (Barahona & Anbil 2000, section 3):
     the best multipliers ``pi`` and their value, the averaged activities ``act`` (``A x̄``),
-    the step factor ``lam`` and the count of non-improving steps."""
+    the step factor ``lam`` and the count of non-improving steps; steps stay in a box of
+    ``radius`` (scaled units: reduced cost per average arc) around ``center``, the best
+    exactly evaluated multipliers (boxstep: Marsten, Hogan & Blankenship 1975), because the
+    candidates model L well only near the multipliers they were priced at."""
 
     def __init__(self, rows: _Rows, data: _Arcs, pi: FloatArray, upper: float | None) -> None:
-        self.rows, self.upper, self.pi = rows, upper, pi
+        self.rows, self.upper, self.pi, self.center = rows, upper, pi, pi
         self.lam, self.reds, self.moved = 0.1, 0, False
         self.value, first = _inner(data, rows, pi)
         self.act = _activity(data, first)
+        c, at = data.cost, data.starts  # the box: a typical item's range of candidate costs
+        spread = np.maximum.reduceat(c, at) - np.minimum.reduceat(c, at)
+        self.radius = max(float(spread.mean()), 1e-9)
 
-    def _target_gap(self) -> float:
-        """``T - L``: the incumbent's distance when known and above, else 1% of ``|L|``."""
-        scale = max(1.0, abs(self.value))
-        if self.upper is not None and self.upper - self.value > 1e-4 * scale:
-            return self.upper - self.value
-        return 0.01 * scale
+    def recentre(self, data: _Arcs, pi: FloatArray, grow: bool) -> None:
+        """Restart at ``pi`` over the grown candidates; the box doubles after an exact
+        improvement, else halves and the average restarts there."""
+        self.radius *= 2.0 if grow else 0.5
+        self.pi = self.center = pi
+        self.value, first = _inner(data, self.rows, pi)
+        self.act, self.moved = self.act if grow else _activity(data, first), False
 
     def step(self, data: _Arcs) -> bool:
-        """One step; False when the averaged subgradient vanishes (nothing left to gain)."""
+        """One step; False when the subgradient at ``pi`` vanishes (nothing left to gain)."""
         rows = self.rows
         d = (rows.rhs - self.act) / rows.scale
         d[((self.pi <= rows.lo) & (d < 0)) | ((self.pi >= rows.hi) & (d > 0))] = 0.0
         norm = float(d @ d)
-        if norm <= 1e-30:
-            return False
-        t = self.lam * self._target_gap() / norm
-        pi = np.clip(self.pi + t * d / rows.scale, rows.lo, rows.hi)
+        if norm <= 1e-30:  # the average balances: restart it at x(pi); stop if that does too
+            fresh = _activity(data, _inner(data, rows, self.pi)[1])
+            stuck, self.act = np.array_equal(fresh, self.act), fresh
+            return not stuck
+        size = max(1.0, abs(self.value))  # T - L: the incumbent's distance, else 1% of |L|
+        above = -1.0 if self.upper is None else self.upper - self.value
+        t = self.lam * (above if above > 1e-4 * size else 0.01 * size) / norm
+        box = self.radius / rows.scale
+        pi = np.clip(self.pi + t * d / rows.scale, self.center - box, self.center + box)
+        pi = np.clip(pi, rows.lo, rows.hi)
         value, first = _inner(data, rows, pi)
         act = _activity(data, first)
         g, diff = (rows.rhs - act) / rows.scale, (act - self.act) / rows.scale
@@ -310,8 +313,7 @@ class _Volume:
 
 def _start(rows: _Rows, duals: Mapping[str, float] | None) -> FloatArray:
     """The starting multipliers (0 where ``duals`` has no value), clipped to valid ones."""
-    given = duals or {}
-    pi = np.array([float(given.get(name, 0.0)) for name in rows.names])
+    pi = np.array([float((duals or {}).get(name, 0.0)) for name in rows.names])
     return np.clip(pi, rows.lo, rows.hi)
 
 
@@ -341,16 +343,13 @@ def ascend(
     steps: int | None = None,
 ) -> Ascent:
     """Maximise the Lagrangian dual function from ``duals`` (PuLP row name -> multiplier; None
-    or missing rows: 0; ``assign_once`` entries are ignored, they cancel) over valid
-    multipliers, by the Volume algorithm over the candidate ``arcs`` (flat ids
-    ``item * reps + rep``, eligible, at least one per item) with exact passes over all
-    eligible pairs that also grow the candidates (module docstring).
-
-    Stops at ``deadline`` (:func:`time.monotonic` seconds; the exact pass at the starting
-    multipliers always runs, later passes only when they fit), when the best exact bound is
-    within ``target_gap`` x ``|upper|`` of ``upper`` (an incumbent's objective), or when the
-    averaged subgradient vanishes, or after ``steps`` cheap steps (None: no cap). Works on the
-    dense and the sparse path alike.
+    or missing rows: 0; ``assign_once`` ignored: it cancels) over valid multipliers, by Volume
+    steps over the candidate ``arcs`` (flat ids ``item * reps + rep``, eligible, one or more
+    per item) and exact passes over all eligible pairs that grow them (module docstring), on
+    the dense and the sparse path. Stops at ``deadline`` (:func:`time.monotonic`; the first
+    exact pass always runs, later ones only when they fit), when the best exact bound is
+    within ``target_gap x |upper|`` of ``upper`` (an incumbent's objective), when the
+    subgradient vanishes, or after ``steps`` cheap steps (None: no cap).
 
     Raises
     ------
@@ -369,12 +368,13 @@ def ascend(
         tick = time.monotonic()
         bound, new = exact_pass(problem, rows, data, state.pi, per_item)
         reserve = time.monotonic() - tick
-        if bound > best:
+        grow = bound > best
+        if grow:
             best, best_pi = bound, state.pi
         trace.append((round(time.monotonic() - began, 3), bound))
         log.info("lagrange: step %d, bound %.10g, %d pairs enter", done, bound, len(new))
         data = _merge(problem, rows, data, new)
-        (state.value, _), state.moved = _inner(data, rows, state.pi), False  # over the new arcs
+        state.recentre(data, best_pi, grow)
         if upper is not None and target_gap is not None and upper - best <= target_gap * abs(upper):
             break
         while not state.moved and (more := _steps(state, data, deadline, reserve, cap - done)):
