@@ -164,8 +164,10 @@ def test_a_passed_deadline_gives_the_starting_bound_only() -> None:
 def test_target_gap_stops_at_the_incumbent() -> None:
     problem = _territory(300, 8, 4)
     lp, _ = _lp(problem)
-    found = ascend(problem, initial_arcs(problem, 3), None, deadline=FAR, upper=lp, target_gap=0.01)
+    arcs = initial_arcs(problem, 3)
+    found = ascend(problem, arcs, None, deadline=FAR, upper=lp, target_gap=0.01, steps=20000)
     assert found.bound is not None and lp - found.bound <= 0.01 * abs(lp)
+    assert found.iterations < 20000, "it should have stopped at the target, not at the cap"
 
 
 def test_bad_candidates_are_named() -> None:
