@@ -256,7 +256,7 @@ class _Volume:
     """The Volume algorithm's state over the candidates (Barahona & Anbil 2000, section 3):
     the best multipliers ``pi`` and their value, the averaged activities ``act`` (``A x̄``),
     the step factor ``lam`` and the count of non-improving steps; steps stay in a box of
-    ``radius`` (scaled units: reduced cost per average arc) around ``center``, the best
+    ``radius`` (scaled units: reduced cost per average arc) around ``center``, the last
     exactly evaluated multipliers (boxstep: Marsten, Hogan & Blankenship 1975), because the
     candidates model L well only near the multipliers they were priced at."""
 
@@ -269,13 +269,11 @@ class _Volume:
         spread = np.maximum.reduceat(c, at) - np.minimum.reduceat(c, at)
         self.radius = max(float(spread.mean()), 1e-9)
 
-    def recentre(self, data: _Arcs, pi: FloatArray, grow: bool) -> None:
-        """Restart at ``pi`` over the grown candidates; the box doubles after an exact
-        improvement, else halves and the average restarts there."""
-        self.radius *= 2.0 if grow else 0.5
-        self.pi = self.center = pi
-        self.value, first = _inner(data, self.rows, pi)
-        self.act, self.moved = self.act if grow else _activity(data, first), False
+    def recentre(self, data: _Arcs, grow: bool) -> None:
+        """Re-evaluate ``pi`` over the grown candidates and centre the box there; the box
+        doubles after an exact improvement."""
+        self.radius *= 2.0 if grow else 1.0
+        self.center, (self.value, _), self.moved = self.pi, _inner(data, self.rows, self.pi), False
 
     def step(self, data: _Arcs) -> bool:
         """One step; False when the subgradient at ``pi`` vanishes (nothing left to gain)."""
@@ -374,7 +372,7 @@ def ascend(
         trace.append((round(time.monotonic() - began, 3), bound))
         log.info("lagrange: step %d, bound %.10g, %d pairs enter", done, bound, len(new))
         data = _merge(problem, rows, data, new)
-        state.recentre(data, best_pi, grow)
+        state.recentre(data, grow)
         if upper is not None and target_gap is not None and upper - best <= target_gap * abs(upper):
             break
         while not state.moved and (more := _steps(state, data, deadline, reserve, cap - done)):
