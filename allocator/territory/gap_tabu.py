@@ -1,4 +1,4 @@
-"""Tabu search with strategic oscillation for the GAP (shift and swap moves, numpy).
+"""Tabu search with strategic oscillation for the GAP (shift, swap and chain moves, numpy).
 
 The search of Díaz & Fernández (2001), "A tabu search heuristic for the generalized
 assignment problem", European J. Operational Research 132(1):22-38, in the form Yagiura,
@@ -6,8 +6,11 @@ Ibaraki & Glover (2004, "An ejection chain approach for the generalized assignme
 INFORMS J. Computing 16(2):133-151) use for their penalty: the walk may overload agents, at a
 price per unit of overload and per agent that rises while the agent is overloaded and falls while
 it is not (strategic oscillation), so the search crosses the capacity boundary instead of
-creeping along it. Each step takes the best non-tabu *shift* (move one job) or *swap* (exchange
-the agents of two jobs) under ``cost + sum_a alpha[a] * max(0, load[a] - capacity[a])``;
+creeping along it. Each step takes the best non-tabu *shift* (move one job), *swap* (exchange
+the agents of two jobs) or depth-two *ejection chain* (a job into another agent, one of whose
+jobs moves on to a third: Yagiura et al. 2004,
+:func:`~allocator.territory.gap_chain.penalised_chains`) under
+``cost + sum_a alpha[a] * max(0, load[a] - capacity[a])``;
 moving a job away from an agent forbids its return for a random tenure, unless the move would
 beat the best cost found (aspiration). Only feasible assignments are ever returned.
 """
@@ -22,6 +25,7 @@ import numpy.typing as npt
 
 from allocator.solver.deadline import expired
 from allocator.solver.trace import note
+from allocator.territory.gap_chain import penalised_chains
 
 __all__ = ["TabuState", "tabu_search"]
 
@@ -39,6 +43,8 @@ TENURE = (0.1, 0.4)
 RISE, FALL = 1.02, 0.98
 #: Lowest penalty, as a share of the typical cost per capacity unit.
 FLOOR = 0.1
+#: Whether the walk also takes depth-two ejection chains (measured in ``models/assignment.md``).
+CHAINS = True
 
 
 @dataclass
@@ -50,6 +56,7 @@ class TabuState:
     floor: float = 1e-6
     step: int = 0
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+    chains: bool = True
 
     @classmethod
     def start(cls, cost: FloatArray, weight: FloatArray, seed: int = 0) -> TabuState:
@@ -61,6 +68,7 @@ class TabuState:
             floor=max(ratio, 1e-6) * FLOOR,
             tabu=np.zeros((m, n), dtype=np.int64),
             rng=np.random.default_rng(seed),
+            chains=CHAINS,
         )
 
 
@@ -123,8 +131,10 @@ def _best_move(
     load: FloatArray,
     state: TabuState,
     aspire: float,
-) -> tuple[int, int, int] | None:
-    """(0, agent, job) for a shift or (1, job1, job2) for a swap: the best admissible step.
+) -> tuple[int, int, int, int] | None:
+    """(0, agent, job, -1) for a shift, (1, job1, job2, -1) for a swap or (2, job1, job2,
+    agent3) for a chain (:func:`~allocator.territory.gap_chain.penalised_chains`): the best
+    admissible step.
 
     ``aspire`` is the cost change below which a tabu step is allowed (it beats the best).
     """
@@ -142,13 +152,19 @@ def _best_move(
     barred = state.tabu > state.step  # (agents, jobs): the job may not enter the agent
     shift[barred & ~_aspired(d_cost, enter + leave[None, :], aspire, feasible)] = np.inf
     a, j = np.unravel_index(int(np.argmin(shift)), shift.shape)
-    best = (float(shift[a, j]), (0, int(a), int(j)))
+    best = (float(shift[a, j]), (0, int(a), int(j), -1))
     sample = max(SWAP_MIN_ROWS, SWAP_CELLS // n)
     rows = jobs if n <= sample else state.rng.choice(n, sample, replace=False)
-    swap = _swap_deltas(cost, weight, cur, (excess, over, alpha), rows, barred, aspire)
+    penalty = (excess, over, alpha)
+    swap = _swap_deltas(cost, weight, cur, penalty, rows, barred, aspire)
     r, j2 = np.unravel_index(int(np.argmin(swap)), swap.shape)
     if swap[r, j2] < best[0]:
-        best = (float(swap[r, j2]), (1, int(rows[r]), int(j2)))
+        best = (float(swap[r, j2]), (1, int(rows[r]), int(j2), -1))
+    if state.chains:
+        chain, to = penalised_chains(cost, weight, cur, penalty, rows, barred)
+        r, j2 = np.unravel_index(int(np.argmin(chain)), chain.shape)
+        if chain[r, j2] < best[0]:
+            best = (float(chain[r, j2]), (2, int(rows[r]), int(j2), int(to[r, j2])))
     return best[1] if math.isfinite(best[0]) else None
 
 
@@ -203,12 +219,17 @@ def _apply(
     cur: IntArray,
     load: FloatArray,
     state: TabuState,
-    move: tuple[int, int, int],
+    move: tuple[int, int, int, int],
     n: int,
 ) -> float:
     """Make the step in place, forbid the moved jobs' return; the cost change."""
-    kind, x, y = move
-    pairs = [(y, x)] if kind == 0 else [(x, int(cur[y])), (y, int(cur[x]))]
+    kind, x, y, z = move
+    if kind == 0:
+        pairs = [(y, x)]
+    elif kind == 1:
+        pairs = [(x, int(cur[y])), (y, int(cur[x]))]
+    else:
+        pairs = [(x, int(cur[y])), (y, z)]
     change = 0.0
     for job, agent in pairs:
         old = int(cur[job])

@@ -1,6 +1,6 @@
 """The GAP search's move tables against plain recomputation: the depth-two ejection chain
-against every chain enumerated by hand, the tabu walk's swap values against the penalised cost
-computed before and after each swap."""
+against every chain enumerated by hand, the tabu walk's swap and chain values against the
+penalised cost computed before and after each move."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 import pytest
 
-from allocator.territory.gap_chain import best_chain
+from allocator.territory.gap_chain import best_chain, penalised_chains
 from allocator.territory.gap_tabu import _swap_deltas
 
 
@@ -100,3 +100,42 @@ def test_swap_values_equal_the_penalised_cost_recomputed(seed: int) -> None:
             swapped[j1], swapped[j2] = a2, a1
             after = penalised(cost, weight, capacity, alpha, swapped)
             assert table[r, j2] == pytest.approx(after - before)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_chain_values_equal_the_penalised_cost_recomputed(seed: int) -> None:
+    """Each cell (j1, j2) is the best chain j1 -> agent of j2, j2 -> a3 (a3 neither j1's agent
+    nor j2's, open to j2) by enumeration of a3, with overloaded starts; shut cells are inf."""
+    cost, weight, capacity, assign = instance(seed)
+    capacity = capacity * (0.66 if seed % 2 else 1.0)
+    rng = np.random.default_rng(200 + seed)
+    m, n = cost.shape
+    alpha = rng.uniform(0.5, 3.0, m)
+    shut = rng.random((m, n)) < 0.25
+    load = np.zeros(m)
+    np.add.at(load, assign, weight[assign, np.arange(n)])
+    excess = load - capacity
+    rows = np.sort(rng.choice(n, max(1, n // 2), replace=False))
+    table, to = penalised_chains(
+        cost, weight, assign, (excess, np.maximum(excess, 0), alpha), rows, shut
+    )
+    before = penalised(cost, weight, capacity, alpha, assign)
+    for r, j1 in enumerate(rows):
+        for j2 in range(n):
+            a1, a2 = assign[j1], assign[j2]
+            options = []
+            for a3 in range(m):
+                if a1 == a2 or shut[a2, j1] or a3 in (a1, a2) or shut[a3, j2]:
+                    continue
+                moved = assign.copy()
+                moved[j1], moved[j2] = a2, a3
+                options.append(penalised(cost, weight, capacity, alpha, moved) - before)
+            if not options:
+                assert table[r, j2] == np.inf
+                continue
+            assert table[r, j2] == pytest.approx(min(options))
+            moved = assign.copy()
+            moved[j1], moved[j2] = a2, to[r, j2]
+            assert penalised(cost, weight, capacity, alpha, moved) - before == pytest.approx(
+                table[r, j2]
+            )
