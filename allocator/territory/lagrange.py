@@ -197,29 +197,38 @@ def entering_pairs(
 
 
 def _block_scan(
-    problem: ArcProblem, duals: dict[str, float], rr: IntArray
-) -> tuple[FloatArray, tuple[IntArray, IntArray, FloatArray]]:
-    """Each item's reduced cost at its candidate minimiser ``rr`` and every eligible pair at or
-    below it, over every pair, a block of items at a time."""
+    problem: ArcProblem, duals: dict[str, float], rr: IntArray, arcs: IntArray, per_item: int
+) -> tuple[FloatArray, IntArray]:
+    """Each item's least reduced cost over every eligible pair (its candidate minimiser ``rr``
+    gives the entering limit) and the pairs that enter (:func:`entering_pairs`), a block of
+    items at a time: memory stays one block's, however many pairs price in."""
     n, m = problem.shape
-    here, ii, jj, vv = np.zeros(n), [], [], []
+    best, new = np.zeros(n), []
     step = max(1, (1 << 22) // max(m, 1))
     for lo in range(0, n, step):
         block = slice(lo, min(lo + step, n))
         rc = np.asarray(reduced_costs(problem, duals, rows=block))
         ok = np.asarray(rows_of(problem.eligible, problem.shape, block), bool)
-        here[block] = rc[np.arange(len(rc)), rr[block]]
-        r, c = np.nonzero(ok & (rc <= here[block][:, None]))
-        ii.append(r + lo), jj.append(c), vv.append(rc[r, c])
-    cat = np.concatenate
-    return here, (cat(ii).astype(np.int64), cat(jj).astype(np.int64), cat(vv))
+        here = rc[np.arange(len(rc)), rr[block]]
+        best[block] = np.min(rc, axis=1, where=ok, initial=np.inf)
+        r, c = np.nonzero(ok & (rc <= here[:, None]))
+        limit = np.full(n, -np.inf)
+        limit[block] = here - EPS * max(1.0, float(np.abs(here).max(initial=0.0)))
+        new.append(entering_pairs((r + lo, c, rc[r, c]), limit, arcs, m, per_item))
+    return best, np.concatenate(new) if new else np.zeros(0, np.int64)
+
+
+#: Most pairs a pruned exact pass may gather (24 bytes each: about 1.2 GB); beyond it the
+#: multipliers are far off (a run-away step) and the pass is skipped (:func:`ascend`).
+PASS_PAIRS = 50_000_000
 
 
 def exact_pass(
     problem: ArcProblem, rows: _Rows, data: _Arcs, pi: FloatArray, per_item: int
-) -> tuple[float, IntArray]:
+) -> tuple[float, IntArray] | None:
     """``L(pi)`` over every eligible pair (objective units) and the pairs that enter: outside
     the candidates, reduced cost below their item's candidate minimum (:func:`entering_pairs`).
+    None when the pruned scan would gather more than :data:`PASS_PAIRS` pairs.
 
     Each item's minimum over all eligible pairs is at most its candidate minimum, so the pairs
     at or below that value (all of them: the pruned scan skips only pairs proven above it) give
@@ -234,21 +243,27 @@ def exact_pass(
     if problem.near is not None:  # far pairs skipped, exactly (a superset of those <= here)
         reduced = reduced_costs(problem, duals)
         here = _gather(reduced, problem.shape, np.arange(len(rr)), rr)
-        found = pruned.scan(problem, reduced, here)
-    here, pairs = _block_scan(problem, duals, rr) if found is None else (here, found)
+        try:
+            found = pruned.scan(problem, reduced, here, limit=PASS_PAIRS)
+        except pruned.TooManyPairs:
+            log.info("lagrange: exact pass skipped (over %d pairs)", PASS_PAIRS)
+            return None
+    if found is None:
+        best, new = _block_scan(problem, duals, rr, data.arcs, per_item)
+        return float(pi @ rows.rhs + best.sum()), new
     best = here.copy()
-    np.minimum.at(best, pairs[0], pairs[2])
+    np.minimum.at(best, found[0], found[2])
     eps = EPS * max(1.0, float(np.abs(here).max(initial=0.0)))
-    new = entering_pairs(pairs, here - eps, data.arcs, m, per_item)
+    new = entering_pairs(found, here - eps, data.arcs, m, per_item)
     return float(pi @ rows.rhs + best.sum()), new
 
 
 def evaluate(
     problem: ArcProblem, arcs: IntArray, duals: Mapping[str, float] | None, *, per_item: int = 3
-) -> tuple[float, IntArray]:
+) -> tuple[float, IntArray] | None:
     """One exact pass at ``duals`` (clipped to valid multipliers): ``L`` over every eligible
-    pair and the pairs that would enter ``arcs`` (:func:`exact_pass`); ValueError as
-    :func:`ascend`."""
+    pair and the pairs that would enter ``arcs`` (:func:`exact_pass`; None when over its pair
+    limit); ValueError as :func:`ascend`."""
     rows, data = _prepare(problem, np.unique(np.asarray(arcs, np.int64)))
     return exact_pass(problem, rows, data, _start(rows, duals), per_item)
 
@@ -263,6 +278,12 @@ class _Volume:
         self.lam, self.reds, self.moved = 0.1, 0, False
         self.value, first = _inner(data, rows, pi)
         self.act = _activity(data, first)
+
+    def restart(self, data: _Arcs, pi: FloatArray) -> None:
+        """Back to ``pi`` (the best exactly evaluated multipliers) with a quarter of the step."""
+        self.pi, self.lam, self.reds = pi, max(self.lam / 4, LAMBDA[0]), 0
+        self.value, first = _inner(data, self.rows, pi)
+        self.act, self.moved = _activity(data, first), False
 
     def recentre(self, data: _Arcs) -> None:
         """Re-evaluate ``pi`` over the grown candidates."""
@@ -352,8 +373,18 @@ def ascend(
     cap = np.iinfo(np.int64).max if steps is None else steps
     while True:
         tick = time.monotonic()
-        bound, new = exact_pass(problem, rows, data, state.pi, per_item)
+        result = exact_pass(problem, rows, data, state.pi, per_item)
         reserve = time.monotonic() - tick
+        if result is None:  # a run-away step: back to the best exact point, shorter steps
+            if not np.isfinite(best) or time.monotonic() >= deadline:
+                break
+            state.restart(data, best_pi)
+            while not state.moved and (more := _steps(state, data, deadline, reserve, cap - done)):
+                done += more
+            if not state.moved:
+                break
+            continue
+        bound, new = result
         if bound > best:
             best, best_pi = bound, state.pi
         trace.append((round(time.monotonic() - began, 3), bound))
@@ -367,7 +398,8 @@ def ascend(
         if not state.moved:
             break
     duals_out = dict(zip(rows.names, best_pi.tolist(), strict=True))
-    return Ascent(float(best), duals_out, data.arcs, done, len(trace), tuple(trace))
+    value = float(best) if np.isfinite(best) else None
+    return Ascent(value, duals_out, data.arcs, done, len(trace), tuple(trace))
 
 
 def _prepare(problem: ArcProblem, arcs: IntArray) -> tuple[_Rows, _Arcs]:

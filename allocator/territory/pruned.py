@@ -30,7 +30,7 @@ from allocator.territory.nearby import Near, chord_above
 if TYPE_CHECKING:
     from allocator.territory.core import ArcProblem
 
-__all__ = ["augment", "entering", "row_argmin", "row_min", "scan"]
+__all__ = ["TooManyPairs", "augment", "entering", "row_argmin", "row_min", "scan"]
 
 log = logging.getLogger("allocator")
 
@@ -121,13 +121,18 @@ def _dedupe(items: IntArray, reps: IntArray, m: int) -> tuple[IntArray, IntArray
     return flat // m, flat % m, first
 
 
+class TooManyPairs(Exception):
+    """A :func:`scan` would gather more pairs than its ``limit`` (memory: 24 bytes a pair)."""
+
+
 def scan(
-    problem: ArcProblem, reduced: Any, threshold: FloatArray
+    problem: ArcProblem, reduced: Any, threshold: FloatArray, *, limit: int | None = None
 ) -> tuple[IntArray, IntArray, FloatArray] | None:
     """``(items, reps, c̄)`` of a superset of the eligible pairs with ``c̄[i, r] <= threshold[i]``
     (``reduced``: the lazy reduced costs of :func:`allocator.territory.reduced.reduced_costs`);
     an incumbent pair may come twice. None when the bound cannot prune (the caller evaluates
-    every pair)."""
+    every pair). Raises :class:`TooManyPairs` as soon as more than ``limit`` pairs (None: no
+    limit) are gathered: far-off multipliers can select hundreds of millions of pairs."""
     found, meta = _near(problem), _meta(reduced)
     if found is None or meta is None:
         return None
@@ -142,7 +147,7 @@ def scan(
     full = chord > 2.0
     if np.count_nonzero(full) > n // 2:
         return None
-    ii, rr = [], []
+    ii, rr, most = [], [], np.inf if limit is None else limit
     for g in range(len(near.table)):
         tree, reps = near.tree(g)
         if tree is None:
@@ -153,10 +158,14 @@ def scan(
         rr.append(np.tile(reps, len(whole)))
         some = items[~full[items] & (km[items] >= 0)]
         for lo in range(0, len(some), BALL):
+            if sum(map(len, ii)) > most:
+                raise TooManyPairs(f"more than {limit:,} pairs")
             chunk = some[lo : lo + BALL]
             at, idx = _ball(tree, near.xyz[chunk], chord[chunk])
             ii.append(chunk[at])
             rr.append(reps[idx])
+    if sum(map(len, ii)) > most:
+        raise TooManyPairs(f"more than {limit:,} pairs")
     inc_i, inc_r = near.incumbent_pairs()
     items, reps = _cat([*ii, inc_i]), _cat([*rr, inc_r])
     log.debug("pruned scan: %d pairs of %d (%d full rows)", len(items), n * m, full.sum())

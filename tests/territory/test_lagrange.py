@@ -217,3 +217,21 @@ def test_every_row_family_relaxed_bound_below_the_lp_and_reaching_it(sparse, mon
     assert found.bound is not None
     assert lp - 1e-3 * abs(lp) <= found.bound <= lp + 1e-6 * abs(lp)
     assert dual_bound_value(dense, found.duals) == pytest.approx(found.bound, rel=1e-12)
+
+
+def test_an_exact_pass_over_its_pair_limit_is_skipped_not_run(monkeypatch) -> None:
+    """Far-off multipliers can make a pruned pass gather hundreds of millions of pairs (at
+    250,000 x 2,000 one ran out of memory): over ``PASS_PAIRS`` the pass is skipped, the
+    ascent goes back to its best exact point, and every reported bound is still an exact one."""
+    lazy = _territory(400, 12, 5, sparse=True, monkeypatch=monkeypatch)
+    arcs = initial_arcs(lazy, 3)
+    found = ascend(lazy, arcs, None, deadline=FAR, steps=150)
+    per_pass = int(np.ceil(len(lazy.items) * 1.5))
+    monkeypatch.setattr(lagrange, "PASS_PAIRS", 0)  # every pruned pass is over its limit
+    assert lagrange.evaluate(lazy, arcs, found.duals) is None
+    skipped = ascend(lazy, arcs, found.duals, deadline=FAR, steps=50)
+    assert skipped.bound is None and skipped.passes == 0, "no exact pass: no bound"
+    monkeypatch.setattr(lagrange, "PASS_PAIRS", per_pass)  # the first pass fits, later may not
+    capped = ascend(lazy, arcs, None, deadline=FAR, steps=150)
+    assert capped.bound is not None
+    assert capped.bound == pytest.approx(dual_bound_value(lazy, capped.duals), rel=1e-12)
