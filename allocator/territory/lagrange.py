@@ -47,6 +47,9 @@ EPS = 1e-9
 #: Fewest cheap steps between exact passes (more while the last pass took longer, ``_steps``).
 MIN_STEPS = 10
 
+#: Cheap steps between exact passes of a capped ascent without a deadline (reproducible runs).
+FIXED_STEPS = 20
+
 #: Volume algorithm: weight of the newest subgradient in the average; the step factor's range;
 #: non-improving ("red") steps before that factor shrinks by 0.66 (Barahona & Anbil 2000).
 ALPHA, LAMBDA, REDS = 0.1, (5e-4, 2.0), 20
@@ -324,14 +327,18 @@ def _start(rows: _Rows, duals: Mapping[str, float] | None) -> FloatArray:
     return np.clip(pi, rows.lo, rows.hi)
 
 
-def _steps(state: _Volume, data: _Arcs, deadline: float, reserve: float, limit: int) -> int:
+def _steps(
+    state: _Volume, data: _Arcs, deadline: float, reserve: float, limit: int, fixed: bool
+) -> int:
     """Cheap steps (at most ``limit``) until :data:`MIN_STEPS` are done and twice ``reserve``
-    (an exact pass's seconds) has passed, while an exact pass still fits before ``deadline``."""
+    (an exact pass's seconds) has passed, while an exact pass still fits before ``deadline``.
+    ``fixed``: exactly :data:`FIXED_STEPS` (no clock: a capped ascent is reproducible)."""
     done, began = 0, time.monotonic()
     while done < limit:
         now = time.monotonic()
         pace = (now - began) / max(done, 1)
-        enough = done >= MIN_STEPS and now - began >= 2 * reserve
+        enough = done >= (FIXED_STEPS if fixed else MIN_STEPS)
+        enough = enough and (fixed or now - began >= 2 * reserve)
         if enough or now + pace + 1.2 * reserve > deadline or not state.step(data):
             break
         done += 1
@@ -356,7 +363,8 @@ def ascend(
     the dense and the sparse path. Stops at ``deadline`` (:func:`time.monotonic`; the first
     exact pass always runs, later ones only when they fit), when the best exact bound is
     within ``target_gap x |upper|`` of ``upper`` (an incumbent's objective), when the
-    subgradient vanishes, or after ``steps`` cheap steps (None: no cap).
+    subgradient vanishes, or after ``steps`` cheap steps (None: no cap; with a cap and an
+    infinite ``deadline`` the passes come every :data:`FIXED_STEPS` steps: reproducible).
 
     Raises
     ------
@@ -371,6 +379,7 @@ def ascend(
     state = _Volume(rows, data, _start(rows, duals), upper)
     best, best_pi, trace, done = -np.inf, state.pi, [], 0
     cap = np.iinfo(np.int64).max if steps is None else steps
+    fixed = steps is not None and deadline == np.inf
     while True:
         tick = time.monotonic()
         result = exact_pass(problem, rows, data, state.pi, per_item)
@@ -379,7 +388,9 @@ def ascend(
             if not np.isfinite(best) or time.monotonic() >= deadline:
                 break
             state.restart(data, best_pi)
-            while not state.moved and (more := _steps(state, data, deadline, reserve, cap - done)):
+            while not state.moved and (
+                more := _steps(state, data, deadline, reserve, cap - done, fixed)
+            ):
                 done += more
             if not state.moved:
                 break
@@ -393,7 +404,9 @@ def ascend(
         state.recentre(data)
         if upper is not None and target_gap is not None and upper - best <= target_gap * abs(upper):
             break
-        while not state.moved and (more := _steps(state, data, deadline, reserve, cap - done)):
+        while not state.moved and (
+            more := _steps(state, data, deadline, reserve, cap - done, fixed)
+        ):
             done += more
         if not state.moved:
             break
