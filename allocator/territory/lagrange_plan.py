@@ -36,8 +36,8 @@ from allocator.territory.core import (
     start_values,
     violations,
 )
-from allocator.territory.heuristic import neighbourhood_search, round_lp
-from allocator.territory.lagrange import ascend
+from allocator.territory.heuristic import round_lp
+from allocator.territory.lagrange import Ascent, ascend
 from allocator.territory.pairs import at
 from allocator.territory.pricing import initial_arcs
 from allocator.territory.solve_arcs import ArcSolution, CoreOptions
@@ -59,9 +59,14 @@ ASCENT_SHARE = 0.3
 #: Arcs per free item in the placing MIPs (its best by reduced cost; the current one too).
 SHORT = 5
 
-#: Share of the items freed for the first plan as near ties (smallest margins), besides those
-#: freed to repair the rows the Lagrangian choice breaks.
-TIE_SHARE = 0.04
+#: Shares of the items freed as near ties (smallest margins) in the first plan's attempts.
+TIE_SHARES = (0.04, 0.15, 0.4, 1.0)
+
+#: Share of the time left the first plan may use.
+FIRST_SHARE = 0.6
+
+#: Share of the time left after the first plan that the second ascent (towards it) gets.
+REASCENT_SHARE = 0.3
 
 #: Items per improvement window (the items of a few neighbouring reps).
 WINDOW = 4000
@@ -115,16 +120,9 @@ def solve_by_ascent(
     arcs = initial_arcs(problem, first, within=options.within, per_rep=per_rep)
     if start is not None:
         arcs = np.union1d(arcs, np.arange(n) * m + start)
-    until = began + ASCENT_SHARE * (deadline - began)
-    asc = ascend(problem, arcs, None, deadline=until)
-    bound = asc.bound
-    reduced = reduced_costs(problem, asc.duals)
-    rc = _gather(reduced, problem.shape, asc.arcs)
-    short, best, margin = _short_list(asc.arcs, rc, n, m)
-    floor = np.full(n, np.inf)
-    np.minimum.at(floor, asc.arcs // m, rc)
-    plan = _first_plan(problem, short, best, margin, solver, deadline, bound)
-    plan = _better(problem, plan, start)
+    asc = ascend(problem, arcs, None, deadline=began + ASCENT_SHARE * (deadline - began))
+    prices = _prices(problem, asc)
+    plan = _better(problem, _first_plan(problem, asc.arcs, prices, solver, deadline), start)
     if plan is None:
         raise NoSolutionInTimeError(
             f"{problem.name}: no plan from the Lagrangian ascent within the run's time budget "
@@ -132,9 +130,34 @@ def solve_by_ascent(
             "raise solver.time_limit"
         )
     value = _value(problem, plan)
-    note(value, bound, "ascent")
-    plan, value = _improve(problem, (plan, value), short, (reduced, floor), solver, deadline, bound)
-    return _solution(problem, plan, value, bound, solver, len(asc.arcs), began)
+    note(value, asc.bound, "ascent")
+    if not _close(value, asc.bound, solver.gap) and time_left(deadline) > 8 * MARGIN:
+        until = time.monotonic() + REASCENT_SHARE * time_left(deadline)
+        again = ascend(
+            problem, asc.arcs, asc.duals, deadline=until, upper=value, target_gap=solver.gap
+        )
+        if again.bound is not None and (asc.bound is None or again.bound > asc.bound):
+            asc, prices = again, _prices(problem, again)
+            note(value, asc.bound, "ascent")
+    short = _short_list(asc.arcs, prices[1], n, m)
+    plan, value = _improve(problem, (plan, value), short, prices, solver, deadline, asc.bound)
+    return _solution(problem, plan, value, asc.bound, solver, len(asc.arcs), began)
+
+
+def _prices(problem: ArcProblem, asc: Ascent) -> tuple[object, FloatArray, IntArray, FloatArray]:
+    """At the ascent's multipliers: the reduced costs (lazy pairs), those of its candidate arcs,
+    each item's cheapest candidate rep (its Lagrangian choice) and its margin (second-cheapest
+    minus cheapest; inf with one candidate)."""
+    n, m = problem.shape
+    reduced = reduced_costs(problem, asc.duals)
+    rc = _gather(reduced, problem.shape, asc.arcs)
+    items = asc.arcs // m
+    order = np.lexsort((rc, items))
+    rank = np.arange(len(order)) - np.searchsorted(items[order], items[order], side="left")
+    head, two = order[rank == 0], order[rank == 1]
+    second = np.full(n, np.inf)
+    second[items[two]] = rc[two]
+    return reduced, rc, (asc.arcs[head] % m).astype(np.int64), second - rc[head]
 
 
 def _gather(values: object, shape: tuple[int, int], arcs: IntArray) -> FloatArray:
@@ -147,21 +170,12 @@ def _gather(values: object, shape: tuple[int, int], arcs: IntArray) -> FloatArra
     return np.concatenate(parts)
 
 
-def _short_list(
-    arcs: IntArray, rc: FloatArray, n: int, m: int
-) -> tuple[IntArray, IntArray, FloatArray]:
-    """Each item's :data:`SHORT` cheapest arcs by reduced cost (sorted flat ids), its cheapest
-    rep, and the margin (second cheapest minus cheapest; inf with one arc)."""
+def _short_list(arcs: IntArray, rc: FloatArray, n: int, m: int) -> IntArray:
+    """Each item's :data:`SHORT` cheapest arcs by reduced cost ``rc`` (sorted flat ids)."""
     items = arcs // m
     order = np.lexsort((rc, items))
     rank = np.arange(len(order)) - np.searchsorted(items[order], items[order], side="left")
-    head = order[rank == 0]
-    best = arcs[head] % m
-    second = np.full(n, np.inf)
-    two = order[rank == 1]
-    second[items[two]] = rc[two]
-    margin = second - rc[head]
-    return np.sort(arcs[order[rank < SHORT]]), best.astype(np.int64), margin
+    return np.sort(arcs[order[rank < SHORT]])
 
 
 def _cover(groups: IntArray, key: FloatArray, weight: FloatArray, need: FloatArray) -> BoolArray:
@@ -208,29 +222,31 @@ def _repair_set(
 
 def _first_plan(
     problem: ArcProblem,
-    short: IntArray,
-    best: IntArray,
-    margin: FloatArray,
+    arcs: IntArray,
+    prices: tuple[object, FloatArray, IntArray, FloatArray],
     solver: SolverSettings,
     deadline: float,
-    bound: float | None,
 ) -> IntArray | None:
-    """The Lagrangian choice with the near ties and the repair set freed, placed by the MIP
-    over the short lists; a greedy placing when that finds nothing."""
+    """The Lagrangian choice with the repair set and the near ties freed, the free items placed
+    by the MIP over their candidate ``arcs``; more ties freed (:data:`TIE_SHARES`) while that
+    finds nothing; a greedy placing when nothing else did."""
     n, m = problem.shape
-    free = _repair_set(problem, best, margin, short)
-    ties = np.argsort(margin, kind="stable")[: int(TIE_SHARE * n)]
-    free[ties] = True
-    base = np.where(free, -1, best)
-    arcs = np.union1d(short, np.arange(n) * m + best)
-    log.info("ascent plan: %d of %d items free for the first MIP", int(free.sum()), n)
-    budget = 0.5 * max(time_left(deadline) - MARGIN, 0.0)
-    with traced_as("ascent-plan", bound=False):
-        plan = neighbourhood_search(problem, arcs, base, solver, time_limit=budget, bound=bound)
-    if plan is None:
-        values = np.isin(arcs, np.flatnonzero(~free) * m + best[~free]).astype(float)
-        plan = round_lp(problem, arcs, values)
-    return plan
+    _, _, best, margin = prices
+    repair = _repair_set(problem, best, margin, arcs)
+    order = np.argsort(margin, kind="stable")
+    chosen = np.arange(n) * m + best
+    budget = time.monotonic() + FIRST_SHARE * max(time_left(deadline) - MARGIN, 0.0)
+    for share in TIE_SHARES:
+        free = repair.copy()
+        free[order[: int(share * n)]] = True
+        log.info("ascent plan: %d of %d items free", int(free.sum()), n)
+        part = np.union1d(arcs[free[arcs // m]], chosen[~free])
+        with traced_as("ascent-plan", bound=False):
+            plan = _solve_window(problem, part, None, solver, 0.5 * time_left(budget), deadline)
+        if plan is not None and not violations(problem, plan):
+            return plan
+    values = np.isin(arcs, chosen[margin > np.median(margin)]).astype(float)
+    return round_lp(problem, arcs, values)
 
 
 def _better(problem: ArcProblem, plan: IntArray | None, other: IntArray | None) -> IntArray | None:
@@ -270,18 +286,19 @@ def _improve(
     problem: ArcProblem,
     found: tuple[IntArray, float],
     short: IntArray,
-    prices: tuple[object, FloatArray],
+    prices: tuple[object, FloatArray, IntArray, FloatArray],
     solver: SolverSettings,
     deadline: float,
     bound: float | None,
 ) -> tuple[IntArray, float]:
     """MIP windows (:func:`_window`) re-solved over the short lists, warm-started from the plan,
-    while the plan is not within ``solver.gap`` of ``bound`` and time is left. ``prices``: the
-    reduced costs (lazy pairs) and each item's least one over its candidates."""
+    while the plan is not within ``solver.gap`` of ``bound`` and time is left (``prices`` as
+    :func:`_prices` gives them)."""
     plan, value = found
-    reduced, floor = prices
+    reduced, _, best, _ = prices
     n, m = problem.shape
     taken = np.zeros(m, bool)
+    floor = _gather(reduced, problem.shape, np.arange(n) * m + best)
     while not _close(value, bound, solver.gap) and time_left(deadline) > 4 * MARGIN:
         here = np.arange(n) * m + plan
         gain = np.maximum(_gather(reduced, problem.shape, here) - floor, 0.0)
@@ -301,7 +318,7 @@ def _improve(
 def _solve_window(
     problem: ArcProblem,
     arcs: IntArray,
-    start: IntArray,
+    start: IntArray | None,
     solver: SolverSettings,
     time_limit: float,
     deadline: float,
@@ -318,7 +335,7 @@ def _solve_window(
         return assign if report.has_solution else None
     n, m = problem.shape
     model = build_model(problem, arcs, integer=True)
-    warm = start_values(model, problem, start)
+    warm = start_values(model, problem, start) if start is not None else None
     report = solve(model.prob, solver, warm_start=warm, time_limit=limit)
     return read_assignment(model, n, m) if report.has_solution else None
 
