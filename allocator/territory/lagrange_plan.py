@@ -36,10 +36,10 @@ from allocator.territory.core import (
     start_values,
     violations,
 )
-from allocator.territory.heuristic import round_lp
+from allocator.territory.heuristic import lp_base, neighbourhood_search, round_lp
 from allocator.territory.lagrange import Ascent, ascend
 from allocator.territory.pairs import at
-from allocator.territory.pricing import initial_arcs
+from allocator.territory.pricing import initial_arcs, price_arcs
 from allocator.territory.solve_arcs import ArcSolution, CoreOptions
 
 __all__ = ["ASCENT_FROM", "ascent_path", "solve_by_ascent"]
@@ -122,7 +122,8 @@ def solve_by_ascent(
         arcs = np.union1d(arcs, np.arange(n) * m + start)
     asc = ascend(problem, arcs, None, deadline=began + ASCENT_SHARE * (deadline - began))
     prices = _prices(problem, asc)
-    plan = _better(problem, _first_plan(problem, asc.arcs, prices, solver, deadline), start)
+    placed = _first_plan(problem, asc.arcs, prices, solver, deadline, asc.bound)
+    plan = _better(problem, placed, start)
     if plan is None:
         raise NoSolutionInTimeError(
             f"{problem.name}: no plan from the Lagrangian ascent within the run's time budget "
@@ -226,10 +227,12 @@ def _first_plan(
     prices: tuple[object, FloatArray, IntArray, FloatArray],
     solver: SolverSettings,
     deadline: float,
+    bound: float | None,
 ) -> IntArray | None:
-    """The Lagrangian choice with the repair set and the near ties freed, the free items placed
-    by the MIP over their candidate ``arcs``; more ties freed (:data:`TIE_SHARES`) while that
-    finds nothing; a greedy placing when nothing else did."""
+    """The Lagrangian choice with the repair set and the near ties freed; the free items placed
+    as in "Warm start": the LP over their candidate ``arcs`` (the kept items one arc each), its
+    integral values kept and a MIP over the rest (:func:`neighbourhood_search`). More ties are
+    freed (:data:`TIE_SHARES`) while that finds nothing; a greedy placing comes last."""
     n, m = problem.shape
     _, _, best, margin = prices
     repair = _repair_set(problem, best, margin, arcs)
@@ -241,8 +244,14 @@ def _first_plan(
         free[order[: int(share * n)]] = True
         log.info("ascent plan: %d of %d items free", int(free.sum()), n)
         part = np.union1d(arcs[free[arcs // m]], chosen[~free])
+        lp = price_arcs(problem, part, solver, deadline=budget - MARGIN, price=False)
+        if not lp.feasible or lp.bound is None:
+            continue
+        base = lp_base(problem, lp.arcs, lp.values)
         with traced_as("ascent-plan", bound=False):
-            plan = _solve_window(problem, part, None, solver, 0.5 * time_left(budget), deadline)
+            plan = neighbourhood_search(
+                problem, lp.arcs, base, solver, time_limit=0.7 * time_left(budget), bound=bound
+            )
         if plan is not None and not violations(problem, plan):
             return plan
     values = np.isin(arcs, chosen[margin > np.median(margin)]).astype(float)
