@@ -247,10 +247,11 @@ def _first_plan(
         lp = price_arcs(problem, part, solver, deadline=budget - MARGIN, price=False)
         if not lp.feasible or lp.bound is None:
             continue
-        base = lp_base(problem, lp.arcs, lp.values)
+        base = lp_base(problem, lp.arcs, lp.values)  # kept items too: they are integral
+        every = np.union1d(arcs, lp.arcs)  # so that the search can free kept items as well
         with traced_as("ascent-plan", bound=False):
             plan = neighbourhood_search(
-                problem, lp.arcs, base, solver, time_limit=0.7 * time_left(budget), bound=bound
+                problem, every, base, solver, time_limit=0.7 * time_left(budget), bound=bound
             )
         if plan is not None and not violations(problem, plan):
             return plan
