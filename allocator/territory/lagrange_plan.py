@@ -54,19 +54,22 @@ BoolArray = npt.NDArray[np.bool_]
 ASCENT_FROM = 50_000_000
 
 #: Share of the time the ascent gets before the first plan is built.
-ASCENT_SHARE = 0.3
+ASCENT_SHARE = 0.25
 
 #: Arcs per free item in the placing MIPs (its best by reduced cost; the current one too).
 SHORT = 5
 
 #: Shares of the items freed as near ties (smallest margins) in the first plan's attempts.
-TIE_SHARES = (0.04, 0.15, 0.4, 1.0)
+TIE_SHARES = (0.04, 0.15)
+
+#: Most items for the last resort, the greedy placing (:func:`heuristic.round_lp`).
+GREEDY_MAX = 20_000
 
 #: Share of the time left the first plan may use.
-FIRST_SHARE = 0.6
+FIRST_SHARE = 0.85
 
 #: Share of the time left after the first plan that the second ascent (towards it) gets.
-REASCENT_SHARE = 0.3
+REASCENT_SHARE = 0.25
 
 #: Items per improvement window (the items of a few neighbouring reps).
 WINDOW = 4000
@@ -251,10 +254,12 @@ def _first_plan(
         every = np.union1d(arcs, lp.arcs)  # so that the search can free kept items as well
         with traced_as("ascent-plan", bound=False):
             plan = neighbourhood_search(
-                problem, every, base, solver, time_limit=0.7 * time_left(budget), bound=bound
+                problem, every, base, solver, time_limit=time_left(budget), bound=bound
             )
         if plan is not None and not violations(problem, plan):
             return plan
+    if n > GREEDY_MAX:  # item by item in Python: longer than the run has at scale
+        return None
     values = np.isin(arcs, chosen[margin > np.median(margin)]).astype(float)
     return round_lp(problem, arcs, values)
 
