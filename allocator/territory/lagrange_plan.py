@@ -50,8 +50,11 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-#: Pairs (items x reps) from which the sparse path plans from the ascent instead of the LP.
-ASCENT_FROM = 50_000_000
+#: Pairs (items x reps) from which the sparse path plans from the ascent instead of the LP:
+#: above 100,000 x 1,000 (1e8 pairs), where today's path still gives a plan (0.24% from its
+#: bound in 600 s) and this one did not in 180 s (``/work/proto/asc24/findings.md``); at
+#: 250,000 x 2,000 (5e8) the first LP does not finish in 600 s.
+ASCENT_FROM = 200_000_000
 
 #: Share of the time the ascent gets before the first plan is built.
 ASCENT_SHARE = 0.25
