@@ -127,6 +127,10 @@ def solve_arcs(
     """
     began = time.monotonic()
     deadline = resolve_deadline(deadline, solver.time_limit)
+    from allocator.territory import lagrange_plan as lp  # it imports this module's types
+
+    if lp.ascent_path(problem, options):  # large sparse path: a plan without the first LP
+        return lp.solve_by_ascent(problem, options, solver, start=start, deadline=deadline)
     n, m = problem.shape
     first = options.first_nearest(n)
     per_rep = -(-2 * n // m) if first != options.nearest else 0  # twice a fair count per rep

@@ -1,0 +1,108 @@
+"""The plan from the Lagrangian ascent (:mod:`allocator.territory.lagrange_plan`), forced on
+small sparse-path instances (``pairs.SPARSE_FROM`` and ``ASCENT_FROM`` set to 0).
+
+The plan must satisfy every row (the public solve runs the independent checker), its bound
+must be a true lower bound (at most the exact optimum of today's path), and the reported gap
+must be the plan's distance to that bound. The Lagrangian choice at zero multipliers (each
+account to its cheapest rep) overloads reps in the demo; the plan must still be feasible.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from allocator.demo import demo_settings, generate_company
+from allocator.io.settings import AssignmentSettings, SolverSettings
+from allocator.solver import Status
+from allocator.territory import lagrange_plan, pairs
+from allocator.territory.assignment import solve_assignment
+from allocator.territory.build import build_territory, territory_problem
+from allocator.territory.core import activities, violations
+from allocator.territory.lagrange import ascend
+from allocator.territory.solve_arcs import CoreOptions, solve_arcs
+
+EXACT = SolverSettings(threads=1, time_limit=60, gap=0.0)
+PLAN = SolverSettings(threads=1, time_limit=8, gap=0.002)
+
+
+def _company(seed: int = 5):
+    tables = generate_company(accounts=400, reps=10, regions=12, products=2, seed=seed)
+    block = demo_settings(tables)["assignment"]
+    block["constraints"]["candidates"]["nearest"] = 4  # few candidates: the ascent adds arcs
+    return tables, AssignmentSettings.model_validate(block)
+
+
+def _problem(tables, settings, monkeypatch):
+    monkeypatch.setattr(pairs, "SPARSE_FROM", 0)
+    problem = territory_problem(tables, settings, build_territory(tables, settings))
+    assert problem.lazy
+    c = settings.constraints.candidates
+    return problem, CoreOptions(nearest=c.nearest, price_out=c.price_out)
+
+
+def _exact(problem, options) -> float:
+    """Today's path (the threshold not reached): the proven optimum."""
+    assert not lagrange_plan.ascent_path(problem, options)
+    solution = solve_arcs(problem, options, EXACT)
+    assert solution.exact and solution.report.status is Status.OPTIMAL
+    assert "ascent" not in solution.report.message
+    return float(solution.report.objective)
+
+
+@pytest.mark.parametrize("seed", [5, 11])
+def test_plan_is_feasible_and_its_bound_is_below_the_exact_optimum(monkeypatch, seed) -> None:
+    tables, settings = _company(seed)
+    problem, options = _problem(tables, settings, monkeypatch)
+    optimum = _exact(problem, options)
+    monkeypatch.setattr(lagrange_plan, "ASCENT_FROM", 0)
+    assert lagrange_plan.ascent_path(problem, options)
+    found = solve_arcs(problem, options, PLAN)
+    report = found.report
+    assert "ascent" in report.message and not found.exact
+    assert violations(problem, found.assign) == []
+    assert report.bound is not None and report.objective is not None
+    assert report.bound <= optimum + 1e-6 * abs(optimum)
+    assert report.objective >= optimum - 1e-6 * abs(optimum)
+    assert report.gap == pytest.approx((report.objective - report.bound) / report.objective)
+    within = report.objective - report.bound <= PLAN.gap * report.objective
+    assert report.status is (Status.OPTIMAL if within else Status.TIME_LIMIT)
+    # the public solve: the independent checker verifies every row and the objective
+    result = solve_assignment(tables, settings, PLAN)
+    assert result.report.objective == pytest.approx(report.objective, rel=0.02)
+    assert result.report.bound <= optimum + 1e-6 * abs(optimum)
+
+
+def test_an_overloading_lagrangian_choice_still_gives_a_feasible_plan(monkeypatch) -> None:
+    tables, settings = _company()
+    problem, options = _problem(tables, settings, monkeypatch)
+    monkeypatch.setattr(lagrange_plan, "ASCENT_FROM", 0)
+    stopped = []
+
+    def at_zero(problem, arcs, duals, **kw):  # no step: the multipliers stay 0
+        stopped.append(ascend(problem, arcs, duals, deadline=kw["deadline"], steps=0))
+        return stopped[-1]
+
+    monkeypatch.setattr(lagrange_plan, "ascend", at_zero)
+    found = solve_arcs(problem, options, PLAN)
+    assert stopped and not any(stopped[0].duals.values())
+    n = problem.shape[0]
+    cheapest = np.array(
+        [int(np.argmin(np.where(problem.eligible[i], problem.cost[i], np.inf))) for i in range(n)]
+    )
+    capacity = next(f for f in problem.families if f.key == "capacity")
+    assert (activities(problem, capacity, cheapest) > capacity.rhs).any()  # it overloads
+    assert violations(problem, found.assign) == []
+    assert found.report.bound == pytest.approx(stopped[0].bound)
+    assert found.report.objective >= found.report.bound
+
+
+def test_nothing_in_time_is_a_clear_error(monkeypatch) -> None:
+    from allocator.exceptions import NoSolutionInTimeError
+
+    tables, settings = _company()
+    problem, options = _problem(tables, settings, monkeypatch)
+    monkeypatch.setattr(lagrange_plan, "ASCENT_FROM", 0)
+    monkeypatch.setattr(lagrange_plan, "_first_plan", lambda *a, **k: None)
+    with pytest.raises(NoSolutionInTimeError, match="Lagrangian ascent"):
+        solve_arcs(problem, options, PLAN)
