@@ -51,9 +51,9 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 #: Pairs (items x reps) from which the sparse path plans from the ascent instead of the LP:
-#: above 100,000 x 1,000 (1e8 pairs), where today's path still gives a plan (0.24% from its
-#: bound in 600 s) and this one did not in 180 s (``/work/proto/asc24/findings.md``); at
-#: 250,000 x 2,000 (5e8) the first LP does not finish in 600 s.
+#: above 100,000 x 1,000 (1e8 pairs), where today's path gives a plan 0.24% from its bound in
+#: 98 s and this one gave none in 180 s; at 250,000 x 2,000 (5e8) the first LP does not finish
+#: in 600 s (``benchmarks/profile_scale.md``, session 24).
 ASCENT_FROM = 200_000_000
 
 #: Share of the time the ascent gets before the first plan is built.
