@@ -8,7 +8,7 @@ multipliers ``pi`` and keep ``assign_once``: for every valid ``pi`` (signs and w
 
 bounds every plan from below (Fisher 1981, Management Science 27(1)). :func:`ascend` maximises
 it by the Volume algorithm (Barahona & Anbil 2000, Math. Programming 87(3)): Polyak steps
-along averaged subgradients in scaled rows (``_prepare``), each step a minimum over
+along averaged subgradients, rows scaled by their mean ``|a_j|``, each step a minimum over
 the candidate arcs only (1-D numpy vectors, a segment per item; an over-estimate of L). Every
 few steps an *exact pass* evaluates L over all eligible pairs (pruned passes of
 :mod:`allocator.territory.pruned` on the sparse path, row blocks otherwise) and the pairs that
@@ -76,8 +76,7 @@ class Ascent:
 @dataclass(frozen=True)
 class _Rows:
     """Every family row in one vector: PuLP names, rhs, the valid interval of its multiplier
-    (signs, deviation weights), its scale ``max(1, |rhs|)`` (``_prepare`` changes single
-    rows'); ``start`` per family."""
+    (signs, deviation weights), its scale (set by ``_prepare``); ``start`` per family."""
 
     names: tuple[str, ...]
     rhs: FloatArray
@@ -100,7 +99,7 @@ def _rows(problem: ArcProblem) -> _Rows:
         names += [family.pulp_name(j) for j in range(len(b))]
         rhs.append(b), lo.append(low), hi.append(high), start.append(start[-1] + len(b))
     b, cat = np.concatenate(rhs), np.concatenate
-    return _Rows(tuple(names), b, cat(lo), cat(hi), np.maximum(1.0, np.abs(b)), np.array(start))
+    return _Rows(tuple(names), b, cat(lo), cat(hi), np.ones(len(b)), np.array(start))
 
 
 @dataclass(frozen=True)
@@ -274,23 +273,32 @@ def evaluate(
 class _Volume:
     """The Volume algorithm's state over the candidates (Barahona & Anbil 2000, section 3):
     the best multipliers ``pi`` and their value, the averaged activities ``act`` (``A x̄``),
-    the step factor ``lam`` and the count of non-improving steps."""
+    the step factor ``lam`` and the count of non-improving steps; steps stay in a box of
+    ``radius`` (scaled units: reduced cost per average arc) around ``center``, the last
+    exactly evaluated multipliers (boxstep: Marsten, Hogan & Blankenship 1975), because the
+    candidates model L well only near the multipliers they were priced at."""
 
     def __init__(self, rows: _Rows, data: _Arcs, pi: FloatArray, upper: float | None) -> None:
-        self.rows, self.upper, self.pi = rows, upper, pi
+        self.rows, self.upper, self.pi, self.center = rows, upper, pi, pi
         self.lam, self.reds, self.moved = 0.1, 0, False
         self.value, first = _inner(data, rows, pi)
         self.act = _activity(data, first)
+        c, at = data.cost, data.starts  # the box: a typical item's range of candidate costs
+        spread = np.maximum.reduceat(c, at) - np.minimum.reduceat(c, at)
+        self.radius = max(float(spread.mean()), 1e-9)
 
     def restart(self, data: _Arcs, pi: FloatArray) -> None:
-        """Back to ``pi`` (the best exactly evaluated multipliers) with a quarter of the step."""
-        self.pi, self.lam, self.reds = pi, max(self.lam / 4, LAMBDA[0]), 0
+        """Back to ``pi`` (the best exactly evaluated multipliers) with a quarter of the step,
+        the box centred there."""
+        self.pi, self.center, self.lam, self.reds = pi, pi, max(self.lam / 4, LAMBDA[0]), 0
         self.value, first = _inner(data, self.rows, pi)
         self.act, self.moved = _activity(data, first), False
 
-    def recentre(self, data: _Arcs) -> None:
-        """Re-evaluate ``pi`` over the grown candidates."""
-        (self.value, _), self.moved = _inner(data, self.rows, self.pi), False
+    def recentre(self, data: _Arcs, grow: bool) -> None:
+        """Re-evaluate ``pi`` over the grown candidates and centre the box there; the box
+        doubles after an exact improvement."""
+        self.radius *= 2.0 if grow else 1.0
+        self.center, (self.value, _), self.moved = self.pi, _inner(data, self.rows, self.pi), False
 
     def step(self, data: _Arcs) -> bool:
         """One step; False when the subgradient at ``pi`` vanishes (nothing left to gain)."""
@@ -305,11 +313,16 @@ class _Volume:
         size = max(1.0, abs(self.value))  # T - L: the incumbent's distance, else 1% of |L|
         above = -1.0 if self.upper is None else self.upper - self.value
         t = self.lam * (above if above > 1e-4 * size else 0.01 * size) / norm
-        pi = np.clip(self.pi + t * d / rows.scale, rows.lo, rows.hi)
+        box = self.radius / rows.scale
+        pi = np.clip(self.pi + t * d / rows.scale, self.center - box, self.center + box)
+        pi = np.clip(pi, rows.lo, rows.hi)
         value, first = _inner(data, rows, pi)
         act = _activity(data, first)
-        g = (rows.rhs - act) / rows.scale
-        self.act = ALPHA * act + (1 - ALPHA) * self.act
+        g, diff = (rows.rhs - act) / rows.scale, (act - self.act) / rows.scale
+        # the weight that makes the new average shortest, within [ALPHA / 10, ALPHA]
+        old = (rows.rhs - self.act) / rows.scale
+        alpha = float(np.clip((old @ diff) / max(float(diff @ diff), 1e-300), ALPHA / 10, ALPHA))
+        self.act = alpha * act + (1 - alpha) * self.act
         if value > self.value:
             if g @ d >= 0:  # green: a longer step next
                 self.lam = min(self.lam * 1.1, LAMBDA[1])
@@ -396,12 +409,13 @@ def ascend(
                 break
             continue
         bound, new = result
-        if bound > best:
+        grow = bound > best
+        if grow:
             best, best_pi = bound, state.pi
         trace.append((round(time.monotonic() - began, 3), bound))
         log.info("lagrange: step %d, bound %.10g, %d pairs enter", done, bound, len(new))
         data = _merge(problem, rows, data, new)
-        state.recentre(data)
+        state.recentre(data, grow)
         if upper is not None and target_gap is not None and upper - best <= target_gap * abs(upper):
             break
         while not state.moved and (
@@ -424,10 +438,6 @@ def _prepare(problem: ArcProblem, arcs: IntArray) -> tuple[_Rows, _Arcs]:
         raise ValueError(f"{problem.name}: candidate arc {bad} (item {bad // m}) is not eligible")
     rows = _rows(problem)
     data = _index(problem, arcs, *_vectors(problem, rows, arcs))
-    # a single row over all arcs (max_moved, managers) is scaled by its mean |a_j| over the
-    # candidates, not by its rhs (a team's total: its multiplier would have to travel far)
-    size = np.asarray(abs(data.matrix).sum(axis=0)).ravel()
+    size = np.asarray(abs(data.matrix).sum(axis=0)).ravel()  # mean |a_j| over the candidates
     count = np.diff(data.matrix.tocsc().indptr)
-    mean = np.where(count > 0, size / np.maximum(count, 1), 1.0)
-    one = np.concatenate([np.full(len(f.rhs), f.axis == "one") for f in problem.families] or [[]])
-    return replace(rows, scale=np.where(one.astype(bool), mean, rows.scale)), data
+    return replace(rows, scale=np.where(count > 0, size / np.maximum(count, 1), 1.0)), data
