@@ -23,10 +23,10 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 
-from allocator.territory.core import ArcProblem, reduced_costs
+from allocator.territory.core import ArcProblem, RowFamily, reduced_costs
 from allocator.territory.pruned import row_min
 
-__all__ = ["dual_bound", "dual_bound_value"]
+__all__ = ["dual_bound", "dual_bound_value", "multiplier_range"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -60,6 +60,19 @@ def dual_bound_value(problem: ArcProblem, duals: Mapping[str, float]) -> float |
 BLOCK = 4096
 
 
+def multiplier_range(problem: ArcProblem, family: RowFamily) -> tuple[FloatArray, FloatArray]:
+    """Per row of ``family``: the least and largest valid multiplier (``<= 0`` on ``<=`` rows,
+    ``>= 0`` on ``>=`` rows, free on ``==``; a deviation row's within +- its objective weight),
+    the range in which the relaxation bounds every plan (module docstring)."""
+    rows = len(np.asarray(family.rhs, float).ravel())
+    lo = np.full(rows, 0.0 if family.sense == ">=" else -np.inf)
+    hi = np.full(rows, 0.0 if family.sense == "<=" else np.inf)
+    if family.deviation is not None:
+        w = np.asarray(family.deviation, float) * problem.balance_weight
+        lo, hi = np.maximum(lo, -w), np.minimum(hi, w)
+    return lo, hi
+
+
 def _clip(problem: ArcProblem, duals: Mapping[str, float]) -> tuple[dict[str, float], float] | None:
     """The multipliers clipped to valid signs and weights, and ``sum_j pi_j rhs_j``."""
     if problem.balance_cap is not None:
@@ -69,14 +82,9 @@ def _clip(problem: ArcProblem, duals: Mapping[str, float]) -> tuple[dict[str, fl
     for family in problem.families:
         rhs = np.asarray(family.rhs, float)
         names = [family.pulp_name(j) for j in range(len(rhs))]
-        pi = np.array([duals.get(name, 0.0) for name in names])
-        if family.sense == "<=":
-            pi = np.minimum(pi, 0.0)
-        elif family.sense == ">=":
-            pi = np.maximum(pi, 0.0)
-        if family.deviation is not None:
-            w = np.asarray(family.deviation, float) * problem.balance_weight
-            pi = np.clip(pi, -w, w)
+        pi = np.clip(
+            np.array([duals.get(name, 0.0) for name in names]), *multiplier_range(problem, family)
+        )
         clipped.update(zip(names, pi.tolist(), strict=True))
         constant += float(pi @ rhs)
     return clipped, constant

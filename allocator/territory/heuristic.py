@@ -34,7 +34,7 @@ from allocator.territory.core import (
 )
 from allocator.territory.pairs import at, block_rows, rows_of
 
-__all__ = ["lp_base", "neighbourhood_search", "regret", "round_lp"]
+__all__ = ["lp_base", "neighbourhood_search", "regret", "round_lp", "solve_part"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -160,7 +160,7 @@ def neighbourhood_search(
         left = max(deadline - time.perf_counter(), 0.1)
         # its incumbents are whole solutions; its bound holds only for the fixed neighbourhood
         with traced_as("neighbourhood", bound=False):
-            report, found = _solve_part(
+            report, found = solve_part(
                 problem, arcs[free[ii] | (rr == base[ii])], best, solver, cuts, left / 2
             )
         if report.has_solution:
@@ -176,17 +176,23 @@ def neighbourhood_search(
     return best if best is not None and not violations(problem, best) else None
 
 
-def _solve_part(
+def solve_part(
     problem: ArcProblem,
     arcs: IntArray,
     start: IntArray | None,
     solver: SolverSettings,
     cuts: Sequence[Cut] | None,
     time_limit: float,
+    *,
+    deadline: float | None = None,
 ) -> tuple[SolveReport, IntArray | None]:
-    """The MIP over ``arcs`` warm-started from ``start``: from arrays at scale, else PuLP."""
+    """The MIP over ``arcs`` warm-started from ``start`` (a rep per item): from arrays at scale
+    (capped by ``deadline``, absolute :func:`time.monotonic`; None: the run's), else PuLP.
+    Returns the report and the rep per item (None without a solution)."""
     if use_arrays(problem, arcs, solver, cuts):
-        return solve_arc_mip(problem, arcs, solver, start=start, time_limit=time_limit)
+        return solve_arc_mip(
+            problem, arcs, solver, start=start, time_limit=time_limit, deadline=deadline
+        )
     n, m = problem.shape
     model = build_model(problem, arcs, integer=True, cuts=cuts)
     warm = start_values(model, problem, start) if start is not None else None

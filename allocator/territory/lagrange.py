@@ -28,10 +28,11 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from allocator.territory import pruned
+from allocator.territory.bound import multiplier_range
 from allocator.territory.core import ArcProblem, reduced_costs
 from allocator.territory.pairs import at, rows_of
 
-__all__ = ["Ascent", "ascend", "entering_pairs", "evaluate"]
+__all__ = ["Ascent", "ascend", "entering_pairs", "evaluate", "gather"]
 
 log = logging.getLogger("allocator")
 
@@ -91,11 +92,7 @@ def _rows(problem: ArcProblem) -> _Rows:
     rhs, lo, hi, start = [np.zeros(0)], [np.zeros(0)], [np.zeros(0)], [0]
     for family in problem.families:
         b = np.asarray(family.rhs, float).ravel()
-        low = np.full(len(b), 0.0 if family.sense == ">=" else -np.inf)
-        high = np.full(len(b), 0.0 if family.sense == "<=" else np.inf)
-        if family.deviation is not None:
-            w = np.asarray(family.deviation, float) * problem.balance_weight
-            low, high = np.maximum(low, -w), np.minimum(high, w)
+        low, high = multiplier_range(problem, family)
         names += [family.pulp_name(j) for j in range(len(b))]
         rhs.append(b), lo.append(low), hi.append(high), start.append(start[-1] + len(b))
     b, cat = np.concatenate(rhs), np.concatenate
@@ -113,7 +110,9 @@ class _Arcs:
     starts: IntArray
 
 
-def _gather(values: object, shape: tuple[int, int], ii: IntArray, rr: IntArray) -> FloatArray:
+def gather(values: object, shape: tuple[int, int], ii: IntArray, rr: IntArray) -> FloatArray:
+    """``values`` (broadcastable to ``shape``, or lazy pairs) at the pairs ``(ii, rr)``, as
+    floats, a block of pairs at a time (no temporary over all of them)."""
     step, part = pruned.GATHER, [np.zeros(0)]
     part += [at(values, shape, ii[k : k + step], rr[k : k + step]) for k in range(0, len(ii), step)]
     return np.concatenate(part).astype(float)
@@ -125,14 +124,14 @@ def _vectors(problem: ArcProblem, rows: _Rows, arcs: IntArray) -> tuple[FloatArr
     ii, rr = arcs // m, arcs % m
     who, col, val = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
     for f, family in enumerate(problem.families):
-        a = _gather(family.coef, problem.shape, ii, rr)
+        a = gather(family.coef, problem.shape, ii, rr)
         row = {"rep": rr, "item": ii, "one": np.zeros_like(ii)}[family.axis] + rows.start[f]
         nz = np.flatnonzero(a)
         who.append(nz), col.append(row[nz]), val.append(a[nz])
     cat = np.concatenate
     shape = (len(arcs), len(rows.rhs))
     matrix = sp.csr_matrix((cat(val), (cat(who), cat(col))), shape=shape)
-    return _gather(problem.cost, problem.shape, ii, rr), matrix
+    return gather(problem.cost, problem.shape, ii, rr), matrix
 
 
 def _index(problem: ArcProblem, arcs: IntArray, cost: FloatArray, matrix: sp.csr_matrix) -> _Arcs:
@@ -244,7 +243,7 @@ def exact_pass(
     found = None
     if problem.near is not None:  # far pairs skipped, exactly (a superset of those <= here)
         reduced = reduced_costs(problem, duals)
-        here = _gather(reduced, problem.shape, np.arange(len(rr)), rr)
+        here = gather(reduced, problem.shape, np.arange(len(rr)), rr)
         try:
             found = pruned.scan(problem, reduced, here, limit=PASS_PAIRS)
         except pruned.TooManyPairs:
@@ -432,7 +431,7 @@ def ascend(
 def _prepare(problem: ArcProblem, arcs: IntArray) -> tuple[_Rows, _Arcs]:
     """The rows and the candidates' vectors; ValueError on an ineligible candidate."""
     m = len(problem.reps)
-    ok = _gather(problem.eligible, problem.shape, arcs // m, arcs % m)
+    ok = gather(problem.eligible, problem.shape, arcs // m, arcs % m)
     if len(arcs) and not ok.all():
         bad = int(arcs[np.argmin(ok)])
         raise ValueError(f"{problem.name}: candidate arc {bad} (item {bad // m}) is not eligible")

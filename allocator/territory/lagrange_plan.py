@@ -22,25 +22,21 @@ import numpy.typing as npt
 
 from allocator.exceptions import NoSolutionInTimeError
 from allocator.io.settings import SolverSettings
-from allocator.solver import SolveReport, Status, relative_gap, solve
+from allocator.solver import SolveReport, Status, relative_gap
 from allocator.solver.deadline import call_limit, resolve_deadline, time_left
 from allocator.solver.trace import note, traced_as
-from allocator.territory.arc_mip import solve_arc_mip, use_arrays
 from allocator.territory.core import (
     ArcProblem,
     activities,
-    build_model,
     objective_terms,
-    read_assignment,
     reduced_costs,
-    start_values,
     violations,
 )
-from allocator.territory.heuristic import lp_base, neighbourhood_search, round_lp
-from allocator.territory.lagrange import Ascent, ascend
+from allocator.territory.heuristic import lp_base, neighbourhood_search, round_lp, solve_part
+from allocator.territory.lagrange import Ascent, ascend, gather
 from allocator.territory.pairs import at
 from allocator.territory.pricing import initial_arcs, price_arcs
-from allocator.territory.solve_arcs import ArcSolution, CoreOptions
+from allocator.territory.solve_arcs import ArcSolution, CoreOptions, best_start
 
 __all__ = ["ASCENT_FROM", "ascent_path", "solve_by_ascent"]
 
@@ -131,7 +127,7 @@ def solve_by_ascent(
     asc = ascend(problem, arcs, None, deadline=began + ASCENT_SHARE * (deadline - began))
     prices = _prices(problem, asc)
     placed = _first_plan(problem, asc.arcs, prices, solver, deadline, asc.bound)
-    plan = _better(problem, placed, start)
+    plan = best_start(problem, [placed, start])
     if plan is None:
         raise NoSolutionInTimeError(
             f"{problem.name}: no plan from the Lagrangian ascent within the run's time budget "
@@ -159,7 +155,7 @@ def _prices(problem: ArcProblem, asc: Ascent) -> tuple[object, FloatArray, IntAr
     minus cheapest; inf with one candidate)."""
     n, m = problem.shape
     reduced = reduced_costs(problem, asc.duals)
-    rc = _gather(reduced, problem.shape, asc.arcs)
+    rc = gather(reduced, problem.shape, asc.arcs // m, asc.arcs % m)
     items = asc.arcs // m
     order = np.lexsort((rc, items))
     rank = np.arange(len(order)) - np.searchsorted(items[order], items[order], side="left")
@@ -167,16 +163,6 @@ def _prices(problem: ArcProblem, asc: Ascent) -> tuple[object, FloatArray, IntAr
     second = np.full(n, np.inf)
     second[items[two]] = rc[two]
     return reduced, rc, (asc.arcs[head] % m).astype(np.int64), second - rc[head]
-
-
-def _gather(values: object, shape: tuple[int, int], arcs: IntArray) -> FloatArray:
-    """``values`` at the flat ids ``arcs``, a million pairs at a time."""
-    m, step = shape[1], 1 << 20
-    parts = [np.zeros(0)]
-    for lo in range(0, len(arcs), step):
-        part = arcs[lo : lo + step]
-        parts.append(np.asarray(at(values, shape, part // m, part % m), float))
-    return np.concatenate(parts)
 
 
 def _short_list(arcs: IntArray, rc: FloatArray, n: int, m: int) -> IntArray:
@@ -271,12 +257,6 @@ def _first_plan(
     return round_lp(problem, arcs, values)
 
 
-def _better(problem: ArcProblem, plan: IntArray | None, other: IntArray | None) -> IntArray | None:
-    """The cheaper of two complete assignments that satisfy every row (None if neither does)."""
-    ok = [p for p in (plan, other) if p is not None and not violations(problem, p)]
-    return min(ok, key=lambda p: _value(problem, p)) if ok else None
-
-
 def _value(problem: ArcProblem, assign: IntArray) -> float:
     return float(sum(objective_terms(problem, assign).values()))
 
@@ -320,10 +300,10 @@ def _improve(
     reduced, _, best, _ = prices
     n, m = problem.shape
     taken = np.zeros(m, bool)
-    floor = _gather(reduced, problem.shape, np.arange(n) * m + best)
+    floor = gather(reduced, problem.shape, np.arange(n), best)
     while not _close(value, bound, solver.gap) and time_left(deadline) > 4 * MARGIN:
         here = np.arange(n) * m + plan
-        gain = np.maximum(_gather(reduced, problem.shape, here) - floor, 0.0)
+        gain = np.maximum(gather(reduced, problem.shape, np.arange(n), plan) - floor, 0.0)
         if taken.all():
             taken[:] = False
         free = _window(short, plan, gain, m, taken)
@@ -350,16 +330,10 @@ def _solve_window(
     limit = min(time_limit, call_limit(deadline - MARGIN))
     if limit <= 0.5:
         return None
-    if use_arrays(problem, arcs, solver, None):
-        report, assign = solve_arc_mip(
-            problem, arcs, solver, start=start, time_limit=limit, deadline=deadline - MARGIN
-        )
-        return assign if report.has_solution else None
-    n, m = problem.shape
-    model = build_model(problem, arcs, integer=True)
-    warm = start_values(model, problem, start) if start is not None else None
-    report = solve(model.prob, solver, warm_start=warm, time_limit=limit)
-    return read_assignment(model, n, m) if report.has_solution else None
+    report, assign = solve_part(
+        problem, arcs, start, solver, None, limit, deadline=deadline - MARGIN
+    )
+    return assign if report.has_solution else None
 
 
 def _solution(

@@ -37,7 +37,7 @@ from allocator.territory.diagnose import elastic_diagnosis
 from allocator.territory.heuristic import lp_base, neighbourhood_search, round_lp
 from allocator.territory.pricing import Pricing, augment_arcs, initial_arcs, price_arcs
 
-__all__ = ["ArcSolution", "CoreOptions", "solve_arcs"]
+__all__ = ["ArcSolution", "CoreOptions", "best_start", "solve_arcs"]
 
 log = logging.getLogger("allocator")
 
@@ -220,7 +220,7 @@ def _first_start(
     if not pricing.priced and pricing.bound is None and len(arcs) >= ARRAYS_FROM:
         # no LP finished: a neighbourhood search would free every item (a MIP as large as
         # the whole problem); place the items greedily by cost instead
-        return _best_start(problem, [round_lp(problem, arcs, values), given])
+        return best_start(problem, [round_lp(problem, arcs, values), given])
     budget = share * time_left(deadline)
     base = lp_base(problem, arcs, values)
     found = neighbourhood_search(
@@ -228,7 +228,7 @@ def _first_start(
     )
     if found is None:
         found = round_lp(problem, arcs, values)
-    return _best_start(problem, [found, given])
+    return best_start(problem, [found, given])
 
 
 def _repair(
@@ -250,7 +250,7 @@ def _repair(
     )
 
 
-def _best_start(problem: ArcProblem, starts: list[IntArray | None]) -> IntArray | None:
+def best_start(problem: ArcProblem, starts: list[IntArray | None]) -> IntArray | None:
     """The cheapest feasible of the given complete assignments, or None."""
     feasible = [s for s in starts if s is not None and not violations(problem, s)]
     if not feasible:
