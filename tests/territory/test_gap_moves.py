@@ -72,20 +72,28 @@ def penalised(cost, weight, capacity, alpha, assign) -> float:
     return float(cost[assign, np.arange(len(assign))].sum() + (alpha * over).sum())
 
 
+def _penalised_state(seed: int, salt: int, barred: float):
+    """An instance with overloaded starts on odd seeds (capacity cut by a third), per-agent
+    penalty weights, a random share ``barred`` of (agent, job) cells barred, each agent's
+    excess load and half the jobs as table rows."""
+    cost, weight, capacity, assign = instance(seed)
+    capacity = capacity * (0.66 if seed % 2 else 1.0)
+    rng = np.random.default_rng(salt + seed)
+    m, n = cost.shape
+    alpha = rng.uniform(0.5, 3.0, m)
+    mask = rng.random((m, n)) < barred
+    load = np.zeros(m)
+    np.add.at(load, assign, weight[assign, np.arange(n)])
+    rows = np.sort(rng.choice(n, max(1, n // 2), replace=False))
+    return cost, weight, capacity, assign, alpha, mask, load - capacity, rows
+
+
 @pytest.mark.parametrize("seed", range(30))
 def test_swap_values_equal_the_penalised_cost_recomputed(seed: int) -> None:
     """Overloaded starts too (capacity cut by a third); tabu cells and same-agent pairs are
     barred (inf), every other cell is the recomputed change."""
-    cost, weight, capacity, assign = instance(seed)
-    capacity = capacity * (0.66 if seed % 2 else 1.0)
-    rng = np.random.default_rng(100 + seed)
-    m, n = cost.shape
-    alpha = rng.uniform(0.5, 3.0, m)
-    tabu = rng.random((m, n)) < 0.3
-    load = np.zeros(m)
-    np.add.at(load, assign, weight[assign, np.arange(n)])
-    excess = load - capacity
-    rows = np.sort(rng.choice(n, max(1, n // 2), replace=False))
+    cost, weight, capacity, assign, alpha, tabu, excess, rows = _penalised_state(seed, 100, 0.3)
+    n = cost.shape[1]
     table = _swap_deltas(
         cost, weight, assign, (excess, np.maximum(excess, 0), alpha), rows, tabu, -np.inf
     )
@@ -106,16 +114,8 @@ def test_swap_values_equal_the_penalised_cost_recomputed(seed: int) -> None:
 def test_chain_values_equal_the_penalised_cost_recomputed(seed: int) -> None:
     """Each cell (j1, j2) is the best chain j1 -> agent of j2, j2 -> a3 (a3 neither j1's agent
     nor j2's, open to j2) by enumeration of a3, with overloaded starts; shut cells are inf."""
-    cost, weight, capacity, assign = instance(seed)
-    capacity = capacity * (0.66 if seed % 2 else 1.0)
-    rng = np.random.default_rng(200 + seed)
+    cost, weight, capacity, assign, alpha, shut, excess, rows = _penalised_state(seed, 200, 0.25)
     m, n = cost.shape
-    alpha = rng.uniform(0.5, 3.0, m)
-    shut = rng.random((m, n)) < 0.25
-    load = np.zeros(m)
-    np.add.at(load, assign, weight[assign, np.arange(n)])
-    excess = load - capacity
-    rows = np.sort(rng.choice(n, max(1, n // 2), replace=False))
     table, to = penalised_chains(
         cost, weight, assign, (excess, np.maximum(excess, 0), alpha), rows, shut
     )
