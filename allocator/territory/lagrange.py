@@ -51,6 +51,10 @@ MIN_STEPS = 10
 #: Cheap steps between exact passes of a capped ascent without a deadline (reproducible runs).
 FIXED_STEPS = 20
 
+#: A pass below the best bound whose value falls short of the candidates' model by more than
+#: the model's promised gain plus this share of the bound makes the box shrink (``ascend``).
+TRUST = 1e-3
+
 #: Volume algorithm: weight of the newest subgradient in the average; the step factor's range;
 #: non-improving ("red") steps before that factor shrinks by 0.66 (Barahona & Anbil 2000).
 ALPHA, LAMBDA, REDS = 0.1, (5e-4, 2.0), 20
@@ -225,11 +229,19 @@ PASS_PAIRS = 50_000_000
 
 
 def exact_pass(
-    problem: ArcProblem, rows: _Rows, data: _Arcs, pi: FloatArray, per_item: int
+    problem: ArcProblem,
+    rows: _Rows,
+    data: _Arcs,
+    pi: FloatArray,
+    per_item: int,
+    *,
+    full: bool = True,
 ) -> tuple[float, IntArray] | None:
     """``L(pi)`` over every eligible pair (objective units) and the pairs that enter: outside
     the candidates, reduced cost below their item's candidate minimum (:func:`entering_pairs`).
-    None when the pruned scan would gather more than :data:`PASS_PAIRS` pairs.
+    None when the pruned scan would gather more than :data:`PASS_PAIRS` pairs, or when it
+    cannot prune, there are more than that many pairs and not ``full`` (after a pass that
+    pruned, multipliers where nothing prunes are far off: :func:`ascend` goes back).
 
     Each item's minimum over all eligible pairs is at most its candidate minimum, so the pairs
     at or below that value (all of them: the pruned scan skips only pairs proven above it) give
@@ -249,6 +261,10 @@ def exact_pass(
         except pruned.TooManyPairs:
             log.info("lagrange: exact pass skipped (over %d pairs)", PASS_PAIRS)
             return None
+    if found is None and not full and problem.shape[0] * m > PASS_PAIRS:
+        # no pair could be skipped: every pair (5e8 at 250,000 x 2,000) would take minutes
+        log.info("lagrange: exact pass skipped (no pruning at these multipliers)")
+        return None
     if found is None:
         best, new = _block_scan(problem, duals, rr, data.arcs, per_item)
         return float(pi @ rows.rhs + best.sum()), new
@@ -290,6 +306,14 @@ class _Volume:
         """Back to ``pi`` (the best exactly evaluated multipliers) with a quarter of the step,
         the box centred there."""
         self.pi, self.center, self.lam, self.reds = pi, pi, max(self.lam / 4, LAMBDA[0]), 0
+        self.value, first = _inner(data, self.rows, pi)
+        self.act, self.moved = _activity(data, first), False
+
+    def shrink(self, data: _Arcs, pi: FloatArray) -> None:
+        """Back to ``pi`` (the best exactly evaluated multipliers) in a box a quarter the
+        size, centred there: the candidates' model failed inside the old one."""
+        self.radius /= 4.0
+        self.pi, self.center, self.reds = pi, pi, 0
         self.value, first = _inner(data, self.rows, pi)
         self.act, self.moved = _activity(data, first), False
 
@@ -394,7 +418,7 @@ def ascend(
     fixed = steps is not None and deadline == np.inf
     while True:
         tick = time.monotonic()
-        result = exact_pass(problem, rows, data, state.pi, per_item)
+        result = exact_pass(problem, rows, data, state.pi, per_item, full=not trace)
         reserve = time.monotonic() - tick
         if result is None:  # a run-away step: back to the best exact point, shorter steps
             if not np.isfinite(best) or time.monotonic() >= deadline:
@@ -409,12 +433,18 @@ def ascend(
             continue
         bound, new = result
         grow = bound > best
+        # the candidates' model promised state.value; far below it (and below the best) the
+        # model was wrong at this distance: back to the best point in a smaller box
+        wrong = not grow and state.value - bound > max(state.value - best, 0.0) + TRUST * abs(best)
         if grow:
             best, best_pi = bound, state.pi
         trace.append((round(time.monotonic() - began, 3), bound))
         log.info("lagrange: step %d, bound %.10g, %d pairs enter", done, bound, len(new))
         data = _merge(problem, rows, data, new)
-        state.recentre(data, grow)
+        if wrong:
+            state.shrink(data, best_pi)
+        else:
+            state.recentre(data, grow)
         if upper is not None and target_gap is not None and upper - best <= target_gap * abs(upper):
             break
         while not state.moved and (

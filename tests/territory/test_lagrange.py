@@ -235,3 +235,51 @@ def test_an_exact_pass_over_its_pair_limit_is_skipped_not_run(monkeypatch) -> No
     capped = ascend(lazy, arcs, None, deadline=FAR, steps=150)
     assert capped.bound is not None
     assert capped.bound == pytest.approx(dual_bound_value(lazy, capped.duals), rel=1e-12)
+
+
+def test_a_pass_far_below_the_candidates_model_sends_the_ascent_back_to_its_best_point(
+    monkeypatch,
+) -> None:
+    """One candidate per item models L badly away from the start (at 250,000 x 2,000 a pass
+    fell from 48.3 to 17.7 million and the ascent ran away from there): the ascent goes back to
+    its best exact multipliers in a box a quarter the size, and reports its best exact value."""
+    lazy = _territory(400, 12, 0, sparse=True, monkeypatch=monkeypatch)
+    seen = []
+    shrink = lagrange._Volume.shrink
+
+    def spy(state, data, pi):
+        before = state.radius
+        shrink(state, data, pi)
+        value = dual_bound_value(lazy, dict(zip(state.rows.names, pi.tolist(), strict=True)))
+        seen.append((value, state.radius / before, np.array_equal(state.center, pi)))
+
+    monkeypatch.setattr(lagrange._Volume, "shrink", spy)
+    found = ascend(lazy, initial_arcs(lazy, 1), None, deadline=FAR, steps=200)
+    bounds = [b for _, b in found.trace]
+    assert seen, "this instance's second pass falls 8% below its first"
+    for value, ratio, centred in seen:
+        assert ratio == 0.25 and centred
+        k = next(j for j, b in enumerate(bounds) if b == pytest.approx(value, rel=1e-12))
+        assert value == pytest.approx(max(bounds[: k + 1]), rel=1e-12), "the best point so far"
+        assert min(bounds[k + 1 :]) < value, "and a pass after it fell below it"
+    assert found.bound == max(bounds)
+
+
+def test_a_pass_that_cannot_prune_is_skipped_after_the_first_on_a_large_problem(
+    monkeypatch,
+) -> None:
+    """Where no pair can be skipped, an exact pass evaluates every pair (minutes at 5e8 pairs):
+    the first pass does (the ascent needs one bound), a later one over ``PASS_PAIRS`` pairs is
+    skipped and the ascent goes back to its best point; every reported bound is exact."""
+    lazy = _territory(400, 12, 5, sparse=True, monkeypatch=monkeypatch)
+    arcs = initial_arcs(lazy, 3)
+    monkeypatch.setattr(lagrange.pruned, "scan", lambda *a, **k: None)  # nothing prunes
+    monkeypatch.setattr(lagrange, "PASS_PAIRS", 100)  # 400 x 12 pairs: a large problem
+    rows, data = lagrange._prepare(lazy, arcs)
+    pi = lagrange._start(rows, None)
+    full = lagrange.exact_pass(lazy, rows, data, pi, 3, full=True)
+    assert full is not None
+    assert full[0] == pytest.approx(dual_bound_value(lazy, {}), rel=1e-12)
+    assert lagrange.exact_pass(lazy, rows, data, pi, 3, full=False) is None
+    found = ascend(lazy, arcs, None, deadline=FAR, steps=100)
+    assert found.passes == 1 and found.bound == pytest.approx(full[0], rel=1e-12)
