@@ -21,16 +21,23 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
 from allocator.territory import pruned
-from allocator.territory.bound import multiplier_range
 from allocator.territory.core import ArcProblem, reduced_costs
-from allocator.territory.pairs import at, rows_of
+from allocator.territory.lagrange_model import (
+    Arcs,
+    Rows,
+    activity,
+    gather,
+    inner,
+    merged,
+    prepare,
+)
+from allocator.territory.pairs import rows_of
 
 __all__ = ["Ascent", "ascend", "entering_pairs", "evaluate", "gather"]
 
@@ -76,108 +83,6 @@ class Ascent:
     iterations: int
     passes: int
     trace: tuple[tuple[float, float], ...]
-
-
-@dataclass(frozen=True)
-class _Rows:
-    """Every family row in one vector: PuLP names, rhs, the valid interval of its multiplier
-    (signs, deviation weights), its scale (set by ``_prepare``); ``start`` per family."""
-
-    names: tuple[str, ...]
-    rhs: FloatArray
-    lo: FloatArray
-    hi: FloatArray
-    scale: FloatArray
-    start: IntArray
-
-
-def _rows(problem: ArcProblem) -> _Rows:
-    names: list[str] = []
-    rhs, lo, hi, start = [np.zeros(0)], [np.zeros(0)], [np.zeros(0)], [0]
-    for family in problem.families:
-        b = np.asarray(family.rhs, float).ravel()
-        low, high = multiplier_range(problem, family)
-        names += [family.pulp_name(j) for j in range(len(b))]
-        rhs.append(b), lo.append(low), hi.append(high), start.append(start[-1] + len(b))
-    b, cat = np.concatenate(rhs), np.concatenate
-    return _Rows(tuple(names), b, cat(lo), cat(hi), np.ones(len(b)), np.array(start))
-
-
-@dataclass(frozen=True)
-class _Arcs:
-    """Candidates as 1-D vectors: flat ids (sorted), items, cost, (arcs, rows) coefficients."""
-
-    arcs: IntArray
-    items: IntArray
-    cost: FloatArray
-    matrix: sp.csr_matrix
-    starts: IntArray
-
-
-def gather(values: object, shape: tuple[int, int], ii: IntArray, rr: IntArray) -> FloatArray:
-    """``values`` (broadcastable to ``shape``, or lazy pairs) at the pairs ``(ii, rr)``, as
-    floats, a block of pairs at a time (no temporary over all of them)."""
-    step, part = pruned.GATHER, [np.zeros(0)]
-    part += [at(values, shape, ii[k : k + step], rr[k : k + step]) for k in range(0, len(ii), step)]
-    return np.concatenate(part).astype(float)
-
-
-def _vectors(problem: ArcProblem, rows: _Rows, arcs: IntArray) -> tuple[FloatArray, sp.csr_matrix]:
-    """Cost and (arcs, rows) coefficient matrix of ``arcs`` (flat ids)."""
-    m = len(problem.reps)
-    ii, rr = arcs // m, arcs % m
-    who, col, val = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
-    for f, family in enumerate(problem.families):
-        a = gather(family.coef, problem.shape, ii, rr)
-        row = {"rep": rr, "item": ii, "one": np.zeros_like(ii)}[family.axis] + rows.start[f]
-        nz = np.flatnonzero(a)
-        who.append(nz), col.append(row[nz]), val.append(a[nz])
-    cat = np.concatenate
-    shape = (len(arcs), len(rows.rhs))
-    matrix = sp.csr_matrix((cat(val), (cat(who), cat(col))), shape=shape)
-    return gather(problem.cost, problem.shape, ii, rr), matrix
-
-
-def _index(problem: ArcProblem, arcs: IntArray, cost: FloatArray, matrix: sp.csr_matrix) -> _Arcs:
-    """The vectors of ``arcs`` (any order) sorted by flat id, with each item's segment.
-
-    Raises
-    ------
-    ValueError
-        When an item has no candidate arc (its minimum over the candidates is undefined).
-    """
-    order = np.argsort(arcs, kind="stable")
-    arcs = arcs[order]
-    items = arcs // len(problem.reps)
-    counts = np.bincount(items, minlength=len(problem.items))
-    if (counts == 0).any():
-        raise ValueError(f"{problem.name}: item {int(np.argmin(counts))} has no candidate arc")
-    starts = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64)
-    return _Arcs(arcs, items, cost[order], matrix[order], starts)
-
-
-def _merge(problem: ArcProblem, rows: _Rows, data: _Arcs, new: IntArray) -> _Arcs:
-    """``data`` with the arcs ``new`` (outside it) added."""
-    if not len(new):
-        return data
-    cost, matrix = _vectors(problem, rows, new)
-    arcs = np.concatenate([data.arcs, new])
-    both = sp.vstack([data.matrix, matrix]).tocsr()
-    return _index(problem, arcs, np.concatenate([data.cost, cost]), both)
-
-
-def _inner(data: _Arcs, rows: _Rows, pi: FloatArray) -> tuple[float, IntArray]:
-    """L over the candidates only at ``pi`` and each item's minimising candidate (position)."""
-    rc = data.cost - data.matrix @ pi
-    best = np.minimum.reduceat(rc, data.starts)
-    hit = np.flatnonzero(rc <= best[data.items])
-    first = hit[np.r_[True, data.items[hit][1:] != data.items[hit][:-1]]]
-    return float(pi @ rows.rhs + best.sum()), first
-
-
-def _activity(data: _Arcs, chosen: IntArray) -> FloatArray:
-    """Row activities ``A x`` of the assignment that takes the arcs at ``chosen``."""
-    return np.asarray(data.matrix[chosen].sum(axis=0)).ravel()
 
 
 def entering_pairs(
@@ -230,8 +135,8 @@ PASS_PAIRS = 50_000_000
 
 def exact_pass(
     problem: ArcProblem,
-    rows: _Rows,
-    data: _Arcs,
+    rows: Rows,
+    data: Arcs,
     pi: FloatArray,
     per_item: int,
     *,
@@ -249,7 +154,7 @@ def exact_pass(
     :func:`~allocator.territory.core.reduced_costs`.
     """
     duals = dict(zip(rows.names, pi.tolist(), strict=True))
-    _, first = _inner(data, rows, pi)
+    _, first = inner(data, rows, pi)
     m = len(problem.reps)
     rr = data.arcs[first] % m
     found = None
@@ -281,7 +186,7 @@ def evaluate(
     """One exact pass at ``duals`` (clipped to valid multipliers): ``L`` over every eligible
     pair and the pairs that would enter ``arcs`` (:func:`exact_pass`; None when over its pair
     limit); ValueError as :func:`ascend`."""
-    rows, data = _prepare(problem, np.unique(np.asarray(arcs, np.int64)))
+    rows, data = prepare(problem, np.unique(np.asarray(arcs, np.int64)))
     return exact_pass(problem, rows, data, _start(rows, duals), per_item)
 
 
@@ -293,44 +198,44 @@ class _Volume:
     exactly evaluated multipliers (boxstep: Marsten, Hogan & Blankenship 1975), because the
     candidates model L well only near the multipliers they were priced at."""
 
-    def __init__(self, rows: _Rows, data: _Arcs, pi: FloatArray, upper: float | None) -> None:
+    def __init__(self, rows: Rows, data: Arcs, pi: FloatArray, upper: float | None) -> None:
         self.rows, self.upper, self.pi, self.center = rows, upper, pi, pi
         self.lam, self.reds, self.moved = 0.1, 0, False
-        self.value, first = _inner(data, rows, pi)
-        self.act = _activity(data, first)
+        self.value, first = inner(data, rows, pi)
+        self.act = activity(data, first)
         c, at = data.cost, data.starts  # the box: a typical item's range of candidate costs
         spread = np.maximum.reduceat(c, at) - np.minimum.reduceat(c, at)
         self.radius = max(float(spread.mean()), 1e-9)
 
-    def restart(self, data: _Arcs, pi: FloatArray) -> None:
+    def restart(self, data: Arcs, pi: FloatArray) -> None:
         """Back to ``pi`` (the best exactly evaluated multipliers) with a quarter of the step,
         the box centred there."""
         self.pi, self.center, self.lam, self.reds = pi, pi, max(self.lam / 4, LAMBDA[0]), 0
-        self.value, first = _inner(data, self.rows, pi)
-        self.act, self.moved = _activity(data, first), False
+        self.value, first = inner(data, self.rows, pi)
+        self.act, self.moved = activity(data, first), False
 
-    def shrink(self, data: _Arcs, pi: FloatArray) -> None:
+    def shrink(self, data: Arcs, pi: FloatArray) -> None:
         """Back to ``pi`` (the best exactly evaluated multipliers) in a box a quarter the
         size, centred there: the candidates' model failed inside the old one."""
         self.radius /= 4.0
         self.pi, self.center, self.reds = pi, pi, 0
-        self.value, first = _inner(data, self.rows, pi)
-        self.act, self.moved = _activity(data, first), False
+        self.value, first = inner(data, self.rows, pi)
+        self.act, self.moved = activity(data, first), False
 
-    def recentre(self, data: _Arcs, grow: bool) -> None:
+    def recentre(self, data: Arcs, grow: bool) -> None:
         """Re-evaluate ``pi`` over the grown candidates and centre the box there; the box
         doubles after an exact improvement."""
         self.radius *= 2.0 if grow else 1.0
-        self.center, (self.value, _), self.moved = self.pi, _inner(data, self.rows, self.pi), False
+        self.center, (self.value, _), self.moved = self.pi, inner(data, self.rows, self.pi), False
 
-    def step(self, data: _Arcs) -> bool:
+    def step(self, data: Arcs) -> bool:
         """One step; False when the subgradient at ``pi`` vanishes (nothing left to gain)."""
         rows = self.rows
         d = (rows.rhs - self.act) / rows.scale
         d[((self.pi <= rows.lo) & (d < 0)) | ((self.pi >= rows.hi) & (d > 0))] = 0.0
         norm = float(d @ d)
         if norm <= 1e-30:  # the average balances: restart it at x(pi); stop if that does too
-            fresh = _activity(data, _inner(data, rows, self.pi)[1])
+            fresh = activity(data, inner(data, rows, self.pi)[1])
             stuck, self.act = np.array_equal(fresh, self.act), fresh
             return not stuck
         size = max(1.0, abs(self.value))  # T - L: the incumbent's distance, else 1% of |L|
@@ -339,8 +244,8 @@ class _Volume:
         box = self.radius / rows.scale
         pi = np.clip(self.pi + t * d / rows.scale, self.center - box, self.center + box)
         pi = np.clip(pi, rows.lo, rows.hi)
-        value, first = _inner(data, rows, pi)
-        act = _activity(data, first)
+        value, first = inner(data, rows, pi)
+        act = activity(data, first)
         g, diff = (rows.rhs - act) / rows.scale, (act - self.act) / rows.scale
         # the weight that makes the new average shortest, within [ALPHA / 10, ALPHA]
         old = (rows.rhs - self.act) / rows.scale
@@ -357,14 +262,14 @@ class _Volume:
         return True
 
 
-def _start(rows: _Rows, duals: Mapping[str, float] | None) -> FloatArray:
+def _start(rows: Rows, duals: Mapping[str, float] | None) -> FloatArray:
     """The starting multipliers (0 where ``duals`` has no value), clipped to valid ones."""
     pi = np.array([float((duals or {}).get(name, 0.0)) for name in rows.names])
     return np.clip(pi, rows.lo, rows.hi)
 
 
 def _steps(
-    state: _Volume, data: _Arcs, deadline: float, reserve: float, limit: int, fixed: bool
+    state: _Volume, data: Arcs, deadline: float, reserve: float, limit: int, fixed: bool
 ) -> int:
     """Cheap steps (at most ``limit``) until :data:`MIN_STEPS` are done and twice ``reserve``
     (an exact pass's seconds) has passed, while an exact pass still fits before ``deadline``.
@@ -411,7 +316,7 @@ def ascend(
     arcs = np.unique(np.asarray(arcs, np.int64))
     if problem.balance_cap is not None:  # no Lagrangian relaxation of the goal_balance cap
         return Ascent(None, {}, arcs, 0, 0, ())
-    rows, data = _prepare(problem, arcs)
+    rows, data = prepare(problem, arcs)
     state = _Volume(rows, data, _start(rows, duals), upper)
     best, best_pi, trace, done = -np.inf, state.pi, [], 0
     cap = np.iinfo(np.int64).max if steps is None else steps
@@ -440,7 +345,7 @@ def ascend(
             best, best_pi = bound, state.pi
         trace.append((round(time.monotonic() - began, 3), bound))
         log.info("lagrange: step %d, bound %.10g, %d pairs enter", done, bound, len(new))
-        data = _merge(problem, rows, data, new)
+        data = merged(problem, rows, data, new)
         if wrong:
             state.shrink(data, best_pi)
         else:
@@ -456,17 +361,3 @@ def ascend(
     duals_out = dict(zip(rows.names, best_pi.tolist(), strict=True))
     value = float(best) if np.isfinite(best) else None
     return Ascent(value, duals_out, data.arcs, done, len(trace), tuple(trace))
-
-
-def _prepare(problem: ArcProblem, arcs: IntArray) -> tuple[_Rows, _Arcs]:
-    """The rows and the candidates' vectors; ValueError on an ineligible candidate."""
-    m = len(problem.reps)
-    ok = gather(problem.eligible, problem.shape, arcs // m, arcs % m)
-    if len(arcs) and not ok.all():
-        bad = int(arcs[np.argmin(ok)])
-        raise ValueError(f"{problem.name}: candidate arc {bad} (item {bad // m}) is not eligible")
-    rows = _rows(problem)
-    data = _index(problem, arcs, *_vectors(problem, rows, arcs))
-    size = np.asarray(abs(data.matrix).sum(axis=0)).ravel()  # mean |a_j| over the candidates
-    count = np.diff(data.matrix.tocsc().indptr)
-    return replace(rows, scale=np.where(count > 0, size / np.maximum(count, 1), 1.0)), data

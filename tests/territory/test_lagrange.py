@@ -15,7 +15,7 @@ import pytest
 
 from allocator.demo import demo_settings, generate_company
 from allocator.io.settings import AssignmentSettings, SolverSettings
-from allocator.territory import lagrange, pairs
+from allocator.territory import lagrange, lagrange_model, pairs
 from allocator.territory.arc_lp import ArcLp
 from allocator.territory.bound import dual_bound_value
 from allocator.territory.build import build_territory, territory_problem
@@ -275,7 +275,7 @@ def test_a_pass_that_cannot_prune_is_skipped_after_the_first_on_a_large_problem(
     arcs = initial_arcs(lazy, 3)
     monkeypatch.setattr(lagrange.pruned, "scan", lambda *a, **k: None)  # nothing prunes
     monkeypatch.setattr(lagrange, "PASS_PAIRS", 100)  # 400 x 12 pairs: a large problem
-    rows, data = lagrange._prepare(lazy, arcs)
+    rows, data = lagrange_model.prepare(lazy, arcs)
     pi = lagrange._start(rows, None)
     full = lagrange.exact_pass(lazy, rows, data, pi, 3, full=True)
     assert full is not None

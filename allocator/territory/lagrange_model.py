@@ -1,0 +1,155 @@
+"""The candidate model of the Lagrangian dual (:mod:`allocator.territory.lagrange`).
+
+Every family row of an :class:`~allocator.territory.core.ArcProblem` as one vector
+(:class:`Rows`: names, right-hand sides, the valid range of each multiplier, a scale), the
+candidate arcs as 1-D vectors with a sparse (arcs, rows) coefficient matrix (:class:`Arcs`),
+and the dual function over the candidates only (:func:`inner`: an over-estimate of the dual
+function over all pairs, since each item's minimum is taken over fewer arcs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from allocator.territory import pruned
+from allocator.territory.bound import multiplier_range
+from allocator.territory.core import ArcProblem
+from allocator.territory.pairs import at
+
+__all__ = [
+    "Arcs",
+    "Rows",
+    "activity",
+    "arc_vectors",
+    "gather",
+    "indexed",
+    "inner",
+    "merged",
+    "prepare",
+    "problem_rows",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Every family row in one vector: PuLP names, rhs, the valid interval of its multiplier
+    (signs, deviation weights), its scale (set by ``_prepare``); ``start`` per family."""
+
+    names: tuple[str, ...]
+    rhs: FloatArray
+    lo: FloatArray
+    hi: FloatArray
+    scale: FloatArray
+    start: IntArray
+
+
+def problem_rows(problem: ArcProblem) -> Rows:
+    names: list[str] = []
+    rhs, lo, hi, start = [np.zeros(0)], [np.zeros(0)], [np.zeros(0)], [0]
+    for family in problem.families:
+        b = np.asarray(family.rhs, float).ravel()
+        low, high = multiplier_range(problem, family)
+        names += [family.pulp_name(j) for j in range(len(b))]
+        rhs.append(b), lo.append(low), hi.append(high), start.append(start[-1] + len(b))
+    b, cat = np.concatenate(rhs), np.concatenate
+    return Rows(tuple(names), b, cat(lo), cat(hi), np.ones(len(b)), np.array(start))
+
+
+@dataclass(frozen=True)
+class Arcs:
+    """Candidates as 1-D vectors: flat ids (sorted), items, cost, (arcs, rows) coefficients."""
+
+    arcs: IntArray
+    items: IntArray
+    cost: FloatArray
+    matrix: sp.csr_matrix
+    starts: IntArray
+
+
+def gather(values: object, shape: tuple[int, int], ii: IntArray, rr: IntArray) -> FloatArray:
+    """``values`` (broadcastable to ``shape``, or lazy pairs) at the pairs ``(ii, rr)``, as
+    floats, a block of pairs at a time (no temporary over all of them)."""
+    step, part = pruned.GATHER, [np.zeros(0)]
+    part += [at(values, shape, ii[k : k + step], rr[k : k + step]) for k in range(0, len(ii), step)]
+    return np.concatenate(part).astype(float)
+
+
+def arc_vectors(
+    problem: ArcProblem, rows: Rows, arcs: IntArray
+) -> tuple[FloatArray, sp.csr_matrix]:
+    """Cost and (arcs, rows) coefficient matrix of ``arcs`` (flat ids)."""
+    m = len(problem.reps)
+    ii, rr = arcs // m, arcs % m
+    who, col, val = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
+    for f, family in enumerate(problem.families):
+        a = gather(family.coef, problem.shape, ii, rr)
+        row = {"rep": rr, "item": ii, "one": np.zeros_like(ii)}[family.axis] + rows.start[f]
+        nz = np.flatnonzero(a)
+        who.append(nz), col.append(row[nz]), val.append(a[nz])
+    cat = np.concatenate
+    shape = (len(arcs), len(rows.rhs))
+    matrix = sp.csr_matrix((cat(val), (cat(who), cat(col))), shape=shape)
+    return gather(problem.cost, problem.shape, ii, rr), matrix
+
+
+def indexed(problem: ArcProblem, arcs: IntArray, cost: FloatArray, matrix: sp.csr_matrix) -> Arcs:
+    """The vectors of ``arcs`` (any order) sorted by flat id, with each item's segment.
+
+    Raises
+    ------
+    ValueError
+        When an item has no candidate arc (its minimum over the candidates is undefined).
+    """
+    order = np.argsort(arcs, kind="stable")
+    arcs = arcs[order]
+    items = arcs // len(problem.reps)
+    counts = np.bincount(items, minlength=len(problem.items))
+    if (counts == 0).any():
+        raise ValueError(f"{problem.name}: item {int(np.argmin(counts))} has no candidate arc")
+    starts = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64)
+    return Arcs(arcs, items, cost[order], matrix[order], starts)
+
+
+def merged(problem: ArcProblem, rows: Rows, data: Arcs, new: IntArray) -> Arcs:
+    """``data`` with the arcs ``new`` (outside it) added."""
+    if not len(new):
+        return data
+    cost, matrix = arc_vectors(problem, rows, new)
+    arcs = np.concatenate([data.arcs, new])
+    both = sp.vstack([data.matrix, matrix]).tocsr()
+    return indexed(problem, arcs, np.concatenate([data.cost, cost]), both)
+
+
+def inner(data: Arcs, rows: Rows, pi: FloatArray) -> tuple[float, IntArray]:
+    """L over the candidates only at ``pi`` and each item's minimising candidate (position)."""
+    rc = data.cost - data.matrix @ pi
+    best = np.minimum.reduceat(rc, data.starts)
+    hit = np.flatnonzero(rc <= best[data.items])
+    first = hit[np.r_[True, data.items[hit][1:] != data.items[hit][:-1]]]
+    return float(pi @ rows.rhs + best.sum()), first
+
+
+def activity(data: Arcs, chosen: IntArray) -> FloatArray:
+    """Row activities ``A x`` of the assignment that takes the arcs at ``chosen``."""
+    return np.asarray(data.matrix[chosen].sum(axis=0)).ravel()
+
+
+def prepare(problem: ArcProblem, arcs: IntArray) -> tuple[Rows, Arcs]:
+    """The rows and the candidates' vectors; ValueError on an ineligible candidate."""
+    m = len(problem.reps)
+    ok = gather(problem.eligible, problem.shape, arcs // m, arcs % m)
+    if len(arcs) and not ok.all():
+        bad = int(arcs[np.argmin(ok)])
+        raise ValueError(f"{problem.name}: candidate arc {bad} (item {bad // m}) is not eligible")
+    rows = problem_rows(problem)
+    data = indexed(problem, arcs, *arc_vectors(problem, rows, arcs))
+    size = np.asarray(abs(data.matrix).sum(axis=0)).ravel()  # mean |a_j| over the candidates
+    count = np.diff(data.matrix.tocsc().indptr)
+    return replace(rows, scale=np.where(count > 0, size / np.maximum(count, 1), 1.0)), data
