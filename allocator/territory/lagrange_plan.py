@@ -32,6 +32,7 @@ from allocator.territory.core import (
     reduced_costs,
     violations,
 )
+from allocator.territory.fixed import fix_items, to_whole
 from allocator.territory.heuristic import lp_base, neighbourhood_search, round_lp, solve_part
 from allocator.territory.lagrange import Ascent, ascend, gather
 from allocator.territory.pairs import at
@@ -228,23 +229,21 @@ def _first_plan(
     integral values kept and a MIP over the rest (:func:`neighbourhood_search`). More ties are
     freed (:data:`TIE_SHARES`) while that finds nothing; a greedy placing comes last."""
     n, m = problem.shape
-    _, _, best, margin = prices
+    reduced, _, best, margin = prices
     repair = _repair_set(problem, best, margin, arcs)
     order = np.argsort(margin, kind="stable")
-    chosen = np.arange(n) * m + best
     budget = time.monotonic() + FIRST_SHARE * max(time_left(deadline) - MARGIN, 0.0)
     for share in TIE_SHARES:
         free = repair.copy()
         free[order[: int(share * n)]] = True
         log.info("ascent plan: %d of %d items free", int(free.sum()), n)
-        part = np.union1d(arcs[free[arcs // m]], chosen[~free])
-        lp = price_arcs(problem, part, solver, deadline=budget - MARGIN, price=False)
-        if not lp.feasible or lp.bound is None:
+        placed = _placing_lp(problem, arcs, free, best, reduced, solver, budget - MARGIN)
+        if placed is None:
             continue
         # no bound: stop at the first plan (at 250k the larger neighbourhoods that chased
         # the ascent's bound took 63 s, 25 s past a limit, and improved nothing)
-        base = lp_base(problem, lp.arcs, lp.values)  # kept items too: they are integral
-        every = np.union1d(arcs, lp.arcs)  # so that the search can free kept items as well
+        base = lp_base(problem, *placed)  # kept items too: they are integral
+        every = np.union1d(arcs, placed[0])  # so that the search can free kept items as well
         with traced_as("ascent-plan", bound=False):
             plan = neighbourhood_search(
                 problem, every, base, solver, time_limit=time_left(budget), bound=None
@@ -253,8 +252,40 @@ def _first_plan(
             return plan
     if n > GREEDY_MAX:  # item by item in Python: longer than the run has at scale
         return None
+    chosen = np.arange(n) * m + best
     values = np.isin(arcs, chosen[margin > np.median(margin)]).astype(float)
     return round_lp(problem, arcs, values)
+
+
+def _placing_lp(
+    problem: ArcProblem,
+    arcs: IntArray,
+    free: BoolArray,
+    best: IntArray,
+    reduced: object,
+    solver: SolverSettings,
+    deadline: float,
+) -> tuple[IntArray, FloatArray] | None:
+    """The LP over the ``free`` items' candidate ``arcs``, every other item fixed at its
+    Lagrangian choice ``best`` (:func:`~allocator.territory.fixed.fix_items`), in the
+    ``reduced`` costs at the ascent's multipliers: the Lagrangian choice is then the dual
+    feasible crash basis of :meth:`ArcLp.crash <allocator.territory.arc_lp.ArcLp.crash>`, so
+    the dual simplex starts from it. Its solutions meet every row; the neighbourhood search
+    that rounds it and the windows after it work in the true costs. (arcs, values) over the
+    whole problem (the fixed items at value 1), sorted by arc; None when the LP did not finish
+    or is infeasible."""
+    m = problem.shape[1]
+    sub = fix_items(problem, free, best, cost=reduced)
+    position = np.cumsum(free) - 1
+    own = arcs[free[arcs // m]]
+    own = np.sort(position[own // m] * m + own % m)
+    lp = price_arcs(sub, own, solver, deadline=deadline, price=False)
+    if not lp.feasible or lp.bound is None:
+        return None
+    kept = np.flatnonzero(~free)
+    whole = np.concatenate([to_whole(lp.arcs, free, m), kept * m + best[kept]])
+    order = np.argsort(whole)
+    return whole[order], np.concatenate([lp.values, np.ones(len(kept))])[order]
 
 
 def _value(problem: ArcProblem, assign: IntArray) -> float:
