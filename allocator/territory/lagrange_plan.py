@@ -198,7 +198,7 @@ def _repair_set(
     items = np.arange(n)
     si, sr = short // m, short % m
     for family in problem.families:
-        if family.axis == "item" or (family.deviation is not None and family.sense == "="):
+        if family.axis == "item" or family.deviation is not None:  # deviation rows: d+ - d-
             continue
         act = activities(problem, family, best)
         over = act - family.rhs if family.sense != ">=" else family.rhs - act

@@ -31,7 +31,7 @@ def _problem(seed: int, sparse: bool, monkeypatch):
 
 def _eligible_plan(problem, rng) -> np.ndarray:
     """A random rep per item among its eligible ones (rows may break: they are compared)."""
-    n, m = problem.shape
+    n = problem.shape[0]
     ok = np.asarray(problem.eligible[np.arange(n)], bool)
     return np.array([rng.choice(np.flatnonzero(row)) for row in ok])
 
@@ -73,13 +73,11 @@ def test_rows_and_costs_are_the_whole_problems_with_the_fixed_items_added_back(
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
-def test_fixing_items_at_an_optimal_plan_leaves_the_rest_of_it_optimal(
-    sparse, monkeypatch
-) -> None:
+def test_fixing_items_at_an_optimal_plan_leaves_the_rest_of_it_optimal(sparse, monkeypatch) -> None:
     """The sub-problem's optimum plus the fixed items' costs is the whole optimum (same
     objective terms, balance included), and the plan of the free items is feasible."""
     problem = _problem(3, sparse, monkeypatch)
-    n, m = problem.shape
+    n = problem.shape[0]
     options = CoreOptions(nearest=None, price_out=False)
     whole = solve_arcs(problem, options, EXACT)
     assert whole.report.status is Status.OPTIMAL

@@ -106,3 +106,19 @@ def test_nothing_in_time_is_a_clear_error(monkeypatch) -> None:
     monkeypatch.setattr(lagrange_plan, "_first_plan", lambda *a, **k: None)
     with pytest.raises(NoSolutionInTimeError, match="Lagrangian ascent"):
         solve_arcs(problem, options, PLAN)
+
+
+def test_a_choice_that_breaks_no_hard_row_frees_nothing(monkeypatch) -> None:
+    """Deviation rows are met by their deviation columns whatever the plan: a choice off the
+    balance targets but within every hard row needs no repair (the repair once read the
+    deviation family as an upper row and freed, at 20,000 x 200, 4,545 of its 4,723 items)."""
+    tables, settings = _company(5)
+    problem, options = _problem(tables, settings, monkeypatch)
+    plan = solve_arcs(problem, options, EXACT).assign
+    assert not violations(problem, plan)
+    deviation = next(f for f in problem.families if f.deviation is not None)
+    assert (activities(problem, deviation, plan) > deviation.rhs + 1e-6).any(), "off target"
+    n, m = problem.shape
+    margin = np.random.default_rng(0).random(n)
+    arcs = np.arange(n) * m + plan
+    assert not lagrange_plan._repair_set(problem, plan, margin, arcs).any()
