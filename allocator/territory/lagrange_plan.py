@@ -5,8 +5,10 @@ LP: :func:`allocator.territory.lagrange.ascend` proves a bound over all eligible
 multipliers; at its multipliers each item's cheapest candidate by reduced cost is nearly a plan
 (the Lagrangian heuristic, Fisher 1981, Management Science 27(1); for assignment rows
 Jörnsten & Näsberg 1986, EJOR 27(3)). Items whose choice is clear (a large reduced-cost margin
-to their second-best arc) on reps that break no row keep it; the rest are placed by a small MIP
-over their few best arcs (:func:`allocator.territory.heuristic.neighbourhood_search`). MIP
+to their second-best arc) on reps that break no row keep it; the rest are placed by the
+*placing LP* (the free items only, the others fixed, in reduced costs: :func:`_placing_lp`)
+and its fractional items by the neighbourhood MIP
+(:func:`allocator.territory.heuristic.neighbourhood_search`). MIP
 windows (the items of a few neighbouring reps, re-solved over their candidates, warm-started)
 improve the plan until it is within ``solver.gap`` of the bound or the deadline
 (``models/assignment.md``, "A plan from the ascent").
