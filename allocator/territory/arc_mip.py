@@ -26,7 +26,7 @@ from allocator.solver.report import spent_report
 from allocator.territory.arc_lp import _arc_columns, _extra_columns, _rows
 from allocator.territory.core import ArcProblem, activities
 
-__all__ = ["ARRAYS_FROM", "solve_arc_mip", "use_arrays"]
+__all__ = ["ARRAYS_FROM", "PRESOLVE_UP_TO", "solve_arc_mip", "use_arrays"]
 
 log = logging.getLogger("allocator")
 
@@ -34,6 +34,13 @@ IntArray = npt.NDArray[np.int64]
 
 #: From this many arcs on, a MIP without contiguity goes to HiGHS from arrays, not PuLP.
 ARRAYS_FROM = 50_000
+
+#: Larger MIPs run without HiGHS's presolve. Presolve does not check the clock everywhere: at
+#: 250,000 x 2,000 a neighbourhood MIP of the ascent's first plan stayed in
+#: ``HPresolve::strengthenInequalities`` more than ten minutes past its limit (HiGHS 1.16;
+#: the single row over every arc, ``max_moved``, is the kind of dense row that rule works on),
+#: where ``solver.time_limit`` must bound the whole run.
+PRESOLVE_UP_TO = 400_000
 
 
 def use_arrays(problem: ArcProblem, arcs: IntArray, solver: SolverSettings, cuts: object) -> bool:
@@ -84,6 +91,8 @@ def solve_arc_mip(
     h.changeColsIntegrality(len(index), index, np.ones(len(index), np.uint8))
     h.setOptionValue("mip_rel_gap", float(solver.gap))
     h.setOptionValue("time_limit", float(limit))
+    if len(arcs) > PRESOLVE_UP_TO:
+        h.setOptionValue("presolve", "off")
     if start is not None:
         _set_start(h, problem, arcs, start, first)
     trace_incumbents(h)
