@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 
 import highspy
@@ -26,7 +29,7 @@ from allocator.solver.report import spent_report
 from allocator.territory.arc_lp import _arc_columns, _extra_columns, _rows
 from allocator.territory.core import ArcProblem, activities
 
-__all__ = ["ARRAYS_FROM", "PRESOLVE_UP_TO", "solve_arc_mip", "use_arrays"]
+__all__ = ["ARRAYS_FROM", "PRESOLVE_UP_TO", "presolve_up_to", "solve_arc_mip", "use_arrays"]
 
 log = logging.getLogger("allocator")
 
@@ -35,12 +38,25 @@ IntArray = npt.NDArray[np.int64]
 #: From this many arcs on, a MIP without contiguity goes to HiGHS from arrays, not PuLP.
 ARRAYS_FROM = 50_000
 
-#: Larger MIPs run without HiGHS's presolve. Presolve does not check the clock everywhere: at
-#: 250,000 x 2,000 a neighbourhood MIP of the ascent's first plan stayed in
-#: ``HPresolve::strengthenInequalities`` more than ten minutes past its limit (HiGHS 1.16;
-#: the single row over every arc, ``max_moved``, is the kind of dense row that rule works on),
-#: where ``solver.time_limit`` must bound the whole run.
+#: Within :func:`presolve_up_to` blocks (the ascent's plan at 250,000 x 2,000), larger MIPs run
+#: without HiGHS's presolve. Presolve does not check the clock everywhere: there a
+#: neighbourhood MIP stayed in ``HPresolve::strengthenInequalities`` more than ten minutes past
+#: its limit (HiGHS 1.16; the single row over every arc, ``max_moved``, is the kind of dense
+#: row that rule works on), where ``solver.time_limit`` must bound the whole run. Elsewhere
+#: presolve stays on: at 100,000 x 1,000 the final MIP has 650,000 arcs and needs it.
 PRESOLVE_UP_TO = 400_000
+
+_UP_TO: ContextVar[int | None] = ContextVar("presolve_up_to", default=None)
+
+
+@contextmanager
+def presolve_up_to(arcs: int) -> Iterator[None]:
+    """Within the block, MIPs from arrays over ``arcs`` arcs run without HiGHS's presolve."""
+    token = _UP_TO.set(arcs)
+    try:
+        yield
+    finally:
+        _UP_TO.reset(token)
 
 
 def use_arrays(problem: ArcProblem, arcs: IntArray, solver: SolverSettings, cuts: object) -> bool:
@@ -91,7 +107,8 @@ def solve_arc_mip(
     h.changeColsIntegrality(len(index), index, np.ones(len(index), np.uint8))
     h.setOptionValue("mip_rel_gap", float(solver.gap))
     h.setOptionValue("time_limit", float(limit))
-    if len(arcs) > PRESOLVE_UP_TO:
+    up_to = _UP_TO.get()
+    if up_to is not None and len(arcs) > up_to:
         h.setOptionValue("presolve", "off")
     if start is not None:
         _set_start(h, problem, arcs, start, first)

@@ -27,6 +27,7 @@ from allocator.io.settings import SolverSettings
 from allocator.solver import SolveReport, Status, relative_gap
 from allocator.solver.deadline import call_limit, resolve_deadline, time_left
 from allocator.solver.trace import note, traced_as
+from allocator.territory.arc_mip import PRESOLVE_UP_TO, presolve_up_to
 from allocator.territory.core import (
     ArcProblem,
     activities,
@@ -117,11 +118,26 @@ def solve_by_ascent(
     bounds everything. The report's status is optimal when the plan is within ``solver.gap``
     of the ascent's bound, else time limit (with the plan); ``exact`` is False.
 
+    MIPs over :data:`~allocator.territory.arc_mip.PRESOLVE_UP_TO` arcs run without HiGHS's
+    presolve (it can overrun its limit by minutes at this size).
+
     Raises
     ------
     NoSolutionInTimeError
         No plan satisfying every row was found in time (not a proof that none exists).
     """
+    with presolve_up_to(PRESOLVE_UP_TO):
+        return _solve_by_ascent(problem, options, solver, start=start, deadline=deadline)
+
+
+def _solve_by_ascent(
+    problem: ArcProblem,
+    options: CoreOptions,
+    solver: SolverSettings,
+    *,
+    start: IntArray | None,
+    deadline: float | None,
+) -> ArcSolution:
     began = time.monotonic()
     deadline = resolve_deadline(deadline, solver.time_limit)
     n, m = problem.shape

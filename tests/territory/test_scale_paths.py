@@ -43,18 +43,17 @@ def _pulp_optimum(problem, arcs):
 
 
 @pytest.mark.parametrize("presolve", [True, False], ids=["presolve", "no-presolve"])
-def test_arrays_mip_reaches_the_pulp_optimum(company, presolve, monkeypatch) -> None:
+def test_arrays_mip_reaches_the_pulp_optimum(company, presolve) -> None:
     """Both builds of the same MIP stop within a 1e-4 gap, and each one's answer lies within
     the other's proven bound: they are the same model (a gap of 0 takes a minute on 2 cores).
-    Large MIPs run without HiGHS's presolve (``PRESOLVE_UP_TO``): the same holds there."""
+    Large MIPs of the ascent's plan run without HiGHS's presolve: the same holds there."""
     _, _, problem = company
-    if not presolve:
-        monkeypatch.setattr(arc_mip, "PRESOLVE_UP_TO", 0)
     arcs = problem.all_arcs
     near = SolverSettings(threads=1, time_limit=120, gap=1e-4)
     model = build_model(problem, arcs, integer=True)
     expected = solve(model.prob, near)
-    report, assign = arc_mip.solve_arc_mip(problem, arcs, near)
+    with arc_mip.presolve_up_to(len(arcs) if presolve else 0):
+        report, assign = arc_mip.solve_arc_mip(problem, arcs, near)
     assert report.status is Status.OPTIMAL and expected.status is Status.OPTIMAL
     assert assign is not None and (assign >= 0).all()
     assert violations(problem, assign) == []
