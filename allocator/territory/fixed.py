@@ -20,7 +20,7 @@ import numpy.typing as npt
 from allocator.territory.core import ArcProblem
 from allocator.territory.pairs import Pairs, at
 
-__all__ = ["fix_items", "to_whole"]
+__all__ = ["fix_items", "to_part", "to_whole"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -47,7 +47,8 @@ def fix_items(
     item, n): rows per rep and single rows keep their names, right-hand sides less the fixed
     items' activity. ``cost`` (None: the problem's terms) replaces the objective by one lazy
     or (n, reps) array (e.g. reduced costs). Arc ids of the result are ``position * reps +
-    rep``, position in ``np.flatnonzero(free)`` (:func:`to_whole` maps them back).
+    rep``, position in ``np.flatnonzero(free)`` (:func:`to_part` and :func:`to_whole` map
+    arc ids there and back).
 
     Raises
     ------
@@ -85,6 +86,12 @@ def fix_items(
         near=None,
         relax={},
     )
+
+
+def to_part(arcs: IntArray, free: BoolArray, m: int) -> IntArray:
+    """Arc ids of the whole problem (of free items only) as ids of :func:`fix_items`'s problem."""
+    position = np.cumsum(free) - 1
+    return (position[arcs // m] * m + arcs % m).astype(np.int64)
 
 
 def to_whole(arcs: IntArray, free: BoolArray, m: int) -> IntArray:

@@ -210,14 +210,17 @@ class _Volume:
     def restart(self, data: Arcs, pi: FloatArray) -> None:
         """Back to ``pi`` (the best exactly evaluated multipliers) with a quarter of the step,
         the box centred there."""
-        self.pi, self.center, self.lam, self.reds = pi, pi, max(self.lam / 4, LAMBDA[0]), 0
-        self.value, first = inner(data, self.rows, pi)
-        self.act, self.moved = activity(data, first), False
+        self.lam = max(self.lam / 4, LAMBDA[0])
+        self._back(data, pi)
 
     def shrink(self, data: Arcs, pi: FloatArray) -> None:
         """Back to ``pi`` (the best exactly evaluated multipliers) in a box a quarter the
         size, centred there: the candidates' model failed inside the old one."""
         self.radius /= 4.0
+        self._back(data, pi)
+
+    def _back(self, data: Arcs, pi: FloatArray) -> None:
+        """At ``pi``, the box centred there, the average restarted at ``x(pi)``."""
         self.pi, self.center, self.reds = pi, pi, 0
         self.value, first = inner(data, self.rows, pi)
         self.act, self.moved = activity(data, first), False

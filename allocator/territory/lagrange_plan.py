@@ -35,7 +35,7 @@ from allocator.territory.core import (
     reduced_costs,
     violations,
 )
-from allocator.territory.fixed import fix_items, to_whole
+from allocator.territory.fixed import fix_items, to_part, to_whole
 from allocator.territory.heuristic import lp_base, neighbourhood_search, round_lp, solve_part
 from allocator.territory.lagrange import Ascent, ascend, gather
 from allocator.territory.pairs import at
@@ -179,8 +179,7 @@ def _prices(problem: ArcProblem, asc: Ascent) -> tuple[object, FloatArray, IntAr
     reduced = reduced_costs(problem, asc.duals)
     rc = gather(reduced, problem.shape, asc.arcs // m, asc.arcs % m)
     items = asc.arcs // m
-    order = np.lexsort((rc, items))
-    rank = np.arange(len(order)) - np.searchsorted(items[order], items[order], side="left")
+    order, rank = _by_item(items, rc)
     head, two = order[rank == 0], order[rank == 1]
     second = np.full(n, np.inf)
     second[items[two]] = rc[two]
@@ -189,10 +188,15 @@ def _prices(problem: ArcProblem, asc: Ascent) -> tuple[object, FloatArray, IntAr
 
 def _short_list(arcs: IntArray, rc: FloatArray, n: int, m: int) -> IntArray:
     """Each item's :data:`SHORT` cheapest arcs by reduced cost ``rc`` (sorted flat ids)."""
-    items = arcs // m
+    order, rank = _by_item(arcs // m, rc)
+    return np.sort(arcs[order[rank < SHORT]])
+
+
+def _by_item(items: IntArray, rc: FloatArray) -> tuple[IntArray, IntArray]:
+    """The arcs ordered by item, then reduced cost ``rc``; each one's rank within its item."""
     order = np.lexsort((rc, items))
     rank = np.arange(len(order)) - np.searchsorted(items[order], items[order], side="left")
-    return np.sort(arcs[order[rank < SHORT]])
+    return order, rank
 
 
 def _cover(groups: IntArray, key: FloatArray, weight: FloatArray, need: FloatArray) -> BoolArray:
@@ -312,9 +316,7 @@ def _placing_lp(
     or is infeasible."""
     m = problem.shape[1]
     sub = fix_items(problem, free, best, cost=reduced)
-    position = np.cumsum(free) - 1
-    own = arcs[free[arcs // m]]
-    own = np.sort(position[own // m] * m + own % m)
+    own = np.sort(to_part(arcs[free[arcs // m]], free, m))
     lp = price_arcs(sub, own, solver, deadline=deadline, price=False)
     if not lp.feasible or lp.bound is None:
         return None

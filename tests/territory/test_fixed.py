@@ -14,7 +14,7 @@ from allocator.solver import Status
 from allocator.territory import pairs
 from allocator.territory.build import build_territory, territory_problem
 from allocator.territory.core import activities, objective_terms
-from allocator.territory.fixed import fix_items, to_whole
+from allocator.territory.fixed import fix_items, to_part, to_whole
 from allocator.territory.reduced import reduced_costs
 from allocator.territory.solve_arcs import CoreOptions, solve_arcs
 
@@ -70,6 +70,7 @@ def test_rows_and_costs_are_the_whole_problems_with_the_fixed_items_added_back(
     )
     arcs = np.arange(len(items)) * m + rr
     np.testing.assert_array_equal(to_whole(arcs, free, m), items * m + rr)
+    np.testing.assert_array_equal(to_part(items * m + rr, free, m), arcs)
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
