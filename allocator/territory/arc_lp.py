@@ -312,9 +312,12 @@ def _extra_columns(
     *,
     elastic: bool,
     merged: dict[int, tuple[int, int]] | None = None,
+    penalty: float | None = None,
 ) -> ArrayColumns:
     """``d+``/``d-`` of every deviation row (bounded by the band when it is folded in), then
-    the slack of every soft row when elastic."""
+    the slack of every soft row when elastic. Elastic columns cost 0 (deviations) and 1 per
+    unit of slack (phase 1), or with ``penalty`` their true weights and ``penalty`` per unit of
+    slack (the repair's elastic MIP)."""
     goal = len(scale) - 1  # the goal_balance row, when there is one
     with_goal = problem.balance_cap is not None and not elastic
     merged = merged or {}
@@ -333,7 +336,8 @@ def _extra_columns(
             weight = np.asarray(family.deviation, float)
             for sign in (-1.0, 1.0):
                 upper.append(_band(problem, k, merged, sign))
-                cost.append(np.zeros(len(j)) if elastic else weight * problem.balance_weight)
+                zero = elastic and penalty is None
+                cost.append(np.zeros(len(j)) if zero else weight * problem.balance_weight)
                 rows += [j, np.full(len(j), goal)] if with_goal else [j]
                 cols += [col, col] if with_goal else [col]
                 vals += [sign / scale[j], weight] if with_goal else [sign / scale[j]]
@@ -342,7 +346,7 @@ def _extra_columns(
             sign = -1.0 if family.sense == "<=" else 1.0
             unit = np.array([slack_scale(v) for v in np.asarray(family.rhs, float).tolist()])
             upper.append(np.full(len(j), np.inf))
-            cost.append(np.ones(len(j)))
+            cost.append(np.full(len(j), 1.0 if penalty is None else penalty))
             rows.append(j)
             cols.append(col)
             vals.append(sign * unit / scale[j])

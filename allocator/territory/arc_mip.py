@@ -27,9 +27,16 @@ from allocator.solver.deadline import OVERRUNS, call_limit, current_deadline
 from allocator.solver.highs import read_report, trace_incumbents
 from allocator.solver.report import spent_report
 from allocator.territory.arc_lp import _arc_columns, _extra_columns, _rows
-from allocator.territory.core import ArcProblem, activities
+from allocator.territory.core import ArcProblem, activities, row_slack
 
-__all__ = ["ARRAYS_FROM", "PRESOLVE_UP_TO", "presolve_up_to", "solve_arc_mip", "use_arrays"]
+__all__ = [
+    "ARRAYS_FROM",
+    "PRESOLVE_UP_TO",
+    "elastic_mip",
+    "presolve_up_to",
+    "solve_arc_mip",
+    "use_arrays",
+]
 
 log = logging.getLogger("allocator")
 
@@ -95,23 +102,12 @@ def solve_arc_mip(
     if limit <= 0:
         return spent_report(solver.name), None
     began = time.monotonic()
-    names, lower, upper, scale, offsets = _rows(problem, elastic=False)
-    session = HighsLpSession(lower / scale, upper / scale, names, solver)
-    extra = _extra_columns(problem, offsets, scale, elastic=False)
-    session.add_columns(extra)
-    cols = _arc_columns(problem, offsets, scale, arcs, elastic=False)
-    session.add_columns(replace(cols, upper=np.ones(len(arcs))))
-    h = session.highs
-    first = len(extra)
-    index = np.arange(first, first + len(arcs), dtype=np.int32)
-    h.changeColsIntegrality(len(index), index, np.ones(len(index), np.uint8))
-    h.setOptionValue("mip_rel_gap", float(solver.gap))
-    h.setOptionValue("time_limit", float(limit))
+    h, first = _build(problem, arcs, solver, limit, None)
     up_to = _UP_TO.get()
     if up_to is not None and len(arcs) > up_to:
         h.setOptionValue("presolve", "off")
     if start is not None:
-        _set_start(h, problem, arcs, start, first)
+        h.setSolution(_start(problem, arcs, start, first))
     trace_incumbents(h)
     h.run()
     report, assign = _read(h, problem, arcs, first)
@@ -123,27 +119,81 @@ def solve_arc_mip(
     return report, assign
 
 
-def _set_start(
-    h: highspy.Highs, problem: ArcProblem, arcs: IntArray, start: IntArray, first: int
-) -> None:
-    """The start's column values: its arcs at 1, each deviation row's ``d+``/``d-``."""
+def elastic_mip(
+    problem: ArcProblem,
+    arcs: IntArray,
+    start: IntArray,
+    solver: SolverSettings,
+    penalty: float,
+    time_limit: float,
+) -> IntArray | None:
+    """The binary program over ``arcs`` (sorted flat ids) in its true costs with a slack on
+    every soft row at ``penalty`` per unit (its right-hand side): the *elastic* MIP of
+    :mod:`allocator.territory.repair`. ``start`` (rep per item, its arcs among ``arcs``) is
+    feasible for it and is its warm start, so HiGHS's answer is never worse; it stops at
+    ``solver.gap`` or after ``time_limit`` s. The rep per item, or None without one."""
+    began = time.monotonic()
+    h, first = _build(problem, arcs, solver, max(time_limit, 0.1), penalty)
+    h.setSolution(_start(problem, arcs, start, first, elastic=True))
+    h.run()
+    OVERRUNS.record(time_limit, time.monotonic() - began)
+    if h.getInfo().primal_solution_status != 2:  # kSolutionStatusFeasible
+        return None
+    x = np.asarray(h.getSolution().col_value, float)[first:]
+    return _assignment(arcs, x, problem.shape)
+
+
+def _build(
+    problem: ArcProblem,
+    arcs: IntArray,
+    solver: SolverSettings,
+    limit: float,
+    penalty: float | None,
+) -> tuple[highspy.Highs, int]:
+    """The binary program over ``arcs`` in HiGHS (hard rows; with ``penalty``, elastic) and
+    the index of its first arc column."""
+    elastic = penalty is not None
+    names, lower, upper, scale, offsets = _rows(problem, elastic=elastic)
+    session = HighsLpSession(lower / scale, upper / scale, names, solver)
+    extra = _extra_columns(problem, offsets, scale, elastic=elastic, penalty=penalty)
+    session.add_columns(extra)
+    cols = _arc_columns(problem, offsets, scale, arcs, elastic=False)
+    session.add_columns(replace(cols, upper=np.ones(len(arcs))))
+    h = session.highs
+    first = len(extra)
+    index = np.arange(first, first + len(arcs), dtype=np.int32)
+    h.changeColsIntegrality(len(index), index, np.ones(len(index), np.uint8))
+    h.setOptionValue("mip_rel_gap", float(solver.gap))
+    h.setOptionValue("time_limit", float(limit))
+    return h, first
+
+
+def _start(
+    problem: ArcProblem, arcs: IntArray, start: IntArray, first: int, *, elastic: bool = False
+) -> highspy.HighsSolution:
+    """Every column's value at ``start``: its arcs at 1, each deviation row's ``d+``/``d-``
+    and, ``elastic``, each soft row's slack (its excess, in units of its right-hand side)."""
     m = len(problem.reps)
     values = np.zeros(first + len(arcs))
     chosen = np.arange(len(start)) * m + start
     values[first + np.searchsorted(arcs, chosen)] = 1.0
     k = 0
     for family in problem.families:
-        if family.deviation is None:
-            continue
-        gap = activities(problem, family, start) - family.rhs
-        size = len(gap)
-        values[k : k + size] = np.maximum(gap, 0.0)  # d+ (coefficient -1 in the row)
-        values[k + size : k + 2 * size] = np.maximum(-gap, 0.0)  # d-
-        k += 2 * size
+        size = len(family.rhs)
+        if family.deviation is not None:
+            gap = activities(problem, family, start) - family.rhs
+            values[k : k + size] = np.maximum(gap, 0.0)  # d+ (coefficient -1 in the row)
+            values[k + size : k + 2 * size] = np.maximum(-gap, 0.0)  # d-
+            k += 2 * size
+        if elastic and family.soft:
+            over = -row_slack(family, activities(problem, family, start))
+            unit = np.maximum(np.abs(np.asarray(family.rhs, float)), 1.0)  # core.slack_scale
+            values[k : k + size] = np.maximum(over, 0.0) / unit
+            k += size
     sol = highspy.HighsSolution()
     sol.col_value = values.tolist()
     sol.value_valid = True
-    h.setSolution(sol)
+    return sol
 
 
 def _read(

@@ -25,21 +25,19 @@ import numpy.typing as npt
 from allocator.exceptions import NoSolutionInTimeError
 from allocator.io.settings import SolverSettings
 from allocator.solver import SolveReport, Status, relative_gap
-from allocator.solver.deadline import call_limit, resolve_deadline, time_left
+from allocator.solver.deadline import resolve_deadline, time_left
 from allocator.solver.trace import note, traced_as
 from allocator.territory.arc_mip import PRESOLVE_UP_TO, presolve_up_to
 from allocator.territory.core import (
     ArcProblem,
-    activities,
     objective_terms,
     reduced_costs,
     violations,
 )
-from allocator.territory.fixed import fix_items, to_part, to_whole
-from allocator.territory.heuristic import lp_base, neighbourhood_search, round_lp, solve_part
 from allocator.territory.lagrange import Ascent, ascend, gather
-from allocator.territory.pairs import at
-from allocator.territory.pricing import initial_arcs, price_arcs
+from allocator.territory.nearest import incumbent_arcs
+from allocator.territory.pricing import initial_arcs
+from allocator.territory.repair import repair, window_mip
 from allocator.territory.solve_arcs import ArcSolution, CoreOptions, best_start
 
 __all__ = ["ASCENT_FROM", "ascent_path", "solve_by_ascent"]
@@ -148,7 +146,7 @@ def _solve_by_ascent(
         arcs = np.union1d(arcs, np.arange(n) * m + start)
     asc = ascend(problem, arcs, None, deadline=began + ASCENT_SHARE * (deadline - began))
     prices = _prices(problem, asc)
-    placed = _first_plan(problem, asc.arcs, prices, solver, deadline, asc.bound)
+    placed = _first_plan(problem, asc.arcs, prices, solver, deadline)
     plan = best_start(problem, [placed, start])
     if plan is None:
         raise NoSolutionInTimeError(
@@ -199,131 +197,22 @@ def _by_item(items: IntArray, rc: FloatArray) -> tuple[IntArray, IntArray]:
     return order, rank
 
 
-def _cover(groups: IntArray, key: FloatArray, weight: FloatArray, need: FloatArray) -> BoolArray:
-    """Per group (a rep), the entries of smallest ``key`` whose ``weight`` sums to ``need[g]``:
-    a mask of the chosen entries (none where ``need <= 0``)."""
-    order = np.lexsort((key, groups))
-    g, w = groups[order], weight[order]
-    total = np.cumsum(w)
-    before = total - w - np.r_[0.0, total][np.searchsorted(g, g, side="left")]
-    chosen = np.zeros(len(groups), bool)
-    chosen[order] = before < need[g]
-    return chosen
-
-
-def _repair_set(
-    problem: ArcProblem, best: IntArray, margin: FloatArray, short: IntArray
-) -> BoolArray:
-    """The items to free so that the rows the Lagrangian choice ``best`` breaks can be met:
-    on a rep over an upper row, its items of smallest margin worth :data:`COVER` times the
-    excess; for a rep under a lower row, items whose short list reaches it, likewise; for a
-    single row (``max_moved``), items of smallest margin over the whole plan."""
-    n, m = problem.shape
-    free = np.zeros(n, bool)
-    items = np.arange(n)
-    si, sr = short // m, short % m
-    for family in problem.families:
-        if family.axis == "item" or family.deviation is not None:  # deviation rows: d+ - d-
-            continue
-        act = activities(problem, family, best)
-        over = act - family.rhs if family.sense != ">=" else family.rhs - act
-        if not (over > 1e-6 * np.maximum(1.0, np.abs(family.rhs))).any():
-            continue
-        if family.sense == ">=":  # items that could move in: their short-list arcs there
-            weight = np.abs(np.asarray(at(family.coef, problem.shape, si, sr), float))
-            group = sr if family.axis == "rep" else np.zeros_like(sr)
-            pick = _cover(group, margin[si], weight, COVER * np.maximum(over, 0.0))
-            free[si[pick]] = True
-            continue
-        weight = np.abs(np.asarray(at(family.coef, problem.shape, items, best), float))
-        group = best if family.axis == "rep" else np.zeros_like(best)
-        free |= _cover(group, margin, weight, COVER * np.maximum(over, 0.0))
-    return free | _chains(best, margin, free, si, sr, m)
-
-
-def _chains(
-    best: IntArray, margin: FloatArray, free: BoolArray, si: IntArray, sr: IntArray, m: int
-) -> BoolArray:
-    """Room for the freed items to move: on every rep next to one that frees ``k`` items (a
-    candidate arc ``(si, sr)`` joins the reps ``best[si]`` and ``sr``), its :data:`CHAIN`
-    x ``k`` items of smallest margin. The reps next to a broken one are often full
-    themselves: fixed, they cut the chain of moves the repair needs (at 250,000 x 2,000 the
-    placing LP over the repair set alone was infeasible)."""
-    count = np.bincount(best[free], minlength=m).astype(float)
-    need = np.zeros(m)
-    np.maximum.at(need, sr, count[best[si]])
-    np.maximum.at(need, best[si], count[sr])
-    return _cover(best, margin, np.ones(len(best)), CHAIN * need)
-
-
 def _first_plan(
     problem: ArcProblem,
     arcs: IntArray,
     prices: tuple[object, FloatArray, IntArray, FloatArray],
     solver: SolverSettings,
     deadline: float,
-    bound: float | None,
 ) -> IntArray | None:
-    """The Lagrangian choice with the repair set and the near ties freed; the free items placed
-    as in "Warm start": the LP over their candidate ``arcs`` (the kept items one arc each), its
-    integral values kept and a MIP over the rest (:func:`neighbourhood_search`). More ties are
-    freed (:data:`TIE_SHARES`) while that finds nothing; a greedy placing comes last."""
-    n, m = problem.shape
-    reduced, _, best, margin = prices
-    repair = _repair_set(problem, best, margin, arcs)
-    order = np.argsort(margin, kind="stable")
+    """The Lagrangian choice, repaired (:func:`allocator.territory.repair.repair`: moves and
+    swaps cheapest in reduced costs, then elastic MIP windows) along the candidate ``arcs``
+    and each item's incumbent arc; None when rows are still broken when its share of the
+    time (:data:`FIRST_SHARE`) is spent."""
+    reduced, _, best, _ = prices
     budget = time.monotonic() + FIRST_SHARE * max(time_left(deadline) - MARGIN, 0.0)
-    for share in TIE_SHARES:
-        free = repair.copy()
-        free[order[: int(share * n)]] = True
-        log.info("ascent plan: %d of %d items free", int(free.sum()), n)
-        placed = _placing_lp(problem, arcs, free, best, reduced, solver, budget - MARGIN)
-        if placed is None:
-            continue
-        # no bound: stop at the first plan (at 250k the larger neighbourhoods that chased
-        # the ascent's bound took 63 s, 25 s past a limit, and improved nothing)
-        base = lp_base(problem, *placed)  # kept items too: they are integral
-        every = np.union1d(arcs, placed[0])  # so that the search can free kept items as well
-        with traced_as("ascent-plan", bound=False):
-            plan = neighbourhood_search(
-                problem, every, base, solver, time_limit=time_left(budget), bound=None
-            )
-        if plan is not None and not violations(problem, plan):
-            return plan
-    if n > GREEDY_MAX:  # item by item in Python: longer than the run has at scale
-        return None
-    chosen = np.arange(n) * m + best
-    values = np.isin(arcs, chosen[margin > np.median(margin)]).astype(float)
-    return round_lp(problem, arcs, values)
-
-
-def _placing_lp(
-    problem: ArcProblem,
-    arcs: IntArray,
-    free: BoolArray,
-    best: IntArray,
-    reduced: object,
-    solver: SolverSettings,
-    deadline: float,
-) -> tuple[IntArray, FloatArray] | None:
-    """The LP over the ``free`` items' candidate ``arcs``, every other item fixed at its
-    Lagrangian choice ``best`` (:func:`~allocator.territory.fixed.fix_items`), in the
-    ``reduced`` costs at the ascent's multipliers: the Lagrangian choice is then the dual
-    feasible crash basis of :meth:`ArcLp.crash <allocator.territory.arc_lp.ArcLp.crash>`, so
-    the dual simplex starts from it. Its solutions meet every row; the neighbourhood search
-    that rounds it and the windows after it work in the true costs. (arcs, values) over the
-    whole problem (the fixed items at value 1), sorted by arc; None when the LP did not finish
-    or is infeasible."""
-    m = problem.shape[1]
-    sub = fix_items(problem, free, best, cost=reduced)
-    own = np.sort(to_part(arcs[free[arcs // m]], free, m))
-    lp = price_arcs(sub, own, solver, deadline=deadline, price=False)
-    if not lp.feasible or lp.bound is None:
-        return None
-    kept = np.flatnonzero(~free)
-    whole = np.concatenate([to_whole(lp.arcs, free, m), kept * m + best[kept]])
-    order = np.argsort(whole)
-    return whole[order], np.concatenate([lp.values, np.ones(len(kept))])[order]
+    incumbent = incumbent_arcs(problem)
+    along = arcs if incumbent is None else np.union1d(arcs, incumbent)
+    return repair(problem, best, along, solver, budget, cost=reduced)
 
 
 def _value(problem: ArcProblem, assign: IntArray) -> float:
@@ -337,7 +226,7 @@ def _close(value: float, bound: float | None, gap: float) -> bool:
 def _window(
     short: IntArray, plan: IntArray, gain: FloatArray, m: int, taken: BoolArray
 ) -> BoolArray:
-    """Items of a few neighbouring reps: seeds are reps of largest reduced-cost ``gain`` not yet
+    """A few neighbouring reps (m,): seeds are reps of largest reduced-cost ``gain`` not yet
     ``taken``; a seed's neighbours are the reps its items' short lists reach."""
     si, sr = short // m, short % m
     by_rep = np.bincount(plan, weights=gain, minlength=m)
@@ -350,7 +239,7 @@ def _window(
         near = np.unique(sr[plan[si] == seed])
         reps[near] = True
         reps[seed] = taken[seed] = True
-    return reps[plan]
+    return reps
 
 
 def _improve(
@@ -371,38 +260,19 @@ def _improve(
     taken = np.zeros(m, bool)
     floor = gather(reduced, problem.shape, np.arange(n), best)
     while not _close(value, bound, solver.gap) and time_left(deadline) > 4 * MARGIN:
-        here = np.arange(n) * m + plan
         gain = np.maximum(gather(reduced, problem.shape, np.arange(n), plan) - floor, 0.0)
         if taken.all():
             taken[:] = False
-        free = _window(short, plan, gain, m, taken)
-        arcs = np.union1d(short[free[short // m]], here)
+        reps = _window(short, plan, gain, m, taken)
         limit = min(60.0, 0.25 * time_left(deadline))
         with traced_as("ascent-window", bound=False):
-            new = _solve_window(problem, arcs, plan, solver, limit, deadline)
+            new = window_mip(
+                problem, plan, reps, short, solver, deadline - MARGIN, time_limit=limit
+            )
         if new is not None and not violations(problem, new) and _value(problem, new) < value - 1e-9:
             plan, value = new, _value(problem, new)
             note(value, bound, "ascent")
     return plan, value
-
-
-def _solve_window(
-    problem: ArcProblem,
-    arcs: IntArray,
-    start: IntArray | None,
-    solver: SolverSettings,
-    time_limit: float,
-    deadline: float,
-) -> IntArray | None:
-    """The MIP over ``arcs`` warm-started from ``start`` (from arrays at scale, else PuLP),
-    given at most ``time_limit`` and what ``deadline`` leaves less :data:`MARGIN`."""
-    limit = min(time_limit, call_limit(deadline - MARGIN))
-    if limit <= 0.5:
-        return None
-    report, assign = solve_part(
-        problem, arcs, start, solver, None, limit, deadline=deadline - MARGIN
-    )
-    return assign if report.has_solution else None
 
 
 def _solution(

@@ -111,56 +111,20 @@ def test_nothing_in_time_is_a_clear_error(monkeypatch) -> None:
         solve_arcs(problem, options, PLAN)
 
 
-def test_a_choice_that_breaks_no_hard_row_frees_nothing(monkeypatch) -> None:
+def test_a_choice_that_breaks_no_hard_row_is_kept_as_it_is(monkeypatch) -> None:
     """Deviation rows are met by their deviation columns whatever the plan: a choice off the
-    balance targets but within every hard row needs no repair (the repair once read the
-    deviation family as an upper row and freed, at 20,000 x 200, 4,545 of its 4,723 items)."""
+    balance targets but within every hard row needs no repair (a repair that read the
+    deviation family as an upper row once freed, at 20,000 x 200, 4,545 of its 4,723 items)."""
+    from allocator.territory import repair
+
     tables, settings = _company(5)
     problem, options = _problem(tables, settings, monkeypatch)
     plan = solve_arcs(problem, options, EXACT).assign
     assert not violations(problem, plan)
     deviation = next(f for f in problem.families if f.deviation is not None)
     assert (activities(problem, deviation, plan) > deviation.rhs + 1e-6).any(), "off target"
+    assert not repair.excess(problem, plan)[0].any()
     n, m = problem.shape
-    margin = np.random.default_rng(0).random(n)
-    arcs = np.arange(n) * m + plan
-    assert not lagrange_plan._repair_set(problem, plan, margin, arcs).any()
-
-
-def test_the_repair_frees_room_next_to_broken_reps_so_the_placing_lp_is_feasible(
-    monkeypatch,
-) -> None:
-    """The reps next to a broken one are often full: fixed, they leave the items freed on the
-    broken rep nowhere to go. On this 2,000 x 40 company after 20 ascent steps the placing LP
-    over the repair set alone is infeasible; with the neighbours' items freed too it is not,
-    and its plan of the integral items meets every row with the fractional ones placed."""
-    tables = generate_company(accounts=2000, reps=40, regions=40, products=2, seed=1)
-    block = demo_settings(tables)["assignment"]
-    block["constraints"]["candidates"]["nearest"] = 4
-    settings = AssignmentSettings.model_validate(block)
-    problem, _ = _problem(tables, settings, monkeypatch)
-    n, m = problem.shape
-    arcs = initial_arcs(problem, 4, per_rep=-(-2 * n // m))
-    asc = ascend(problem, arcs, None, deadline=math.inf, steps=20)
-    reduced, _, best, margin = lagrange_plan._prices(problem, asc)
-    with_chains = lagrange_plan._repair_set(problem, best, margin, asc.arcs)
-    monkeypatch.setattr(lagrange_plan, "_chains", lambda best, *_: np.zeros(len(best), bool))
-    alone = lagrange_plan._repair_set(problem, best, margin, asc.arcs)
-    assert (alone <= with_chains).all() and with_chains.sum() > alone.sum()
-    far = math.inf
-    assert lagrange_plan._placing_lp(problem, asc.arcs, alone, best, reduced, PLAN, far) is None
-    placed = lagrange_plan._placing_lp(problem, asc.arcs, with_chains, best, reduced, PLAN, far)
-    assert placed is not None
-    whole, values = placed
-    np.testing.assert_allclose(np.bincount(whole // m, weights=values, minlength=n), 1.0)
-    for family in problem.families:  # the LP's activity meets every hard row
-        if family.deviation is not None:
-            continue
-        coef = np.asarray(pairs.at(family.coef, problem.shape, whole // m, whole % m), float)
-        act = np.bincount(whole % m, weights=coef * values, minlength=m)
-        act = act if family.axis == "rep" else np.array([act.sum()])
-        tol = 1e-6 * np.maximum(1.0, np.abs(family.rhs))
-        if family.sense == "<=":
-            assert (act <= family.rhs + tol).all(), family.key
-        else:
-            assert (act >= family.rhs - tol).all(), family.key
+    arcs = np.union1d(initial_arcs(problem, 4), np.arange(n) * m + plan)
+    kept = repair.repair(problem, plan, arcs, PLAN, math.inf)
+    np.testing.assert_array_equal(kept, plan)

@@ -1,0 +1,174 @@
+"""The repair of a plan that breaks rows (:mod:`allocator.territory.repair`): the ascent's
+first plan at scale. Every repaired plan is checked row by row (``violations``) and its
+objective recomputed from the raw terms; the excess is checked against a hand computation."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from allocator.demo import demo_settings, generate_company
+from allocator.io.settings import AssignmentSettings, SolverSettings
+from allocator.territory import pairs, repair
+from allocator.territory.build import build_territory, territory_problem
+from allocator.territory.core import (
+    ArcProblem,
+    RowFamily,
+    activities,
+    objective_terms,
+    violations,
+)
+from allocator.territory.lagrange import ascend
+from allocator.territory.lagrange_plan import _prices
+from allocator.territory.pricing import initial_arcs
+
+SOLVER = SolverSettings(threads=1, time_limit=30, gap=0.002)
+
+
+def _problem(monkeypatch, accounts=2000, reps=40, seed=1):
+    monkeypatch.setattr(pairs, "SPARSE_FROM", 0)
+    tables = generate_company(accounts=accounts, reps=reps, regions=40, products=2, seed=seed)
+    block = demo_settings(tables)["assignment"]
+    block["constraints"]["candidates"]["nearest"] = 4
+    settings = AssignmentSettings.model_validate(block)
+    problem = territory_problem(tables, settings, build_territory(tables, settings))
+    assert problem.lazy
+    return problem
+
+
+def _choice(problem, steps=20):
+    """The Lagrangian choice after ``steps`` ascent steps, its reduced costs and arcs."""
+    n, m = problem.shape
+    arcs = initial_arcs(problem, 4, per_rep=-(-2 * n // m))
+    asc = ascend(problem, arcs, None, deadline=math.inf, steps=steps)
+    reduced, _, best, _ = _prices(problem, asc)
+    return best, reduced, asc.arcs
+
+
+def _value(problem, plan) -> float:
+    return sum(objective_terms(problem, plan).values())
+
+
+def test_excess_is_each_rows_overshoot_in_units_of_its_limit(monkeypatch) -> None:
+    problem = _problem(monkeypatch)
+    best, _, _ = _choice(problem)
+    per_rep, single = repair.excess(problem, best)
+    m = problem.shape[1]
+    expected, one = np.zeros(m), 0.0
+    for family in problem.families:
+        if family.deviation is not None:
+            continue
+        act = activities(problem, family, best)
+        over = act - family.rhs if family.sense == "<=" else family.rhs - act
+        over = np.maximum(over, 0.0) / np.maximum(np.abs(family.rhs), 1.0)
+        if family.axis == "rep":
+            expected += over
+        else:
+            one += float(over.sum())
+    np.testing.assert_allclose(per_rep, expected, atol=1e-9)
+    assert single == pytest.approx(one, abs=1e-9)
+    names = [
+        v.split("[")[1].rstrip("]").split(",")[0] for v in violations(problem, best) if "[" in v
+    ]
+    broken = set(names)
+    assert broken, "the choice after 20 steps breaks rows"
+    assert {problem.reps[r] for r in np.flatnonzero(per_rep > 0)} == broken
+
+
+def test_shift_repairs_the_lagrangian_choice_by_single_moves_and_swaps(monkeypatch) -> None:
+    problem = _problem(monkeypatch)
+    best, reduced, arcs = _choice(problem)
+    before = sum(repair.excess(problem, best)[0])
+    fixed = repair.shift(problem, best, arcs, reduced)
+    assert before > 0 and violations(problem, fixed) == []
+    n, m = problem.shape
+    assert np.isin(np.arange(n) * m + fixed, arcs).all(), "moves along candidate arcs only"
+    assert (fixed != best).sum() < 0.1 * n, "a repair, not a new plan"
+
+
+def test_each_move_lowers_the_excess(monkeypatch) -> None:
+    """Cut off after k moves, the excess never grows with k."""
+    problem = _problem(monkeypatch)
+    best, reduced, arcs = _choice(problem)
+    seen = []
+    for k in (0, 1, 2, 4, 8, 16, 32):
+        plan = repair.shift(problem, best, arcs, reduced, moves=k)
+        seen.append(sum(repair.excess(problem, plan)[0]) + repair.excess(problem, plan)[1])
+    assert all(b <= a + 1e-12 for a, b in itertools.pairwise(seen))
+    assert seen[-1] < seen[0]
+
+
+def test_windows_repair_what_no_move_is_allowed_to(monkeypatch) -> None:
+    """With the moves switched off, the elastic MIP windows alone give a plan meeting every
+    row; the seed's window grows when it repairs nothing."""
+    problem = _problem(monkeypatch)
+    best, reduced, arcs = _choice(problem)
+    monkeypatch.setattr(repair, "WINDOW", 300)
+    plan = repair.repair(problem, best, arcs, SOLVER, math.inf, cost=reduced, moves=0)
+    assert plan is not None and violations(problem, plan) == []
+    n, m = problem.shape
+    assert np.isin(np.arange(n) * m + plan, arcs).all()
+
+
+def test_the_elastic_mip_never_ends_worse_than_its_start(monkeypatch) -> None:
+    """Its start (broken rows and all) is feasible for it: HiGHS's answer costs at most as
+    much, slack penalty included, and its plan breaks the rows less."""
+    problem = _problem(monkeypatch, accounts=400, reps=10, seed=5)
+    best, _, arcs = _choice(problem, steps=0)
+    assert sum(repair.excess(problem, best)[0]) > 0
+    penalty = repair.PENALTY * _value(problem, best) / problem.shape[1]
+    plan = repair.elastic_mip(problem, arcs, best, SOLVER, penalty, 10.0)
+    assert plan is not None
+
+    def merit(p):
+        per_rep, single = repair.excess(problem, p)
+        return _value(problem, p) + penalty * (per_rep.sum() + single)
+
+    assert merit(plan) <= merit(best) + 1e-6 * abs(merit(best))
+    assert sum(repair.excess(problem, plan)[0]) < sum(repair.excess(problem, best)[0])
+
+
+def _two_reps() -> ArcProblem:
+    """Rep 0 holds items of weight 6 and 5 (capacity 10: one over); rep 1 holds 4 and 5 (one
+    under). Each single move overloads the other rep; swapping the 5 for the 4 fits both."""
+    weight = np.array([[6.0, 6.0], [5.0, 5.0], [4.0, 4.0], [5.0, 5.0]])
+    capacity = RowFamily(
+        "capacity", "capacity", "rep", weight, "<=", np.array([10.0, 10.0]), ("a", "b"), True
+    )
+    cost = np.ones((4, 2))
+    return ArcProblem(
+        items=("i0", "i1", "i2", "i3"),
+        reps=("a", "b"),
+        eligible=np.ones((4, 2), bool),
+        terms={"cost": cost},
+        families=(capacity,),
+        rank=cost,
+        keep=np.zeros((4, 2), bool),
+    )
+
+
+def test_a_swap_repairs_what_no_single_move_can() -> None:
+    problem = _two_reps()
+    plan = np.array([0, 0, 1, 1])
+    assert violations(problem, plan) == ["capacity[a]"]
+    fixed = repair.shift(problem, plan, np.arange(8), problem.cost)
+    assert violations(problem, fixed) == []
+    assert sorted(np.flatnonzero(fixed != plan) // 2) == [0, 1], "one item each way"
+
+
+def test_windows_give_up_when_none_repairs_anything(monkeypatch) -> None:
+    """No window finds anything (the MIP patched out): the repair says so at the largest
+    window instead of trying forever."""
+    problem = _two_reps()
+    monkeypatch.setattr(repair, "elastic_mip", lambda *a, **k: None)
+    plan = np.array([0, 0, 1, 1])
+    assert repair.repair(problem, plan, np.arange(8), SOLVER, math.inf, moves=0) is None
+
+
+def test_no_time_left_is_none(monkeypatch) -> None:
+    problem = _problem(monkeypatch)
+    best, reduced, arcs = _choice(problem)
+    assert repair.repair(problem, best, arcs, SOLVER, 0.0, cost=reduced, moves=0) is None
