@@ -1,4 +1,4 @@
-"""The problem over some items with every other item fixed (the ascent's placing LP).
+"""The problem over some items with every other item fixed (the repair's MIP windows).
 
 :func:`fix_items` turns an :class:`~allocator.territory.core.ArcProblem` and a complete
 assignment into the problem over the ``free`` items only: each row's right-hand side less the

@@ -4,14 +4,12 @@ Above :data:`ASCENT_FROM` pairs on the sparse path, :func:`solve_by_ascent` repl
 LP: :func:`allocator.territory.lagrange.ascend` proves a bound over all eligible pairs from zero
 multipliers; at its multipliers each item's cheapest candidate by reduced cost is nearly a plan
 (the Lagrangian heuristic, Fisher 1981, Management Science 27(1); for assignment rows
-Jörnsten & Näsberg 1986, EJOR 27(3)). Items whose choice is clear (a large reduced-cost margin
-to their second-best arc) on reps that break no row keep it; the rest are placed by the
-*placing LP* (the free items only, the others fixed, in reduced costs: :func:`_placing_lp`)
-and its fractional items by the neighbourhood MIP
-(:func:`allocator.territory.heuristic.neighbourhood_search`). MIP
-windows (the items of a few neighbouring reps, re-solved over their candidates, warm-started)
-improve the plan until it is within ``solver.gap`` of the bound or the deadline
-(``models/assignment.md``, "A plan from the ascent").
+Jörnsten & Näsberg 1986, EJOR 27(3)). The rows that choice breaks are repaired by moves,
+swaps and elastic MIP windows (:func:`allocator.territory.repair.repair`); a second ascent
+towards the plan tightens the bound, and MIP windows (the items of a few neighbouring reps,
+re-solved over their candidates, warm-started) improve the plan until it is within
+``solver.gap`` of the bound or the deadline (``models/assignment.md``, "A plan from the
+ascent").
 """
 
 from __future__ import annotations
@@ -57,16 +55,10 @@ ASCENT_FROM = 200_000_000
 #: Share of the time the ascent gets before the first plan is built.
 ASCENT_SHARE = 0.25
 
-#: Arcs per free item in the placing MIPs (its best by reduced cost; the current one too).
+#: Arcs per item in the improvement windows (its best by reduced cost; its own too).
 SHORT = 5
 
-#: Shares of the items freed as near ties (smallest margins) in the first plan's attempts.
-TIE_SHARES = (0.04, 0.15)
-
-#: Most items for the last resort, the greedy placing (:func:`heuristic.round_lp`).
-GREEDY_MAX = 20_000
-
-#: Share of the time left the first plan may use.
+#: Share of the time left the first plan (the repair) may use.
 FIRST_SHARE = 0.85
 
 #: Share of the time left after the first plan that the second ascent (towards it) gets: at
@@ -76,12 +68,6 @@ REASCENT_SHARE = 0.8
 
 #: Items per improvement window (the items of a few neighbouring reps).
 WINDOW = 4000
-
-#: Slack of the repair: a broken row frees items worth this many times its excess.
-COVER = 1.5
-
-#: Items freed on each rep next to a freeing one, per item freed there (:func:`_chains`).
-CHAIN = 0.5
 
 #: Seconds kept free of solver calls at the end of the run.
 MARGIN = 2.0
