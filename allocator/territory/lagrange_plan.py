@@ -33,6 +33,7 @@ from allocator.territory.core import (
     violations,
 )
 from allocator.territory.lagrange import Ascent, ascend, gather
+from allocator.territory.moves import improve
 from allocator.territory.nearest import incumbent_arcs
 from allocator.territory.pricing import initial_arcs
 from allocator.territory.repair import repair, window_mip
@@ -191,14 +192,16 @@ def _first_plan(
     deadline: float,
 ) -> IntArray | None:
     """The Lagrangian choice, repaired (:func:`allocator.territory.repair.repair`: moves and
-    swaps cheapest in reduced costs, then elastic MIP windows) along the candidate ``arcs``
-    and each item's incumbent arc; None when rows are still broken when its share of the
-    time (:data:`FIRST_SHARE`) is spent."""
+    swaps cheapest in reduced costs, then elastic MIP windows) and improved by moves in the
+    true costs (:func:`allocator.territory.moves.improve`), along the candidate ``arcs`` and
+    each item's incumbent arc; None when rows are still broken when its share of the time
+    (:data:`FIRST_SHARE`) is spent."""
     reduced, _, best, _ = prices
     budget = time.monotonic() + FIRST_SHARE * max(time_left(deadline) - MARGIN, 0.0)
     incumbent = incumbent_arcs(problem)
     along = arcs if incumbent is None else np.union1d(arcs, incumbent)
-    return repair(problem, best, along, solver, budget, cost=reduced)
+    plan = repair(problem, best, along, solver, budget, cost=reduced)
+    return None if plan is None else improve(problem, plan, along, deadline=budget)
 
 
 def _value(problem: ArcProblem, assign: IntArray) -> float:

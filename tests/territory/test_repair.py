@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from allocator.demo import demo_settings, generate_company
 from allocator.io.settings import AssignmentSettings, SolverSettings
-from allocator.territory import pairs, repair
+from allocator.territory import moves, pairs, repair
 from allocator.territory.build import build_territory, territory_problem
 from allocator.territory.core import (
     ArcProblem,
@@ -82,7 +83,7 @@ def test_shift_repairs_the_lagrangian_choice_by_single_moves_and_swaps(monkeypat
     problem = _problem(monkeypatch)
     best, reduced, arcs = _choice(problem)
     before = sum(repair.excess(problem, best)[0])
-    fixed = repair.shift(problem, best, arcs, reduced)
+    fixed = moves.shift(problem, best, arcs, reduced)
     assert before > 0 and violations(problem, fixed) == []
     n, m = problem.shape
     assert np.isin(np.arange(n) * m + fixed, arcs).all(), "moves along candidate arcs only"
@@ -95,7 +96,7 @@ def test_each_move_lowers_the_excess(monkeypatch) -> None:
     best, reduced, arcs = _choice(problem)
     seen = []
     for k in (0, 1, 2, 4, 8, 16, 32):
-        plan = repair.shift(problem, best, arcs, reduced, moves=k)
+        plan = moves.shift(problem, best, arcs, reduced, moves=k)
         seen.append(sum(repair.excess(problem, plan)[0]) + repair.excess(problem, plan)[1])
     assert all(b <= a + 1e-12 for a, b in itertools.pairwise(seen))
     assert seen[-1] < seen[0]
@@ -131,14 +132,14 @@ def test_the_elastic_mip_never_ends_worse_than_its_start(monkeypatch) -> None:
     assert sum(repair.excess(problem, plan)[0]) < sum(repair.excess(problem, best)[0])
 
 
-def _two_reps() -> ArcProblem:
+def _two_reps(capacity=(10.0, 10.0), cost=None) -> ArcProblem:
     """Rep 0 holds items of weight 6 and 5 (capacity 10: one over); rep 1 holds 4 and 5 (one
     under). Each single move overloads the other rep; swapping the 5 for the 4 fits both."""
     weight = np.array([[6.0, 6.0], [5.0, 5.0], [4.0, 4.0], [5.0, 5.0]])
     capacity = RowFamily(
-        "capacity", "capacity", "rep", weight, "<=", np.array([10.0, 10.0]), ("a", "b"), True
+        "capacity", "capacity", "rep", weight, "<=", np.array(capacity), ("a", "b"), True
     )
-    cost = np.ones((4, 2))
+    cost = np.ones((4, 2)) if cost is None else cost
     return ArcProblem(
         items=("i0", "i1", "i2", "i3"),
         reps=("a", "b"),
@@ -154,7 +155,7 @@ def test_a_swap_repairs_what_no_single_move_can() -> None:
     problem = _two_reps()
     plan = np.array([0, 0, 1, 1])
     assert violations(problem, plan) == ["capacity[a]"]
-    fixed = repair.shift(problem, plan, np.arange(8), problem.cost)
+    fixed = moves.shift(problem, plan, np.arange(8), problem.cost)
     assert violations(problem, fixed) == []
     assert sorted(np.flatnonzero(fixed != plan) // 2) == [0, 1], "one item each way"
 
@@ -172,3 +173,43 @@ def test_no_time_left_is_none(monkeypatch) -> None:
     problem = _problem(monkeypatch)
     best, reduced, arcs = _choice(problem)
     assert repair.repair(problem, best, arcs, SOLVER, 0.0, cost=reduced, moves=0) is None
+
+
+def test_improve_ends_at_a_plan_no_single_move_improves(monkeypatch) -> None:
+    """From the repaired choice, the improvement keeps every row and lowers the objective,
+    and ends where no move of one item along the arcs (checked by brute force, objective
+    recomputed from the raw terms and deviation rows) lowers it and keeps every row."""
+    problem = _problem(monkeypatch, accounts=400, reps=10, seed=5)
+    best, reduced, arcs = _choice(problem)
+    start = repair.repair(problem, best, arcs, SOLVER, math.inf, cost=reduced)
+    assert start is not None and violations(problem, start) == []
+    plan = moves.improve(problem, start, arcs)
+    assert violations(problem, plan) == []
+    assert _value(problem, plan) < _value(problem, start) - 1.0
+    m = problem.shape[1]
+    value = _value(problem, plan)
+    for arc in arcs.tolist():
+        i, r = divmod(arc, m)
+        if plan[i] == r:
+            continue
+        other = plan.copy()
+        other[i] = r
+        if not violations(problem, other):
+            assert _value(problem, other) >= value - 1e-6 * abs(value), (i, r)
+
+
+def test_improve_moves_an_item_only_where_it_fits() -> None:
+    """Items i0 and i2 (weights 6 and 4) are both cheaper at rep b, which has room 4: i2
+    moves there, i0 would overload it and stays."""
+    cost = np.array([[5.0, 1.0], [1.0, 1.0], [5.0, 1.0], [1.0, 1.0]])
+    problem = _two_reps(capacity=(10.0, 14.0), cost=cost)
+    start = np.array([0, 1, 0, 1])  # a: 6 + 4 = 10, b: 5 + 5 = 10
+    assert violations(problem, start) == []
+    plan = moves.improve(problem, start, np.arange(8))
+    np.testing.assert_array_equal(plan, [0, 1, 1, 1])
+    full = _two_reps(capacity=(10.0, 10.0), cost=cost)  # no room at b: nothing moves
+    np.testing.assert_array_equal(moves.improve(full, start, np.arange(8)), start)
+    moved = (np.arange(2)[None, :] != start[:, None]).astype(float)  # 1 off the start's rep
+    limit = RowFamily("max_moved", "max_moved", "one", moved, "<=", np.array([0.0]), ("",), True)
+    frozen = replace(problem, families=(*problem.families, limit))  # no move allowed at all
+    np.testing.assert_array_equal(moves.improve(frozen, start, np.arange(8)), start)
