@@ -24,7 +24,7 @@ import numpy.typing as npt
 from allocator.territory.core import ArcProblem, RowFamily, activities
 from allocator.territory.lagrange_model import gather
 
-__all__ = ["MOVES", "improve", "shift"]
+__all__ = ["MOVES", "excess", "improve", "shift"]
 
 log = logging.getLogger("allocator")
 
@@ -38,10 +38,28 @@ MOVES = 200_000
 #: Most rounds of :func:`improve`.
 ROUNDS = 20
 
+#: Most pairs :func:`shift` weighs for the swaps of one rep with one other (the cheapest
+#: leaving and joining arcs are kept when there would be more).
+SWAP_PAIRS = 40_000
+
+#: Excess (in units of a row's right-hand side) below which a row holds: the tolerance of
+#: :func:`allocator.territory.core.violations`.
+TOLERANCE = 1e-6
+
+
+def excess(problem: ArcProblem, plan: IntArray) -> tuple[FloatArray, float]:
+    """How far ``plan`` (rep per item) breaks the rows (every family but deviation rows and
+    rows per item): per rep (m,), the sum over its rows of the excess in units of the row's
+    right-hand side, ``max(0, a - b) / max(1, |b|)`` for ``a <= b`` (0 within the tolerance
+    of :func:`~allocator.territory.core.violations`), and that sum over the single rows."""
+    rows = _Rows(problem, plan)
+    return rows.per_rep(), rows.single()
+
 
 class _Rows:
-    """The hard rows of a plan as arrays (every family but deviations and per-item rows): the
-    activity, limits and unit of each, and what moves do to their total excess."""
+    """The rows of a plan that moves must keep, as arrays (every family but the deviation
+    rows, which hold whatever the plan, and rows per item): the activity, limits and unit of
+    each, and what moves do to their total excess."""
 
     def __init__(self, problem: ArcProblem, plan: IntArray) -> None:
         self.fams = [f for f in problem.families if f.deviation is None and f.axis != "item"]
@@ -56,16 +74,24 @@ class _Rows:
         return [gather(f.coef, self.shape, items, reps) for f in self.fams]
 
     def bad(self, q: int, rows: IntArray, value: FloatArray) -> FloatArray:
-        """The excess of rows ``rows`` of family ``q`` at activity ``value``."""
+        """The excess of rows ``rows`` of family ``q`` at activity ``value``: 0 within the
+        feasibility tolerance of :func:`~allocator.territory.core.violations` (1e-6 of the
+        unit), so a plan has no excess exactly when it breaks no row."""
         over = np.maximum(np.maximum(value - self.hi[q][rows], self.lo[q][rows] - value), 0.0)
         over = over / self.unit[q][rows]
-        return np.where(over > 1e-9, over, 0.0)
+        return np.where(over > TOLERANCE, over, 0.0)
 
     def per_rep(self) -> FloatArray:
         """Each rep's excess over its rows (m,)."""
         m = self.shape[1]
         parts = [self.bad(q, np.arange(m), self.act[q]) for q in self._rep_families()]
         return np.sum(parts, axis=0) if parts else np.zeros(m)
+
+    def single(self) -> float:
+        """The excess of the single rows (``max_moved``)."""
+        zero = np.zeros(1, np.int64)
+        ones = [q for q, f in enumerate(self.fams) if f.axis == "one"]
+        return float(sum(self.bad(q, zero, self.act[q][:1])[0] for q in ones))
 
     def per_rep_of(self, rep: int) -> float:
         """The excess of one rep's rows."""
@@ -145,33 +171,46 @@ class _Moves:
         leaving = leaving[self.rr[leaving] != a]
         joining = self.joining[a][self.src[self.joining[a]] != a]
         single = np.concatenate([leaving, joining])
-        gain = self.to_cost[single] - self.here_cost[single]
+        extra = self._extra(single)
         d = self.rows.delta(
             [(self.src[single], self._neg(single)), (self.rr[single], self._to(single))]
         )
         ok = np.flatnonzero(d < -1e-12)
         if len(ok):
-            return [int(single[ok[np.argmin(gain[ok])]])]
+            return [int(single[ok[np.argmin(extra[ok])]])]
         return self._swap(leaving, joining)
 
     def _swap(self, leaving: IntArray, joining: IntArray) -> list[int] | None:
         """The cheapest swap that lowers the excess: an arc of ``leaving`` (an item of rep a
-        to rep b) with one of ``joining`` (an item of rep b to a)."""
-        x, y = (v.ravel() for v in np.meshgrid(leaving, joining, indexing="ij"))
-        pair = self.rr[x] == self.src[y]
-        x, y = x[pair], y[pair]
-        if not len(x):
+        to rep b) with one of ``joining`` (an item of rep b to a), rep b by rep b."""
+        xs, ys = [], []
+        to_b, from_b = self.rr[leaving], self.src[joining]
+        for b in np.intersect1d(to_b, from_b).tolist():
+            x, y = self._cheapest(leaving[to_b == b]), self._cheapest(joining[from_b == b])
+            x, y = (v.ravel() for v in np.meshgrid(x, y, indexing="ij"))
+            xs.append(x), ys.append(y)
+        if not xs:
             return None
+        x, y = np.concatenate(xs), np.concatenate(ys)
         to_a = [t[y] - f[x] for t, f in zip(self.to_coef, self.from_coef, strict=True)]
-        to_b = [t[x] - f[y] for t, f in zip(self.to_coef, self.from_coef, strict=True)]
-        d = self.rows.delta([(self.src[x], to_a), (self.rr[x], to_b)])
+        to_b_ = [t[x] - f[y] for t, f in zip(self.to_coef, self.from_coef, strict=True)]
+        d = self.rows.delta([(self.src[x], to_a), (self.rr[x], to_b_)])
         ok = np.flatnonzero(d < -1e-12)
         if not len(ok):
             return None
         x, y = x[ok], y[ok]
-        gain = self.to_cost[x] - self.here_cost[x] + self.to_cost[y] - self.here_cost[y]
-        best = int(np.argmin(gain))
+        extra = self._extra(x) + self._extra(y)
+        best = int(np.argmin(extra))
         return [int(x[best]), int(y[best])]
+
+    def _cheapest(self, k: IntArray) -> IntArray:
+        """Arcs ``k``, or the :data:`SWAP_PAIRS` ** 0.5 of them of least extra cost."""
+        keep = int(SWAP_PAIRS**0.5)
+        return k if len(k) <= keep else k[np.argsort(self._extra(k), kind="stable")[:keep]]
+
+    def _extra(self, k: IntArray) -> FloatArray:
+        """What moving the items of arcs ``k`` along them adds to the cost."""
+        return self.to_cost[k] - self.here_cost[k]
 
     def _neg(self, k: IntArray) -> list[FloatArray]:
         return [-c[k] for c in self.from_coef]
@@ -199,7 +238,7 @@ def shift(
     broken first, the cheapest by ``cost`` (lazy or (n, m); e.g. reduced costs) of the moves
     that lower the total excess of the rows they touch: an item leaving the rep or joining
     it, else a swap (an item of the rep for one of a rep it can go to). Rounds over the broken
-    reps until one makes no move, or after ``moves`` moves; longer chains are the windows'
+    reps until a round makes no move, or after ``moves`` moves; longer chains are the windows'
     work. A move costs O(n + the rep's arcs)."""
     state = _Moves(problem, plan, arcs, cost)
     done, last = 0, -1

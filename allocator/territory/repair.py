@@ -37,12 +37,14 @@ from allocator.solver.deadline import call_limit
 from allocator.territory.arc_mip import elastic_mip, solve_arc_mip
 from allocator.territory.core import (
     ArcProblem,
+    RowFamily,
     activities,
     objective_terms,
     row_slack,
+    tolerance,
 )
 from allocator.territory.fixed import fix_items, to_part
-from allocator.territory.moves import MOVES, shift
+from allocator.territory.moves import MOVES, excess, shift
 from allocator.territory.pairs import at
 
 __all__ = ["excess", "repair", "window_mip"]
@@ -72,26 +74,6 @@ WINDOW_LIMIT = 10.0
 WINDOW_GAP = 1e-4
 
 
-def excess(problem: ArcProblem, plan: IntArray) -> tuple[FloatArray, float]:
-    """How far ``plan`` (rep per item) breaks the soft rows: per rep (m,), the sum over its
-    rows of the excess in units of the row's right-hand side (0 where every row holds), and
-    the same sum over the single rows (``max_moved``)."""
-    m = problem.shape[1]
-    per_rep, single = np.zeros(m), 0.0
-    for family in problem.families:
-        if not family.soft or family.axis == "item":
-            continue
-        rhs = np.asarray(family.rhs, float)
-        unit = np.maximum(np.abs(rhs), 1.0)
-        over = np.maximum(-row_slack(family, activities(problem, family, plan)), 0.0) / unit
-        over[over < 1e-9] = 0.0
-        if family.axis == "rep":
-            per_rep += over
-        else:
-            single += float(over.sum())
-    return per_rep, single
-
-
 def repair(
     problem: ArcProblem,
     plan: IntArray,
@@ -103,11 +85,12 @@ def repair(
     moves: int = MOVES,
 ) -> IntArray | None:
     """A plan that meets every row, from ``plan`` (rep per item, every arc eligible): at most
-    ``moves`` moves and swaps (:func:`shift`, cheapest by ``cost``, lazy or (n, m); None:
-    the problem's), then
-    elastic MIP windows, along the candidate arcs ``short`` (sorted flat ids; each item's own
-    arc is added in the windows). None when rows are still broken at ``deadline`` (absolute
-    :func:`time.monotonic`)."""
+    ``moves`` moves and swaps (:func:`~allocator.territory.moves.shift`, cheapest by
+    ``cost``, lazy or (n, m); None: the problem's), then elastic MIP windows in the true
+    costs (a window is kept only when it lowers the total excess), along the candidate arcs
+    ``short`` (sorted flat ids; each item's own arc is added in the windows). None when rows
+    are still broken at ``deadline`` (absolute :func:`time.monotonic`) or when a seed's
+    largest window repairs nothing."""
     m = problem.shape[1]
     plan = shift(problem, plan, short, problem.cost if cost is None else cost, moves=moves)
     penalty = PENALTY * max(abs(_value(problem, plan)), 1.0) / m
@@ -123,10 +106,10 @@ def repair(
         new = window_mip(problem, plan, reps, short, solver, deadline, penalty=penalty)
         rounds += 1
         before = per_rep.sum() + single
-        if new is not None:
-            plan = new
-            per_rep, single = excess(problem, plan)
-        if per_rep.sum() + single >= before - 1e-9:
+        after = excess(problem, new) if new is not None else (per_rep, single)
+        if after[0].sum() + after[1] < before - 1e-9:  # kept only when it repairs
+            plan, (per_rep, single) = new, after
+        else:
             if size[seed] >= WINDOW_MAX:  # the largest window repaired nothing either
                 log.info("repair: the window of rep %d repairs nothing at its largest", seed)
                 return None
@@ -143,15 +126,22 @@ def repair(
 
 
 def _seed(problem: ArcProblem, plan: IntArray, per_rep: FloatArray) -> int:
-    """The most broken rep; with only single rows broken, the rep with most moved in."""
+    """The most broken rep; with only single rows broken, the rep whose items count most in
+    them (e.g. the most moved-in items for ``max_moved``)."""
     if per_rep.max() > 0:
         return int(np.argmax(per_rep))
     n, m = problem.shape
     weight = np.zeros(n)
     for family in problem.families:
-        if family.soft and family.axis == "one":
-            weight += np.asarray(at(family.coef, (n, m), np.arange(n), plan), float)
+        if family.axis == "one" and family.deviation is None and excess_of(problem, family, plan):
+            weight += np.abs(np.asarray(at(family.coef, (n, m), np.arange(n), plan), float))
     return int(np.argmax(np.bincount(plan, weights=weight, minlength=m)))
+
+
+def excess_of(problem: ArcProblem, family: RowFamily, plan: IntArray) -> bool:
+    """Whether ``plan`` breaks a row of ``family``."""
+    slack = row_slack(family, activities(problem, family, plan))
+    return bool((slack < -tolerance(family.rhs)).any())
 
 
 def _window(short: IntArray, plan: IntArray, seed: int, size: int, m: int) -> BoolArray:
@@ -185,23 +175,22 @@ def window_mip(
     hard rows, or with ``penalty`` elastic (:func:`elastic_mip`). Warm-started from the plan,
     at most ``time_limit`` s and what ``deadline`` (absolute :func:`time.monotonic`) leaves.
     The whole plan with the window's answer, or None without one."""
-    m = problem.shape[1]
-    free = reps[plan]
-    si, sr = short // m, short % m
-    inside = free[si] & reps[sr]
-    own = np.flatnonzero(free) * m + plan[free]
-    arcs = np.union1d(short[inside], own)
-    sub = fix_items(problem, free, plan)
-    part = np.sort(to_part(arcs, free, m))
     limit = min(time_limit, call_limit(deadline))
     if limit <= 0.5:
         return None
-    tight = solver.model_copy(update={"gap": WINDOW_GAP})
+    m = problem.shape[1]
+    free = reps[plan]
+    si, sr = short // m, short % m
+    own = np.flatnonzero(free) * m + plan[free]
+    arcs = np.union1d(short[free[si] & reps[sr]], own)
+    sub = fix_items(problem, free, plan)
+    part = np.sort(to_part(arcs, free, m))
     if penalty is None:
         _, found = solve_arc_mip(
-            sub, part, tight, start=plan[free], time_limit=limit, deadline=deadline
+            sub, part, solver, start=plan[free], time_limit=limit, deadline=deadline
         )
     else:
+        tight = solver.model_copy(update={"gap": WINDOW_GAP})
         found = elastic_mip(sub, part, plan[free], tight, penalty, limit)
     if found is None:
         return None

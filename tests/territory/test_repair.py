@@ -160,13 +160,17 @@ def test_a_swap_repairs_what_no_single_move_can() -> None:
     assert sorted(np.flatnonzero(fixed != plan) // 2) == [0, 1], "one item each way"
 
 
-def test_windows_give_up_when_none_repairs_anything(monkeypatch) -> None:
-    """No window finds anything (the MIP patched out): the repair says so at the largest
-    window instead of trying forever."""
+def test_windows_grow_then_give_up_when_none_repairs_anything(monkeypatch) -> None:
+    """No window finds anything (the MIP patched out): the seed's window doubles up to its
+    largest, and then the repair says so instead of trying forever."""
     problem = _two_reps()
     monkeypatch.setattr(repair, "elastic_mip", lambda *a, **k: None)
+    sizes = []
+    window = repair._window
+    monkeypatch.setattr(repair, "_window", lambda *a: sizes.append(a[3]) or window(*a))
     plan = np.array([0, 0, 1, 1])
     assert repair.repair(problem, plan, np.arange(8), SOLVER, math.inf, moves=0) is None
+    assert sizes == [1000, 2000, 4000, 8000, 16000, 24000]
 
 
 def test_no_time_left_is_none(monkeypatch) -> None:
@@ -213,3 +217,130 @@ def test_improve_moves_an_item_only_where_it_fits() -> None:
     limit = RowFamily("max_moved", "max_moved", "one", moved, "<=", np.array([0.0]), ("",), True)
     frozen = replace(problem, families=(*problem.families, limit))  # no move allowed at all
     np.testing.assert_array_equal(moves.improve(frozen, start, np.arange(8)), start)
+
+
+def _toy(seed: int = 3):
+    """30 items, 4 reps, weights that depend on the rep (as in GAP), a capacity and a floor
+    per rep, and a ``max_moved`` row over every arc; a random plan that breaks them."""
+    rng = np.random.default_rng(seed)
+    n, m = 30, 4
+    weight = rng.uniform(1, 10, (n, m))
+    share = weight.mean() * n / m
+    reps = tuple("abcd")
+    cap = RowFamily(
+        "capacity", "capacity", "rep", weight, "<=", np.full(m, 0.95 * share), reps, True
+    )
+    floor = RowFamily("floor", "floor", "rep", weight, ">=", np.full(m, 0.7 * share), reps, True)
+    incumbent = rng.integers(0, m, n)
+    moved = (np.arange(m)[None, :] != incumbent[:, None]).astype(float)
+    limit = RowFamily("max_moved", "max_moved", "one", moved, "<=", np.array([8.0]), ("",), True)
+    cost = rng.uniform(0, 5, (n, m))
+    problem = ArcProblem(
+        items=tuple(f"i{i}" for i in range(n)),
+        reps=reps,
+        eligible=np.ones((n, m), bool),
+        terms={"cost": cost},
+        families=(cap, floor, limit),
+        rank=cost,
+        keep=np.zeros((n, m), bool),
+    )
+    return problem, rng.integers(0, m, n), rng
+
+
+def _total(problem, plan) -> float:
+    per_rep, single = repair.excess(problem, plan)
+    return float(per_rep.sum() + single)
+
+
+def test_excess_of_a_single_row_is_its_overshoot_in_units_of_its_limit() -> None:
+    problem, plan, _ = _toy()
+    limit = problem.families[2]
+    over = activities(problem, limit, plan)[0] - 8.0
+    assert over > 0, "the random plan moves more than 8 items"
+    assert repair.excess(problem, plan)[1] == pytest.approx(over / 8.0)
+
+
+def test_delta_of_a_batch_of_moves_is_the_recounted_change_of_the_excess() -> None:
+    """Moves of three items at once (two changes may hit one rep) against a recount."""
+    problem, plan, rng = _toy()
+    rows = moves._Rows(problem, plan)
+    items = rng.choice(30, (200, 3))
+    items = items[[len(set(r)) == 3 for r in items]]
+    dest = rng.integers(0, 4, items.shape)
+    changes = []
+    for j in range(3):
+        src = plan[items[:, j]]
+        changes.append((src, [-c for c in rows.coef(items[:, j], src)]))
+        changes.append((dest[:, j], rows.coef(items[:, j], dest[:, j])))
+    predicted = rows.delta(changes)
+    for k in range(len(items)):
+        after = plan.copy()
+        after[items[k]] = dest[k]
+        assert predicted[k] == pytest.approx(
+            _total(problem, after) - _total(problem, plan), abs=1e-12
+        )
+
+
+def test_moves_keep_activities_costs_and_coefficients_in_step() -> None:
+    """300 random moves (items moving more than once): every array :func:`shift` keeps
+    equals a recount from the plan."""
+    problem, plan, rng = _toy()
+    arcs = np.arange(30 * 4)
+    state = moves._Moves(problem, plan, arcs, problem.cost)
+    for k in rng.integers(0, len(arcs), 300).tolist():
+        if state.rr[k] != state.src[k]:
+            state.make(k)
+    here = state.plan[state.ii]
+    np.testing.assert_array_equal(state.src, here)
+    np.testing.assert_allclose(state.here_cost, problem.cost[state.ii, here])
+    for q, family in enumerate(state.rows.fams):
+        np.testing.assert_allclose(state.rows.act[q], activities(problem, family, state.plan))
+        np.testing.assert_allclose(state.from_coef[q], family.coef[state.ii, here])
+
+
+def test_shift_makes_the_cheapest_repairing_move() -> None:
+    """Rep a is one over; moving i0 (6) or i1 (5) to b repairs it; i1's move costs less."""
+    cost = np.array([[1.0, 4.0], [1.0, 3.0], [1.0, 1.0], [1.0, 1.0]])
+    problem = _two_reps(capacity=(10.0, 20.0), cost=cost)
+    fixed = moves.shift(problem, np.array([0, 0, 1, 1]), np.arange(8), problem.cost)
+    np.testing.assert_array_equal(fixed, [0, 1, 1, 1])
+
+
+def test_the_elastic_start_meets_every_row_and_costs_its_excess() -> None:
+    """The warm start of the elastic MIP is feasible for it, and its objective is the plan's
+    cost plus the penalty times its excess (the slacks are the rows' overshoots)."""
+    import scipy.sparse as sp
+
+    from allocator.territory import arc_mip
+
+    problem, plan, _ = _toy()
+    arcs = np.arange(30 * 4)
+    h, first = arc_mip._build(problem, arcs, SOLVER, 5.0, 7.0)
+    x = np.array(arc_mip._start(problem, arcs, plan, first, elastic=True).col_value)
+    lp = h.getLp()
+    a = lp.a_matrix_
+    shape = (lp.num_row_, lp.num_col_)
+    act = sp.csc_matrix((a.value_, a.index_, a.start_), shape=shape) @ x
+    assert (act >= np.array(lp.row_lower_) - 1e-9).all()
+    assert (act <= np.array(lp.row_upper_) + 1e-9).all()
+    expected = _value(problem, plan) + 7.0 * _total(problem, plan)
+    assert float(np.dot(lp.col_cost_, x)) == pytest.approx(expected)
+
+
+def test_a_window_that_breaks_rows_more_is_not_kept(monkeypatch) -> None:
+    """A window's answer replaces the plan only when the total excess falls."""
+    problem = _two_reps()
+    start = np.array([0, 0, 1, 1])
+    fixed = np.array([0, 1, 0, 1])
+    calls = []
+
+    def window(problem, plan, *a, **k):
+        calls.append(plan.copy())
+        if len(calls) == 1:
+            return np.array([0, 0, 0, 1])  # rep a 15 over 10: worse
+        return fixed if (plan == start).all() else None
+
+    monkeypatch.setattr(repair, "window_mip", window)
+    plan = repair.repair(problem, start, np.arange(8), SOLVER, math.inf, moves=0)
+    np.testing.assert_array_equal(plan, fixed)
+    np.testing.assert_array_equal(calls[1], start)
