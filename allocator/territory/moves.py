@@ -21,7 +21,7 @@ import time
 import numpy as np
 import numpy.typing as npt
 
-from allocator.territory.core import ArcProblem, RowFamily, activities
+from allocator.territory.core import ArcProblem, activities
 from allocator.territory.lagrange_model import gather
 
 __all__ = ["MOVES", "excess", "improve", "shift"]
@@ -125,16 +125,20 @@ class _Rows:
                 out += np.where(first, self.bad(q, rep, val + add) - self.bad(q, rep, val), 0.0)
         return out
 
-    def single_ok(self, out: list[float], into: list[float]) -> bool:
-        """Whether the single rows break no more after an item leaves with coefficients
-        ``out`` and joins with ``into``."""
-        zero = np.zeros(1, np.int64)
+    def fits(self, src: int, dst: int, out: list[float], into: list[float]) -> bool:
+        """Whether no row of ``src``, of ``dst`` or single is broken more after an item
+        leaves ``src`` (its coefficients there ``out``) and joins ``dst`` (``into``)."""
         for q, f in enumerate(self.fams):
-            if f.axis == "one":
-                after = self.act[q][0] + into[q] - out[q]
-                if self.bad(q, zero, np.array([after]))[0] > self.bad(q, zero, self.act[q][:1])[0]:
+            steps = [(0, into[q] - out[q])] if f.axis == "one" else [(src, -out[q]), (dst, into[q])]
+            for j, add in steps:
+                if self._bad(q, j, self.act[q][j] + add) > self._bad(q, j, self.act[q][j]):
                     return False
         return True
+
+    def _bad(self, q: int, j: int, value: float) -> float:
+        """:meth:`bad` of one row, in floats."""
+        over = max(value - self.hi[q][j], self.lo[q][j] - value, 0.0) / self.unit[q][j]
+        return float(over) if over > TOLERANCE else 0.0
 
     def move(self, src: int, dst: int, out: list[float], into: list[float]) -> None:
         """An item leaves ``src`` (its coefficients there ``out``) and joins ``dst``
@@ -275,82 +279,89 @@ def improve(
 ) -> IntArray:
     """``plan`` (rep per item, meeting every row) with items moved along ``arcs`` (sorted flat
     ids) while a move lowers the objective and keeps every row. In rounds: each arc's change
-    of the objective at the round's start (its arc terms, and the exact change of the two
-    reps' deviation terms), then the improving moves, best first, at most one per rep in a
-    round (so each change stays exact), each made when the rows still hold after it. Until a
-    round makes no move, after :data:`ROUNDS` rounds, or at ``deadline`` (absolute
-    :func:`time.monotonic`). A round is a pass over the arcs (about 1-3 s at 2 million)."""
+    of the objective at the round's start (its arc terms and the change of the two reps'
+    deviation terms), then the improving moves best first, each made when, recomputed at the
+    time (the deviation terms move with every move), it still improves and every row still
+    holds. An item moves at most once a round. Until a round makes no move, after
+    :data:`ROUNDS` rounds, or at ``deadline`` (absolute :func:`time.monotonic`). A round is a
+    pass over the arcs (about 2 s at 2 million)."""
     n, m = problem.shape
     ii, rr = arcs // m, arcs % m
     rows = _Rows(problem, plan)
-    devs = [f for f in problem.families if f.deviation is not None]
+    devs = _Deviations(problem, plan)
     to_cost = gather(problem.cost, (n, m), ii, rr)
     to_rows = rows.coef(ii, rr)
-    to_dev = [gather(f.coef, (n, m), ii, rr) for f in devs]
+    to_dev = devs.coef(ii, rr)
     plan = plan.copy()
     made, gain = 0, 0.0
     for _ in range(ROUNDS):
         if time.monotonic() >= deadline:
             break
         src = plan[ii]
-        change = to_cost - gather(problem.cost, (n, m), ii, src)
-        change += _deviation_change(problem, devs, plan, (ii, src, rr), to_dev)
-        out = rows.coef(ii, src)
+        arc = to_cost - gather(problem.cost, (n, m), ii, src)
+        out, dev_out = rows.coef(ii, src), devs.coef(ii, src)
+        change = arc + devs.change(src, rr, dev_out, to_dev)
         k = np.flatnonzero((change < -1e-9) & (rr != src))
         moves = [(src[k], [-c[k] for c in out]), (rr[k], [c[k] for c in to_rows])]
         k = k[rows.delta(moves, single=False) <= 1e-12]  # the reps' rows still hold
         k = k[np.argsort(change[k], kind="stable")]
-        step = _make_improving(rows, plan, k, (ii, src, rr), out, to_rows)
-        if not len(step):
+        moved = np.zeros(n, bool)
+        step = 0
+        for j in k.tolist():
+            i, a, b = int(ii[j]), int(src[j]), int(rr[j])
+            if moved[i]:
+                continue
+            gone, come = [c[j] for c in dev_out], [c[j] for c in to_dev]
+            now = float(arc[j]) + devs.change_of(a, b, gone, come)
+            out_j, in_j = [c[j] for c in out], [c[j] for c in to_rows]
+            if now >= -1e-9 or not rows.fits(a, b, out_j, in_j):
+                continue
+            rows.move(a, b, out_j, in_j)
+            devs.move(a, b, gone, come)
+            plan[i], moved[i] = b, True
+            step, gain = step + 1, gain + now
+        made += step
+        if not step:
             break
-        made, gain = made + len(step), gain + float(change[step].sum())
     log.info("improve: %d moves, objective %+.6g", made, gain)
     return plan
 
 
-def _deviation_change(
-    problem: ArcProblem,
-    devs: list[RowFamily],
-    plan: IntArray,
-    arcs: tuple[IntArray, IntArray, IntArray],
-    to_dev: list[FloatArray],
-) -> FloatArray:
-    """For each arc ``(item, from rep, to rep)``, the change of the deviation terms
-    ``w |activity - target|`` of its two reps when its item moves alone."""
-    n, m = problem.shape
-    ii, src, rr = arcs
-    out = np.zeros(len(ii))
-    for f, into in zip(devs, to_dev, strict=True):
-        w = np.asarray(f.deviation, float) * problem.balance_weight
-        t, act = f.rhs, activities(problem, f, plan)
-        leave = gather(f.coef, (n, m), ii, src)
-        out += w[src] * (np.abs(act[src] - leave - t[src]) - np.abs(act[src] - t[src]))
-        out += w[rr] * (np.abs(act[rr] + into - t[rr]) - np.abs(act[rr] - t[rr]))
-    return out
+class _Deviations:
+    """The deviation rows of a plan (balance): activity, target and weight of each, and the
+    change of their terms ``w |activity - target|`` when items move."""
 
+    def __init__(self, problem: ArcProblem, plan: IntArray) -> None:
+        self.fams = [f for f in problem.families if f.deviation is not None]
+        self.shape = problem.shape
+        self.act = [activities(problem, f, plan) for f in self.fams]
+        self.weight = [np.asarray(f.deviation, float) * problem.balance_weight for f in self.fams]
 
-def _make_improving(
-    rows: _Rows,
-    plan: IntArray,
-    order: IntArray,
-    arcs: tuple[IntArray, IntArray, IntArray],
-    out: list[FloatArray],
-    into: list[FloatArray],
-) -> IntArray:
-    """Make the moves ``order`` (arc indices, best first) that touch no rep moved already in
-    this round and keep the single rows; the arcs made."""
-    ii, src, rr = arcs
-    touched = np.zeros(rows.shape[1], bool)
-    made = []
-    for k in order.tolist():
-        s, d = int(src[k]), int(rr[k])
-        if touched[s] or touched[d]:
-            continue
-        gone, come = [c[k] for c in out], [c[k] for c in into]
-        if not rows.single_ok(gone, come):
-            continue
-        rows.move(s, d, gone, come)
-        plan[ii[k]] = d
-        touched[s] = touched[d] = True
-        made.append(k)
-    return np.asarray(made, np.int64)
+    def coef(self, items: IntArray, reps: IntArray) -> list[FloatArray]:
+        return [gather(f.coef, self.shape, items, reps) for f in self.fams]
+
+    def change(
+        self, src: IntArray, dst: IntArray, out: list[FloatArray], into: list[FloatArray]
+    ) -> FloatArray:
+        """For each move (an item leaving ``src`` with coefficients ``out``, joining ``dst``
+        with ``into``), the change of the deviation terms when it is made alone."""
+        total = np.zeros(len(src))
+        for f, act, w, o, i in zip(self.fams, self.act, self.weight, out, into, strict=True):
+            t = f.rhs
+            total += w[src] * (np.abs(act[src] - o - t[src]) - np.abs(act[src] - t[src]))
+            total += w[dst] * (np.abs(act[dst] + i - t[dst]) - np.abs(act[dst] - t[dst]))
+        return total
+
+    def change_of(self, src: int, dst: int, out: list[float], into: list[float]) -> float:
+        """:meth:`change` of one move, at the activities now."""
+        total = 0.0
+        for f, act, w, o, i in zip(self.fams, self.act, self.weight, out, into, strict=True):
+            t = f.rhs
+            total += w[src] * (abs(act[src] - o - t[src]) - abs(act[src] - t[src]))
+            total += w[dst] * (abs(act[dst] + i - t[dst]) - abs(act[dst] - t[dst]))
+        return float(total)
+
+    def move(self, src: int, dst: int, out: list[float], into: list[float]) -> None:
+        for act, o, i in zip(self.act, out, into, strict=True):
+            act[src] -= o
+            act[dst] += i
