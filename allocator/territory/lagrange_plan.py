@@ -48,10 +48,11 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 #: Pairs (items x reps) from which the sparse path plans from the ascent instead of the LP:
-#: above 100,000 x 1,000 (1e8 pairs), where today's path gives a plan 0.24% from its bound in
-#: 98 s and this one gave none in 180 s; at 250,000 x 2,000 (5e8) the first LP does not finish
-#: in 600 s (``benchmarks/profile_scale.md``, session 24).
-ASCENT_FROM = 200_000_000
+#: above 50,000 x 500 (2.5e7 pairs, where the LP path gives 0.17% in 14 s); at 100,000 x
+#: 1,000 (1e8; 99,999 items in the benchmark) this path gave a plan 0.21% from its bound in
+#: 47 s and the LP path 0.24% in 98 s (session 26, 180 s, gap 0.01); at 250,000 x 2,000
+#: (5e8) the first LP does not finish in 600 s (``benchmarks/profile_scale.md``).
+ASCENT_FROM = 50_000_000
 
 #: Share of the time the ascent gets before the first plan is built.
 ASCENT_SHARE = 0.25
