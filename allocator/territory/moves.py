@@ -235,21 +235,31 @@ class _Moves:
 
 
 def shift(
-    problem: ArcProblem, plan: IntArray, arcs: IntArray, cost: object, *, moves: int = MOVES
+    problem: ArcProblem,
+    plan: IntArray,
+    arcs: IntArray,
+    cost: object,
+    *,
+    moves: int = MOVES,
+    deadline: float = math.inf,
 ) -> IntArray:
     """``plan`` (rep per item) with items moved along ``arcs`` (sorted flat ids, the plan's
     own among them) so that the rows it breaks are broken less: for each broken rep, most
     broken first, the cheapest by ``cost`` (lazy or (n, m); e.g. reduced costs) of the moves
     that lower the total excess of the rows they touch: an item leaving the rep or joining
     it, else a swap (an item of the rep for one of a rep it can go to). Rounds over the broken
-    reps until a round makes no move, or after ``moves`` moves; longer chains are the windows'
-    work. A move costs O(n + the rep's arcs)."""
+    reps until a round makes no move, after ``moves`` moves, or at ``deadline`` (absolute
+    :func:`time.monotonic`); longer chains are the windows' work. A move costs O(n + the
+    rep's arcs) (about 2 ms at 250,000 x 2,000)."""
     state = _Moves(problem, plan, arcs, cost)
     done, last = 0, -1
     while last < done < moves:
         last = done
         per_rep = state.rows.per_rep()
         for a in np.argsort(-per_rep)[: int((per_rep > 0).sum())].tolist():
+            if time.monotonic() >= deadline:
+                log.info("repair: %d single moves and swaps, stopped at the deadline", done)
+                return state.plan
             while done < moves and state.rows.per_rep_of(a) > 0:
                 step = state.best(a)
                 if step is None:

@@ -92,7 +92,8 @@ def repair(
     are still broken at ``deadline`` (absolute :func:`time.monotonic`) or when a seed's
     largest window repairs nothing."""
     m = problem.shape[1]
-    plan = shift(problem, plan, short, problem.cost if cost is None else cost, moves=moves)
+    cost = problem.cost if cost is None else cost
+    plan = shift(problem, plan, short, cost, moves=moves, deadline=deadline)
     penalty = PENALTY * max(abs(_value(problem, plan)), 1.0) / m
     size = np.full(m, WINDOW)
     per_rep, single = excess(problem, plan)

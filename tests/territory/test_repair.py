@@ -174,8 +174,11 @@ def test_windows_grow_then_give_up_when_none_repairs_anything(monkeypatch) -> No
 
 
 def test_no_time_left_is_none(monkeypatch) -> None:
+    """``solver.time_limit`` bounds the whole run: past the deadline the moves stop too."""
     problem = _problem(monkeypatch)
     best, reduced, arcs = _choice(problem)
+    np.testing.assert_array_equal(moves.shift(problem, best, arcs, reduced, deadline=0.0), best)
+    assert repair.repair(problem, best, arcs, SOLVER, 0.0, cost=reduced) is None
     assert repair.repair(problem, best, arcs, SOLVER, 0.0, cost=reduced, moves=0) is None
 
 
