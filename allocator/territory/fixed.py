@@ -40,13 +40,11 @@ def _on_items(values: Any, items: IntArray, n: int) -> Any:
     return a[items] if a.ndim == 2 and a.shape[0] == n and n > 1 else values
 
 
-def fix_items(
-    problem: ArcProblem, free: BoolArray, assign: IntArray, *, cost: Any = None
-) -> ArcProblem:
+def fix_items(problem: ArcProblem, free: BoolArray, assign: IntArray) -> ArcProblem:
     """The problem over the items where ``free`` (n,), the others fixed at ``assign`` (rep per
     item, n): rows per rep and single rows keep their names, right-hand sides less the fixed
-    items' activity. ``cost`` (None: the problem's terms) replaces the objective by one lazy
-    or (n, reps) array (e.g. reduced costs). Arc ids of the result are ``position * reps +
+    items' activity; the objective terms are the problem's. Arc ids of the result are
+    ``position * reps +
     rep``, position in ``np.flatnonzero(free)`` (:func:`to_part` and :func:`to_whole` map
     arc ids there and back).
 
@@ -74,7 +72,7 @@ def fix_items(
             done = np.array([coef.sum()])
         rhs = np.asarray(family.rhs, float) - done
         families.append(replace(family, coef=view(family.coef), rhs=rhs))
-    terms = problem.terms if cost is None else {"cost": cost}
+    terms = problem.terms
     return replace(
         problem,
         items=tuple(problem.items[i] for i in items.tolist()),

@@ -157,19 +157,14 @@ def _solve_by_ascent(
     return _solution(problem, plan, value, asc.bound, solver, len(asc.arcs), began)
 
 
-def _prices(problem: ArcProblem, asc: Ascent) -> tuple[object, FloatArray, IntArray, FloatArray]:
-    """At the ascent's multipliers: the reduced costs (lazy pairs), those of its candidate arcs,
-    each item's cheapest candidate rep (its Lagrangian choice) and its margin (second-cheapest
-    minus cheapest; inf with one candidate)."""
-    n, m = problem.shape
+def _prices(problem: ArcProblem, asc: Ascent) -> tuple[object, FloatArray, IntArray]:
+    """At the ascent's multipliers: the reduced costs (lazy pairs), those of its candidate arcs
+    and each item's cheapest candidate rep (its Lagrangian choice)."""
+    m = problem.shape[1]
     reduced = reduced_costs(problem, asc.duals)
     rc = gather(reduced, problem.shape, asc.arcs // m, asc.arcs % m)
-    items = asc.arcs // m
-    order, rank = _by_item(items, rc)
-    head, two = order[rank == 0], order[rank == 1]
-    second = np.full(n, np.inf)
-    second[items[two]] = rc[two]
-    return reduced, rc, (asc.arcs[head] % m).astype(np.int64), second - rc[head]
+    order, rank = _by_item(asc.arcs // m, rc)
+    return reduced, rc, (asc.arcs[order[rank == 0]] % m).astype(np.int64)
 
 
 def _short_list(arcs: IntArray, rc: FloatArray, n: int, m: int) -> IntArray:
@@ -188,7 +183,7 @@ def _by_item(items: IntArray, rc: FloatArray) -> tuple[IntArray, IntArray]:
 def _first_plan(
     problem: ArcProblem,
     arcs: IntArray,
-    prices: tuple[object, FloatArray, IntArray, FloatArray],
+    prices: tuple[object, FloatArray, IntArray],
     solver: SolverSettings,
     deadline: float,
 ) -> IntArray | None:
@@ -197,7 +192,7 @@ def _first_plan(
     true costs (:func:`allocator.territory.moves.improve`), along the candidate ``arcs`` and
     each item's incumbent arc; None when rows are still broken when its share of the time
     (:data:`FIRST_SHARE`) is spent."""
-    reduced, _, best, _ = prices
+    reduced, _, best = prices
     budget = time.monotonic() + FIRST_SHARE * max(time_left(deadline) - MARGIN, 0.0)
     incumbent = incumbent_arcs(problem)
     along = arcs if incumbent is None else np.union1d(arcs, incumbent)
@@ -236,7 +231,7 @@ def _improve(
     problem: ArcProblem,
     found: tuple[IntArray, float],
     short: IntArray,
-    prices: tuple[object, FloatArray, IntArray, FloatArray],
+    prices: tuple[object, FloatArray, IntArray],
     solver: SolverSettings,
     deadline: float,
     bound: float | None,
@@ -245,7 +240,7 @@ def _improve(
     while the plan is not within ``solver.gap`` of ``bound`` and time is left (``prices`` as
     :func:`_prices` gives them)."""
     plan, value = found
-    reduced, _, best, _ = prices
+    reduced, _, best = prices
     n, m = problem.shape
     taken = np.zeros(m, bool)
     floor = gather(reduced, problem.shape, np.arange(n), best)

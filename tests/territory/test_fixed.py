@@ -15,7 +15,6 @@ from allocator.territory import pairs
 from allocator.territory.build import build_territory, territory_problem
 from allocator.territory.core import activities, objective_terms
 from allocator.territory.fixed import fix_items, to_part, to_whole
-from allocator.territory.reduced import reduced_costs
 from allocator.territory.solve_arcs import CoreOptions, solve_arcs
 
 EXACT = SolverSettings(threads=1, time_limit=60, gap=0.0)
@@ -61,12 +60,6 @@ def test_rows_and_costs_are_the_whole_problems_with_the_fixed_items_added_back(
     np.testing.assert_allclose(
         np.asarray(sub.cost[np.arange(len(items)), rr], float),
         np.asarray(problem.cost[items, rr], float),
-    )
-    reduced = reduced_costs(problem, {f.pulp_name(0): -1.5 for f in problem.families})
-    priced = fix_items(problem, free, fixed_at, cost=reduced)
-    np.testing.assert_allclose(
-        np.asarray(priced.cost[np.arange(len(items)), rr], float),
-        np.asarray(reduced[items, rr], float),
     )
     arcs = np.arange(len(items)) * m + rr
     np.testing.assert_array_equal(to_whole(arcs, free, m), items * m + rr)

@@ -45,7 +45,7 @@ def _choice(problem, steps=20):
     n, m = problem.shape
     arcs = initial_arcs(problem, 4, per_rep=-(-2 * n // m))
     asc = ascend(problem, arcs, None, deadline=math.inf, steps=steps)
-    reduced, _, best, _ = _prices(problem, asc)
+    reduced, _, best = _prices(problem, asc)
     return best, reduced, asc.arcs
 
 
