@@ -26,7 +26,7 @@ from allocator.solver.deadline import resolve_deadline
 from allocator.solver.trace import note, traced_as
 from allocator.territory.build import Territory, build_territory, territory_problem, within_km
 from allocator.territory.check import check_assignment
-from allocator.territory.core import ArcProblem, objective_terms
+from allocator.territory.core import ArcProblem, objective
 from allocator.territory.diagnose import precheck, relaxations
 from allocator.territory.lexicographic import solve_lexicographic
 from allocator.territory.regions import analyse_regions
@@ -134,7 +134,7 @@ def _solve_contiguous(
         note(solution.report.objective, solution.report.bound, "contiguity")
         return solution
     except NoContiguousPlan as exc:
-        value = sum(objective_terms(problem, exc.assign).values())
+        value = objective(problem, exc.assign)
         report = SolveReport(
             status=Status.TIME_LIMIT_INFEASIBLE,
             solver=solver.name,

@@ -34,7 +34,9 @@ __all__ = [
     "Relaxation",
     "RowFamily",
     "activities",
+    "broken",
     "build_model",
+    "objective",
     "objective_terms",
     "reduced_costs",
     "violations",
@@ -55,7 +57,8 @@ class RowFamily:
     ``coef`` broadcasts to (items, reps): the arc's coefficient in its row. The row of an arc is
     its rep (``axis="rep"``), its item (``"item"``) or the single row (``"one"``).
     ``deviation`` (balance) gives each row free deviation variables ``d+ - d-`` and their
-    objective weight per unit; ``soft`` rows take a slack in the elastic re-solve.
+    objective weight per unit; ``soft`` rows take a slack in the elastic re-solve (one
+    way, so a soft row is ``<=`` or ``>=``: a soft ``==`` row raises ValueError).
     """
 
     key: str
@@ -68,6 +71,13 @@ class RowFamily:
     soft: bool = False
     unit: str = ""
     deviation: FloatArray | None = None
+
+    def __post_init__(self) -> None:
+        if self.soft and self.sense == "==" and self.deviation is None:
+            raise ValueError(
+                f"row family {self.key!r}: a soft '==' row would take a one-way slack in the "
+                "elastic re-solve; give it as a '<=' and a '>=' family instead"
+            )
 
     def doc_name(self, j: int) -> str:
         """The document name of row ``j``: ``capacity[R017]``, or ``max_moved`` without index."""
@@ -302,6 +312,11 @@ def slack_scale(rhs: float) -> float:
     return max(abs(rhs), 1.0)
 
 
+def slack_scales(rhs: FloatArray) -> FloatArray:
+    """:func:`slack_scale` of every row of a family (rows,)."""
+    return np.maximum(np.abs(np.asarray(rhs, float)), 1.0)
+
+
 def _slack_sign(sense: str) -> float:
     return -1.0 if sense == "<=" else 1.0
 
@@ -382,10 +397,16 @@ def violations(problem: ArcProblem, assign: IntArray) -> list[str]:
         out.append("assign_once")
         return out
     for family in problem.families:
-        slack = row_slack(family, activities(problem, family, assign))
-        for j in np.flatnonzero(slack < -tolerance(family.rhs)):
+        for j in np.flatnonzero(broken(problem, family, assign)):
             out.append(family.doc_name(int(j)))
     return out
+
+
+def broken(problem: ArcProblem, family: RowFamily, assign: IntArray) -> BoolArray:
+    """Which rows of ``family`` (rows,) a complete assignment breaks, beyond
+    :func:`tolerance`: the test :func:`violations` applies."""
+    slack = row_slack(family, activities(problem, family, assign))
+    return slack < -tolerance(family.rhs)
 
 
 def objective_terms(problem: ArcProblem, assign: IntArray) -> dict[str, float]:
@@ -400,6 +421,12 @@ def objective_terms(problem: ArcProblem, assign: IntArray) -> dict[str, float]:
     if any(f.deviation is not None for f in problem.families):
         terms["balance"] = balance * problem.balance_weight
     return terms
+
+
+def objective(problem: ArcProblem, assign: IntArray) -> float:
+    """The objective of a complete assignment (rep per item): the sum of
+    :func:`objective_terms`, in the objective's units."""
+    return float(sum(objective_terms(problem, assign).values()))
 
 
 def start_values(model: ArcModel, problem: ArcProblem, assign: IntArray) -> dict[str, float]:

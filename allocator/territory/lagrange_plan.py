@@ -28,7 +28,7 @@ from allocator.solver.trace import note, traced_as
 from allocator.territory.arc_mip import PRESOLVE_UP_TO, presolve_up_to
 from allocator.territory.core import (
     ArcProblem,
-    objective_terms,
+    objective,
     reduced_costs,
     violations,
 )
@@ -142,7 +142,7 @@ def _solve_by_ascent(
             f"(solver.time_limit {solver.time_limit:g} s); not a proof that none exists: "
             "raise solver.time_limit"
         )
-    value = _value(problem, plan)
+    value = objective(problem, plan)
     note(value, asc.bound, "ascent")
     if not _close(value, asc.bound, solver.gap) and time_left(deadline) > 8 * MARGIN:
         until = time.monotonic() + REASCENT_SHARE * time_left(deadline)
@@ -200,15 +200,11 @@ def _first_plan(
     return None if plan is None else improve(problem, plan, along, deadline=budget)
 
 
-def _value(problem: ArcProblem, assign: IntArray) -> float:
-    return float(sum(objective_terms(problem, assign).values()))
-
-
 def _close(value: float, bound: float | None, gap: float) -> bool:
     return bound is not None and value - bound <= gap * max(1.0, abs(value))
 
 
-def _window(
+def _gain_window(
     short: IntArray, plan: IntArray, gain: FloatArray, m: int, taken: BoolArray
 ) -> BoolArray:
     """A few neighbouring reps (m,): seeds are reps of largest reduced-cost ``gain`` not yet
@@ -236,9 +232,9 @@ def _improve(
     deadline: float,
     bound: float | None,
 ) -> tuple[IntArray, float]:
-    """MIP windows (:func:`_window`) re-solved over the short lists, warm-started from the plan,
-    while the plan is not within ``solver.gap`` of ``bound`` and time is left (``prices`` as
-    :func:`_prices` gives them)."""
+    """MIP windows (:func:`_gain_window`) re-solved over the short lists, warm-started from
+    the plan, while the plan is not within ``solver.gap`` of ``bound`` and time is left
+    (``prices`` as :func:`_prices` gives them)."""
     plan, value = found
     reduced, _, best = prices
     n, m = problem.shape
@@ -248,14 +244,15 @@ def _improve(
         gain = np.maximum(gather(reduced, problem.shape, np.arange(n), plan) - floor, 0.0)
         if taken.all():
             taken[:] = False
-        reps = _window(short, plan, gain, m, taken)
+        reps = _gain_window(short, plan, gain, m, taken)
         limit = min(60.0, 0.25 * time_left(deadline))
         with traced_as("ascent-window", bound=False):
             new = window_mip(
                 problem, plan, reps, short, solver, deadline - MARGIN, time_limit=limit
             )
-        if new is not None and not violations(problem, new) and _value(problem, new) < value - 1e-9:
-            plan, value = new, _value(problem, new)
+        found = None if new is None or violations(problem, new) else objective(problem, new)
+        if found is not None and found < value - 1e-9:
+            plan, value = new, found
             note(value, bound, "ascent")
     return plan, value
 

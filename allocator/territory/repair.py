@@ -35,14 +35,7 @@ from scipy.sparse.csgraph import breadth_first_order
 from allocator.io.settings import SolverSettings
 from allocator.solver.deadline import call_limit
 from allocator.territory.arc_mip import elastic_mip, solve_arc_mip
-from allocator.territory.core import (
-    ArcProblem,
-    RowFamily,
-    activities,
-    objective_terms,
-    row_slack,
-    tolerance,
-)
+from allocator.territory.core import ArcProblem, broken, objective
 from allocator.territory.fixed import fix_items, to_part
 from allocator.territory.moves import MOVES, excess, shift
 from allocator.territory.pairs import at
@@ -94,7 +87,7 @@ def repair(
     m = problem.shape[1]
     cost = problem.cost if cost is None else cost
     plan = shift(problem, plan, short, cost, moves=moves, deadline=deadline)
-    penalty = PENALTY * max(abs(_value(problem, plan)), 1.0) / m
+    penalty = PENALTY * max(abs(objective(problem, plan)), 1.0) / m
     size = np.full(m, WINDOW)
     per_rep, single = excess(problem, plan)
     rounds = 0
@@ -103,7 +96,7 @@ def repair(
             log.info("repair: %d windows, rows still broken at the deadline", rounds)
             return None
         seed = _seed(problem, plan, per_rep)
-        reps = _window(short, plan, seed, int(size[seed]), m)
+        reps = _bfs_window(short, plan, seed, int(size[seed]), m)
         new = window_mip(problem, plan, reps, short, solver, deadline, penalty=penalty)
         rounds += 1
         before = per_rep.sum() + single
@@ -134,18 +127,16 @@ def _seed(problem: ArcProblem, plan: IntArray, per_rep: FloatArray) -> int:
     n, m = problem.shape
     weight = np.zeros(n)
     for family in problem.families:
-        if family.axis == "one" and family.deviation is None and excess_of(problem, family, plan):
+        if (
+            family.axis == "one"
+            and family.deviation is None
+            and broken(problem, family, plan).any()
+        ):
             weight += np.abs(np.asarray(at(family.coef, (n, m), np.arange(n), plan), float))
     return int(np.argmax(np.bincount(plan, weights=weight, minlength=m)))
 
 
-def excess_of(problem: ArcProblem, family: RowFamily, plan: IntArray) -> bool:
-    """Whether ``plan`` breaks a row of ``family``."""
-    slack = row_slack(family, activities(problem, family, plan))
-    return bool((slack < -tolerance(family.rhs)).any())
-
-
-def _window(short: IntArray, plan: IntArray, seed: int, size: int, m: int) -> BoolArray:
+def _bfs_window(short: IntArray, plan: IntArray, seed: int, size: int, m: int) -> BoolArray:
     """Reps breadth first from ``seed`` over the candidate graph (an item's rep to the reps of
     its arcs in ``short``, both ways) while their items number at most ``size`` (the seed and
     its first neighbour at least)."""
@@ -198,7 +189,3 @@ def window_mip(
     out = plan.copy()
     out[free] = found
     return out
-
-
-def _value(problem: ArcProblem, plan: IntArray) -> float:
-    return float(sum(objective_terms(problem, plan).values()))

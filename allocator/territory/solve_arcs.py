@@ -28,7 +28,7 @@ from allocator.territory.core import (
     ArcProblem,
     activities,
     build_model,
-    objective_terms,
+    objective,
     read_assignment,
     start_values,
     violations,
@@ -151,7 +151,7 @@ def solve_arcs(
         share = LATE_START_SHARE if late else START_SHARE
         start = _first_start(problem, pricing, start, solver, deadline, share=share)
         if start is not None:
-            note(sum(objective_terms(problem, start).values()), full_bound, "start")
+            note(objective(problem, start), full_bound, "start")
     found = _start_within_gap(problem, start, full_bound, solver)
     if found is None:
         found = _mip_rounds(problem, arcs, (), start, solver, deadline, bound=pricing.bound)
@@ -255,7 +255,7 @@ def best_start(problem: ArcProblem, starts: list[IntArray | None]) -> IntArray |
     feasible = [s for s in starts if s is not None and not violations(problem, s)]
     if not feasible:
         return None
-    return min(feasible, key=lambda s: sum(objective_terms(problem, s).values()))
+    return min(feasible, key=lambda s: objective(problem, s))
 
 
 @dataclass(frozen=True)
@@ -381,7 +381,7 @@ def _start_within_gap(
         return None
     if not _complete(problem, start):
         return None
-    value = sum(objective_terms(problem, start).values())
+    value = objective(problem, start)
     if value - bound > solver.gap * max(1.0, abs(value)):
         return None
     log.info("%s: the warm start is within the gap of the LP bound; no MIP needed", problem.name)
@@ -434,7 +434,7 @@ def _kept_start(
             "solver.time_limit"
         )
     log.warning("%s: the MIP found nothing in time; keeping the warm start", problem.name)
-    value = sum(objective_terms(problem, start).values())
+    value = objective(problem, start)
     return replace(report, objective=value, bound=None, gap=None, has_solution=True)
 
 

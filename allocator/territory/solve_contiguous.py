@@ -27,7 +27,7 @@ from allocator.territory.contiguity import disconnected_reps, split_districts
 from allocator.territory.core import (
     ArcProblem,
     build_model,
-    objective_terms,
+    objective,
     read_assignment,
     violations,
 )
@@ -371,7 +371,7 @@ def _solution(
     contiguity = problem.contiguity
     assert contiguity is not None
     assert not disconnected_reps(contiguity, best.assign, problem.shape[1])  # _broken saw to it
-    value = sum(objective_terms(problem, best.assign).values())
+    value = objective(problem, best.assign)
     if bound is not None:
         bound = min(bound, value)
     gap = relative_gap(value, bound)

@@ -166,8 +166,8 @@ def test_windows_grow_then_give_up_when_none_repairs_anything(monkeypatch) -> No
     problem = _two_reps()
     monkeypatch.setattr(repair, "elastic_mip", lambda *a, **k: None)
     sizes = []
-    window = repair._window
-    monkeypatch.setattr(repair, "_window", lambda *a: sizes.append(a[3]) or window(*a))
+    window = repair._bfs_window
+    monkeypatch.setattr(repair, "_bfs_window", lambda *a: sizes.append(a[3]) or window(*a))
     plan = np.array([0, 0, 1, 1])
     assert repair.repair(problem, plan, np.arange(8), SOLVER, math.inf, moves=0) is None
     assert sizes == [1000, 2000, 4000, 8000, 16000, 24000]
@@ -347,3 +347,8 @@ def test_a_window_that_breaks_rows_more_is_not_kept(monkeypatch) -> None:
     plan = repair.repair(problem, start, np.arange(8), SOLVER, math.inf, moves=0)
     np.testing.assert_array_equal(plan, fixed)
     np.testing.assert_array_equal(calls[1], start)
+
+
+def test_a_soft_equality_row_is_refused_because_its_slack_would_be_one_way() -> None:
+    with pytest.raises(ValueError, match="one-way slack"):
+        RowFamily("x", "x", "one", np.ones(1), "==", np.ones(1), ("",), soft=True)
