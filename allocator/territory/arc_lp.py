@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from allocator.io.settings import SolverSettings
 from allocator.solver import ArrayColumns, HighsLpSession, SolveReport, Status
-from allocator.territory.core import ArcProblem, row_slack, slack_scales
+from allocator.territory.core import ArcProblem, row_slack, slack_scale
 from allocator.territory.pairs import at
 
 __all__ = ["MERGE_FROM", "ArcLp", "merged_bands"]
@@ -344,7 +344,7 @@ def _extra_columns(
                 count, col = count + len(j), col + len(j)
         if elastic and family.soft:
             sign = -1.0 if family.sense == "<=" else 1.0
-            unit = slack_scales(family.rhs)
+            unit = slack_scale(family.rhs)
             upper.append(np.full(len(j), np.inf))
             cost.append(np.full(len(j), 1.0 if penalty is None else penalty))
             rows.append(j)

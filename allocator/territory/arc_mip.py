@@ -27,7 +27,7 @@ from allocator.solver.deadline import OVERRUNS, call_limit, current_deadline
 from allocator.solver.highs import read_report, trace_incumbents
 from allocator.solver.report import spent_report
 from allocator.territory.arc_lp import _arc_columns, _extra_columns, _rows
-from allocator.territory.core import ArcProblem, activities, row_slack, slack_scales
+from allocator.territory.core import ArcProblem, activities, row_slack, slack_scale
 
 __all__ = [
     "ARRAYS_FROM",
@@ -187,7 +187,7 @@ def _start(
             k += 2 * size
         if elastic and family.soft:
             over = -row_slack(family, activities(problem, family, start))
-            unit = slack_scales(family.rhs)
+            unit = slack_scale(family.rhs)
             values[k : k + size] = np.maximum(over, 0.0) / unit
             k += size
     sol = highspy.HighsSolution()

@@ -57,9 +57,8 @@ class RowFamily:
     ``coef`` broadcasts to (items, reps): the arc's coefficient in its row. The row of an arc is
     its rep (``axis="rep"``), its item (``"item"``) or the single row (``"one"``).
     ``deviation`` (balance) gives each row free deviation variables ``d+ - d-`` and their
-    objective weight per unit; ``soft`` rows take a slack in the elastic re-solve (one
-    way, so a soft row is ``<=`` or ``>=``: a soft ``==`` row raises ValueError).
-    """
+    objective weight per unit; ``soft`` rows (``<=`` or ``>=``) take a slack in the elastic
+    re-solve."""
 
     key: str
     doc: str
@@ -74,10 +73,8 @@ class RowFamily:
 
     def __post_init__(self) -> None:
         if self.soft and self.sense == "==" and self.deviation is None:
-            raise ValueError(
-                f"row family {self.key!r}: a soft '==' row would take a one-way slack in the "
-                "elastic re-solve; give it as a '<=' and a '>=' family instead"
-            )
+            msg = "a soft '==' row would take a one-way slack: give a '<=' and a '>=' family"
+            raise ValueError(f"row family {self.key!r}: {msg}")
 
     def doc_name(self, j: int) -> str:
         """The document name of row ``j``: ``capacity[R017]``, or ``max_moved`` without index."""
@@ -307,14 +304,10 @@ def _add_family(
     return objective
 
 
-def slack_scale(rhs: float) -> float:
-    """Unit of a soft row's slack: its right-hand side (at least 1), so slacks are relative."""
-    return max(abs(rhs), 1.0)
-
-
-def slack_scales(rhs: FloatArray) -> FloatArray:
-    """:func:`slack_scale` of every row of a family (rows,)."""
-    return np.maximum(np.abs(np.asarray(rhs, float)), 1.0)
+def slack_scale(rhs: FloatArray) -> FloatArray:
+    """Unit of a soft row's slack (like ``rhs``: a float or (rows,)): its right-hand side, at
+    least 1, so slacks are relative."""
+    return np.maximum(np.abs(rhs), 1.0)
 
 
 def _slack_sign(sense: str) -> float:
@@ -403,8 +396,7 @@ def violations(problem: ArcProblem, assign: IntArray) -> list[str]:
 
 
 def broken(problem: ArcProblem, family: RowFamily, assign: IntArray) -> BoolArray:
-    """Which rows of ``family`` (rows,) a complete assignment breaks, beyond
-    :func:`tolerance`: the test :func:`violations` applies."""
+    """Which rows of ``family`` (rows,) an assignment breaks beyond :func:`tolerance`."""
     slack = row_slack(family, activities(problem, family, assign))
     return slack < -tolerance(family.rhs)
 
@@ -424,8 +416,7 @@ def objective_terms(problem: ArcProblem, assign: IntArray) -> dict[str, float]:
 
 
 def objective(problem: ArcProblem, assign: IntArray) -> float:
-    """The objective of a complete assignment (rep per item): the sum of
-    :func:`objective_terms`, in the objective's units."""
+    """The objective of a complete assignment: the sum of :func:`objective_terms`."""
     return float(sum(objective_terms(problem, assign).values()))
 
 
