@@ -181,8 +181,10 @@ def lagrangian_heuristic(
         slack = 1.0 - take.sum(axis=0)  # the subgradient of L at u
         norm = float(slack @ slack)
         if norm == 0.0:  # the knapsacks partition the jobs: that assignment is optimal
-            if bound < best_value - 1e-9:
-                best, best_value = np.argmax(take, axis=0), bound
+            chosen = np.argmax(take, axis=0)
+            value = float(cost[chosen, np.arange(n)].sum())
+            if value < best_value - 1e-9:
+                best, best_value = chosen, value
             break
         if walk.steps >= WARM and walk.steps % EVERY == 0:
             found = _fix_and_solve(cost, weight, capacity, take, best_value, deadline)
@@ -217,7 +219,8 @@ def lagrangian_start(
         state=duals,
         descend=lambda a: local_search(arrays, a, deadline=until),
     )
-    if report.bound is None or duals.bound > report.bound:
+    better = report.bound is None or duals.bound > report.bound
+    if math.isfinite(duals.bound) and better:
         report = replace(report, bound=duals.bound)
     if found.assign is None:
         return start, report, duals
