@@ -30,6 +30,7 @@ from allocator.io.settings import SolverSettings
 from allocator.solver import SolveReport, Status, relative_gap
 from allocator.solver.deadline import expired, resolve_deadline
 from allocator.territory.core import ArcProblem, RowFamily
+from allocator.territory.gap_lagrange import lagrangian_start
 from allocator.territory.gap_search import GapArrays, feasible_start, improve
 from allocator.territory.solve_arcs import CoreOptions, solve_arcs
 
@@ -55,6 +56,9 @@ LARGE, NEAREST = 100_000, 10
 #: The search escalates (larger, longer sub-MIPs) after this share of the run's time without
 #: an improvement (``kick`` of :func:`~allocator.territory.gap_search.improve`).
 KICK = 0.08
+#: Where :func:`~allocator.territory.gap_lagrange.applies`, the Lagrangian heuristic runs after
+#: the MIP until this share of the run's time, before the search (``benchmarks/notes.md``).
+LAGRANGE_END = 0.65
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -255,8 +259,12 @@ def _mip_then_search(
     until = began + SEARCH_END * max(0.0, deadline - began) if small else deadline
     kick = KICK * max(0.0, deadline - began)
     start = _better_start(arrays, solution.assign, report, began, deadline)
-    found = improve(arrays, start, deadline=until, bound=report.bound, kick=kick)
-    if found.objective < report.objective - 1e-9:
+    then = began + LAGRANGE_END * (until - began)
+    start, report, duals = lagrangian_start(arrays, start, report, then)
+    found = improve(arrays, start, deadline=until, bound=report.bound, kick=kick, duals=duals)
+    if found.bound is not None and (report.bound is None or found.bound > report.bound):
+        report = replace(report, bound=found.bound)
+    if found.objective < report.objective - 1e-9 or found.stop == "bound":
         status = Status.OPTIMAL if found.stop == "bound" else report.status
         gap = relative_gap(found.objective, report.bound)
         report = replace(report, objective=found.objective, status=status, gap=gap)

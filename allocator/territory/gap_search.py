@@ -5,10 +5,8 @@ bound early on the hard GAP sets, then spends the rest of its time on a search t
 rarely improves the incumbent. :func:`improve` spends that time on the incumbent instead,
 within the run's one deadline (:mod:`allocator.solver.deadline`) and in the calling thread:
 
-1. **Local search** (:func:`local_search`): the *shift* (move one job) and *swap* (exchange the
-   agents of two jobs) neighbourhoods with capacity, best improvement, vectorised in numpy.
-   They are the two basic neighbourhoods of Yagiura, Ibaraki & Glover (2004), "An ejection
-   chain approach for the generalized assignment problem", INFORMS J. Computing 16(2):133-151.
+1. **Local search** (:func:`~allocator.territory.gap_local.local_search`): shift, swap and
+   ejection-chain moves with capacity, best improvement, vectorised in numpy.
 2. **Large-neighbourhood search** (:func:`improve`): free every job of ``k`` agents and solve
    that sub-GAP exactly with HiGHS from numpy arrays (highspy), warm-started with the incumbent
    (``setSolution``) and cut off at the incumbent's cost (``objective_bound``), so a
@@ -21,9 +19,14 @@ within the run's one deadline (:mod:`allocator.solver.deadline`) and in the call
    size ``k`` adapts to how fast the sub-MIPs solve (adaptive LNS, Pisinger & Ropke 2010,
    "Large neighborhood search", Handbook of Metaheuristics, 399-419).
 
+3. **Tabu walk** (:mod:`allocator.territory.gap_tabu`) and, on instances with few agents and
+   many jobs each, the **Lagrangian heuristic** (:mod:`allocator.territory.gap_lagrange`):
+   each kind of phase gets time by its recent gains.
+
 Every accepted move lowers the cost and keeps every capacity, so the search is monotone and
 never returns an infeasible assignment; each improvement is noted in the run's trace
-(:func:`allocator.solver.trace.note`, sources ``"local"`` and ``"lns"``).
+(:func:`allocator.solver.trace.note`, sources ``"local"``, ``"lns"``, ``"tabu"`` and
+``"lagrange"``).
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ import numpy.typing as npt
 from allocator.solver.deadline import call_limit, expired
 from allocator.solver.highs_assign import solve_assign_mip
 from allocator.solver.trace import note
-from allocator.territory.gap_chain import best_chain
+from allocator.territory.gap_lagrange import Multipliers, applies, lagrangian_heuristic
+from allocator.territory.gap_local import TOL, GapArrays, local_search
 from allocator.territory.gap_neighbours import capacity_prices, fresh_agents, related_agents
 from allocator.territory.gap_relink import Elite
 from allocator.territory.gap_tabu import TabuState, tabu_search
@@ -59,10 +63,6 @@ log = logging.getLogger("allocator")
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
-#: Largest job count for the swap neighbourhood (its arrays are jobs x jobs): at 80 x 1600 the
-#: descent from a Lagrangian start took 12.5 s with swaps and 1.2 s without, and the search
-#: 15 s later was at the same cost (``benchmarks/notes.md``).
-SWAP_MAX_JOBS = 1000
 #: First time cap (s) of one sub-MIP, and its bounds as it adapts.
 SUB_LIMIT = 0.5
 #: Neighbourhood sizes (agents freed at once): first, smallest, largest.
@@ -76,34 +76,6 @@ LNS_IDLE, TABU_STEPS = 12, 3000
 #: Mean seconds of a phase; each kind gets a share by its recent cost gain per second,
 #: within (PHASE_MIN, PHASE_MAX) seconds.
 PHASE_SECONDS, PHASE_MIN, PHASE_MAX = 2.0, 0.5, 8.0
-#: Capacity slack tolerance, relative to the capacity.
-TOL = 1e-9
-
-
-@dataclass(frozen=True)
-class GapArrays:
-    """A minimisation GAP: ``cost`` and ``weight`` (agents x jobs), ``capacity`` (agents,)."""
-
-    cost: FloatArray
-    weight: FloatArray
-    capacity: FloatArray
-
-    def loads(self, assign: IntArray) -> FloatArray:
-        """Capacity used per agent (agents,) by ``assign`` (an agent per job)."""
-        used = np.zeros(len(self.capacity))
-        np.add.at(used, assign, self.weight[assign, np.arange(len(assign))])
-        return used
-
-    def value(self, assign: IntArray) -> float:
-        """The cost of ``assign``."""
-        return float(self.cost[assign, np.arange(len(assign))].sum())
-
-    def feasible(self, assign: IntArray) -> bool:
-        """True when every job has an agent and no capacity is exceeded."""
-        m = len(self.capacity)
-        if assign.min(initial=0) < 0 or assign.max(initial=0) >= m:
-            return False
-        return bool((self.loads(assign) <= self.capacity * (1 + TOL) + TOL).all())
 
 
 @dataclass(frozen=True)
@@ -113,6 +85,8 @@ class SearchResult:
     ``history`` is the objective after each accepted improvement, the start first (strictly
     decreasing). ``stop`` says why the search ended: the ``deadline``, the ``bound`` reached,
     ``rounds`` (the round cap), or ``stalled`` (no improvement for ``patience`` seconds).
+    ``bound`` is the best lower bound the search proved itself (the Lagrangian phase's), None
+    without one.
     """
 
     assign: IntArray
@@ -120,78 +94,7 @@ class SearchResult:
     history: tuple[float, ...]
     rounds: int
     stop: Literal["deadline", "bound", "rounds", "stalled"]
-
-
-def local_search(
-    arrays: GapArrays, assign: IntArray, *, deadline: float | None, max_moves: int = 100_000
-) -> IntArray:
-    """Best-improvement shift, swap and ejection-chain moves until none improves, the deadline
-    or ``max_moves``.
-
-    ``assign`` (jobs,) must be feasible; the answer is feasible and no more costly.
-    """
-    assign = assign.copy()
-    load = arrays.loads(assign)
-    swaps = len(assign) <= SWAP_MAX_JOBS
-    for _ in range(max_moves):
-        if expired(deadline):
-            break
-        if _shift(arrays, assign, load):
-            continue
-        if swaps and _swap(arrays, assign, load):
-            continue
-        if not _chain(arrays, assign, load):
-            break
-    return assign
-
-
-def _room(arrays: GapArrays, load: FloatArray) -> FloatArray:
-    return arrays.capacity * (1 + TOL) + TOL - load
-
-
-def _shift(arrays: GapArrays, assign: IntArray, load: FloatArray) -> bool:
-    """Apply the best improving single-job move in place; False when there is none."""
-    jobs = np.arange(len(assign))
-    delta = arrays.cost - arrays.cost[assign, jobs][None, :]
-    delta[arrays.weight > _room(arrays, load)[:, None]] = np.inf
-    a, j = np.unravel_index(int(np.argmin(delta)), delta.shape)
-    if not delta[a, j] < -1e-9:
-        return False
-    load[assign[j]] -= arrays.weight[assign[j], j]
-    load[a] += arrays.weight[a, j]
-    assign[j] = a
-    return True
-
-
-def _swap(arrays: GapArrays, assign: IntArray, load: FloatArray) -> bool:
-    """Apply the best improving exchange of two jobs' agents in place; False when none."""
-    jobs = np.arange(len(assign))
-    own = arrays.cost[assign, jobs]
-    other = arrays.cost[assign, :]  # other[j1, j2]: cost of j2 on j1's agent
-    delta = other + other.T - own[:, None] - own[None, :]
-    wrow = arrays.weight[assign, :]
-    fits = wrow - arrays.weight[assign, jobs][:, None] <= _room(arrays, load)[assign][:, None]
-    delta[~(fits & fits.T) | (assign[:, None] == assign[None, :])] = np.inf
-    j1, j2 = np.unravel_index(int(np.argmin(delta)), delta.shape)
-    if not delta[j1, j2] < -1e-9:
-        return False
-    a1, a2 = assign[j1], assign[j2]
-    load[a1] += arrays.weight[a1, j2] - arrays.weight[a1, j1]
-    load[a2] += arrays.weight[a2, j1] - arrays.weight[a2, j2]
-    assign[j1], assign[j2] = a2, a1
-    return True
-
-
-def _chain(arrays: GapArrays, assign: IntArray, load: FloatArray) -> bool:
-    """Apply the best improving depth-two ejection chain in place; False when none."""
-    change, j1, a2, j2, a3 = best_chain(arrays.cost, arrays.weight, _room(arrays, load), assign)
-    if not change < -1e-9:
-        return False
-    for job, agent in ((j1, a2), (j2, a3)):
-        load[assign[job]] -= arrays.weight[assign[job], job]
-        load[agent] += arrays.weight[agent, job]
-        assign[job] = agent
-    return True
+    bound: float | None = None
 
 
 @dataclass(frozen=True)
@@ -250,13 +153,19 @@ def improve(
     kick: float = math.inf,
     sub_limit: float = SUB_LIMIT,
     seed: int = 0,
-    methods: tuple[str, ...] = ("lns", "tabu"),
+    methods: tuple[str, ...] | None = None,
+    duals: Multipliers | None = None,
 ) -> SearchResult:
-    """Improve a feasible ``assign`` (jobs,) by local search, then LNS and tabu phases in turn.
+    """Improve a feasible ``assign`` (jobs,) by local search, then LNS, tabu and Lagrangian
+    phases in turn.
 
     ``methods`` names the phases that alternate until the deadline: ``"lns"`` (sub-MIPs until
-    :data:`LNS_IDLE` in a row find nothing) and ``"tabu"`` (:data:`TABU_STEPS` steps, at most
-    :data:`TABU_SECONDS`, of :func:`~allocator.territory.gap_tabu.tabu_search` from the best).
+    :data:`LNS_IDLE` in a row find nothing), ``"tabu"`` (:data:`TABU_STEPS` steps of
+    :func:`~allocator.territory.gap_tabu.tabu_search` from the best) and ``"lagrange"``
+    (:func:`~allocator.territory.gap_lagrange.lagrangian_heuristic`, its multipliers kept
+    from phase to phase; its bound joins ``bound``). None: all three where
+    :func:`~allocator.territory.gap_lagrange.applies`, else the first two. ``duals``: the
+    Lagrangian phases' multipliers to go on from (None: a fresh start).
 
     ``sub_limit`` caps each sub-MIP (seconds). ``patience`` (seconds) ends the search when
     nothing improved for that long; ``kick`` (seconds) without improvement escalates instead:
@@ -275,6 +184,13 @@ def improve(
     """
     if not arrays.feasible(assign):
         raise ValueError("improve needs a feasible assignment to start from")
+    if methods is None:
+        lagrange = applies(*_arrays(arrays))
+        methods = ("lns", "tabu", "lagrange") if lagrange else ("lns", "tabu")
+    if "lagrange" not in methods:
+        duals = None
+    elif duals is None:
+        duals = Multipliers.start(arrays.cost)
     integral = bool(np.all(arrays.cost == np.round(arrays.cost)))
     goal = -math.inf if bound is None else (math.ceil(bound - 1e-6) if integral else bound)
     start = arrays.value(assign)
@@ -317,9 +233,14 @@ def improve(
             began = _credit(credit, method, began, history[-1])
             phase, idle = phase + 1, 0
             continue
-        if method == "tabu":
+        if method in ("tabu", "lagrange"):
             clock = (now + length, deadline, level)
-            best = _walk(arrays, best, (walk, elite, rng), history, clock, bound)
+            if duals is not None and method == "lagrange":
+                best = _dual_phase(arrays, best, duals, history, clock[:2], elite)
+                lower = math.ceil(duals.bound - 1e-6) if integral else duals.bound
+                goal = max(goal, lower)
+            else:
+                best = _walk(arrays, best, (walk, elite, rng), history, clock, bound)
             began = _credit(credit, method, began, history[-1])
             phase += 1
             continue
@@ -338,7 +259,33 @@ def improve(
             tried.add(tuple(agents))
         k = _adapt(k, min(m, K_MAX + K_STEP * level), sub, budget)
     log.info("gap search: %g -> %g in %d sub-MIPs (%s)", start, history[-1], rounds, stop)
-    return SearchResult(best, history[-1], tuple(history), rounds, stop)
+    proved = None if duals is None or not math.isfinite(duals.bound) else duals.bound
+    return SearchResult(best, history[-1], tuple(history), rounds, stop, proved)
+
+
+def _dual_phase(
+    arrays: GapArrays,
+    best: IntArray,
+    duals: Multipliers,
+    history: list[float],
+    clock: tuple[float, float | None],
+    elite: Elite,
+) -> IntArray:
+    """One Lagrangian phase (until ``clock`` = (end, deadline)); the new best."""
+    end, deadline = clock
+    found = lagrangian_heuristic(
+        *_arrays(arrays),
+        deadline=end if deadline is None else min(end, deadline),
+        record=history[-1],
+        state=duals,
+        descend=lambda a: local_search(arrays, a, deadline=deadline),
+    )
+    log.debug("gap search: Lagrangian phase to step %d, bound %g", found.steps, found.bound)
+    if found.assign is None:
+        return best
+    _accept(arrays, found.assign, history, None, "")  # noted by the heuristic
+    elite.add(history[-1], found.assign)
+    return found.assign
 
 
 def _walk(
