@@ -97,13 +97,22 @@ def entering_pairs(
     per item, the most negative first (ties: lower rep); duplicates count once."""
     items, reps, value = pairs
     flat = items * m + reps
-    keep = (value < limit[items]) & ~np.isin(flat, arcs)
+    keep = (value < limit[items]) & ~_member(flat, arcs)
     flat, first = np.unique(flat[keep], return_index=True)
     value, items = value[keep][first], flat // m
     order = np.lexsort((flat, value, items))
     flat, items = flat[order], items[order]
     rank = np.arange(len(items)) - np.searchsorted(items, items, side="left")
     return np.sort(flat[rank < per_item]).astype(np.int64)
+
+
+def _member(values: IntArray, sorted_ids: IntArray) -> npt.NDArray[np.bool_]:
+    """``np.isin(values, sorted_ids)`` for sorted ``sorted_ids``, by binary search (no sort
+    of both arrays: at 250,000 x 2,000 a pass tests millions of pairs against 3 million)."""
+    if not len(sorted_ids):
+        return np.zeros(len(values), bool)
+    at = np.minimum(np.searchsorted(sorted_ids, values), len(sorted_ids) - 1)
+    return np.asarray(sorted_ids[at] == values)
 
 
 def _block_scan(
