@@ -62,6 +62,10 @@ FIXED_STEPS = 20
 #: the model's promised gain plus this share of the bound makes the box shrink (``ascend``).
 TRUST = 1e-3
 
+#: An improving pass doubles the box only when it gained at least this share of what the
+#: candidates' model promised over the best bound (the ratio test of trust-region methods).
+KEPT = 0.75
+
 #: Volume algorithm: weight of the newest subgradient in the average; the step factor's range;
 #: non-improving ("red") steps before that factor shrinks by 0.66 (Barahona & Anbil 2000).
 ALPHA, LAMBDA, REDS = 0.1, (5e-4, 2.0), 20
@@ -172,6 +176,7 @@ def exact_pass(
         here = gather(reduced, problem.shape, np.arange(len(rr)), rr)
         try:
             found = pruned.scan(problem, reduced, here, limit=PASS_PAIRS)
+            log.debug("lagrange: pass gathered %d pairs", -1 if found is None else len(found[0]))
         except pruned.TooManyPairs:
             log.info("lagrange: exact pass skipped (over %d pairs)", PASS_PAIRS)
             return None
@@ -298,6 +303,18 @@ def _steps(
     return done
 
 
+#: Exact passes over which ``ascend(stall=...)`` measures the bound's rise.
+STALL_PASSES = 3
+
+
+def _stalled(bests: list[float], stall: float) -> bool:
+    """Whether the best bound (after each pass, ``bests``) rose by less than ``stall x
+    |bound|`` over the last :data:`STALL_PASSES` passes."""
+    if len(bests) <= STALL_PASSES or not np.isfinite(bests[-1 - STALL_PASSES]):
+        return False
+    return bests[-1] - bests[-1 - STALL_PASSES] < stall * abs(bests[-1])
+
+
 def ascend(
     problem: ArcProblem,
     arcs: IntArray,
@@ -308,6 +325,7 @@ def ascend(
     target_gap: float | None = None,
     per_item: int = PER_ITEM,
     steps: int | None = None,
+    stall: float | None = None,
 ) -> Ascent:
     """Maximise the Lagrangian dual function from ``duals`` (PuLP row name -> multiplier; None
     or missing rows: 0; ``assign_once`` ignored: it cancels) over valid multipliers, by Volume
@@ -316,8 +334,10 @@ def ascend(
     the dense and the sparse path. Stops at ``deadline`` (:func:`time.monotonic`; the first
     exact pass always runs, later ones only when they fit), when the best exact bound is
     within ``target_gap x |upper|`` of ``upper`` (an incumbent's objective), when the
-    subgradient vanishes, or after ``steps`` cheap steps (None: no cap; with a cap and an
-    infinite ``deadline`` the passes come every :data:`FIXED_STEPS` steps: reproducible).
+    subgradient vanishes, after ``steps`` cheap steps (None: no cap; with a cap and an
+    infinite ``deadline`` the passes come every :data:`FIXED_STEPS` steps: reproducible), or,
+    with ``stall``, when the best bound rose by less than ``stall x |bound|`` over the last
+    :data:`STALL_PASSES` exact passes.
 
     Raises
     ------
@@ -330,13 +350,14 @@ def ascend(
         return Ascent(None, {}, arcs, 0, 0, ())
     rows, data = prepare(problem, arcs)
     state = _Volume(rows, data, _start(rows, duals), upper)
-    best, best_pi, trace, done = -np.inf, state.pi, [], 0
+    best, best_pi, trace, done, took, bests = -np.inf, state.pi, [], 0, [], []
     cap = np.iinfo(np.int64).max if steps is None else steps
     fixed = steps is not None and deadline == np.inf
     while True:
         tick = time.monotonic()
         result = exact_pass(problem, rows, data, state.pi, per_item, full=not trace)
-        reserve = time.monotonic() - tick
+        took.append(time.monotonic() - tick)
+        reserve = float(np.median(took))  # one slow pass (far-off multipliers) sets no pace
         if result is None:  # a run-away step: back to the best exact point, shorter steps
             if not np.isfinite(best) or time.monotonic() >= deadline:
                 break
@@ -350,19 +371,31 @@ def ascend(
             continue
         bound, new = result
         grow = bound > best
+        # the box doubles only where the model kept at least half its promise (trust region)
+        kept = bool(np.isfinite(best)) and bound - best >= KEPT * (state.value - best)
         # the candidates' model promised state.value; far below it (and below the best) the
         # model was wrong at this distance: back to the best point in a smaller box
         wrong = not grow and state.value - bound > max(state.value - best, 0.0) + TRUST * abs(best)
         if grow:
             best, best_pi = bound, state.pi
         trace.append((round(time.monotonic() - began, 3), bound))
-        log.info("lagrange: step %d, bound %.10g, %d pairs enter", done, bound, len(new))
+        log.info(
+            "lagrange: step %d, bound %.10g (model %.10g), %d pairs enter",
+            done,
+            bound,
+            state.value,
+            len(new),
+        )
         data = merged(problem, rows, data, new)
         if wrong:
             state.shrink(data, best_pi)
         else:
-            state.recentre(data, grow)
+            state.recentre(data, grow and kept)
         if upper is not None and target_gap is not None and upper - best <= target_gap * abs(upper):
+            break
+        bests.append(best)
+        if stall is not None and _stalled(bests, stall):
+            log.info("lagrange: bound %.10g stalled after %d passes", best, len(bests))
             break
         while not state.moved and (
             more := _steps(state, data, deadline, reserve, cap - done, fixed)

@@ -57,6 +57,11 @@ ASCENT_FROM = 50_000_000
 #: Share of the time the ascent gets before the first plan is built.
 ASCENT_SHARE = 0.25
 
+#: The first ascent stops before its share of the time when its bound rose by less than this
+#: share of ``solver.gap`` over its last passes (``lagrange.STALL_PASSES``): the time then
+#: follows the ascent's convergence, not ``solver.time_limit``.
+STALL = 0.1
+
 #: Arcs per item in the improvement windows (its best by reduced cost; its own too).
 SHORT = 5
 
@@ -132,7 +137,8 @@ def _solve_by_ascent(
     arcs = initial_arcs(problem, first, within=options.within, per_rep=per_rep)
     if start is not None:
         arcs = np.union1d(arcs, np.arange(n) * m + start)
-    asc = ascend(problem, arcs, None, deadline=began + ASCENT_SHARE * (deadline - began))
+    until = began + ASCENT_SHARE * (deadline - began)
+    asc = ascend(problem, arcs, None, deadline=until, stall=STALL * solver.gap)
     prices = _prices(problem, asc)
     placed = _first_plan(problem, asc.arcs, prices, solver, deadline)
     plan = best_start(problem, [placed, start])
