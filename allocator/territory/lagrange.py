@@ -219,7 +219,7 @@ class _Volume:
         self.act = activity(data, first)
         c, at = data.cost, data.starts  # the box: a typical item's range of candidate costs
         spread = np.maximum.reduceat(c, at) - np.minimum.reduceat(c, at)
-        self.radius = max(float(spread.mean()), 1e-9)
+        self.radius = max(0.25 * float(spread.mean()), 1e-9)
 
     def restart(self, data: Arcs, pi: FloatArray) -> None:
         """Back to ``pi`` (the best exactly evaluated multipliers) with a quarter of the step,
