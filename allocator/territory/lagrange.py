@@ -307,6 +307,15 @@ def _steps(
 STALL_PASSES = 3
 
 
+def _kept(bound: float, best: float, model: float) -> bool:
+    """Whether an exact pass's ``bound`` kept at least :data:`KEPT` of the rise over the best
+    bound ``best`` that the candidates' ``model`` promised (the ratio test of trust-region
+    methods, Conn, Gould & Toint 2000, ch. 6); False after the first pass (no promise yet).
+    Only then does the box double: at 250,000 x 2,000 doubling after a pass that kept half
+    the promise was followed by a pass at -55 million."""
+    return bool(np.isfinite(best)) and bound - best >= KEPT * (model - best)
+
+
 def _stalled(bests: list[float], stall: float) -> bool:
     """Whether the best bound (after each pass, ``bests``) rose by less than ``stall x
     |bound|`` over the last :data:`STALL_PASSES` passes."""
@@ -371,8 +380,7 @@ def ascend(
             continue
         bound, new = result
         grow = bound > best
-        # the box doubles only where the model kept at least half its promise (trust region)
-        kept = bool(np.isfinite(best)) and bound - best >= KEPT * (state.value - best)
+        kept = _kept(bound, best, state.value)
         # the candidates' model promised state.value; far below it (and below the best) the
         # model was wrong at this distance: back to the best point in a smaller box
         wrong = not grow and state.value - bound > max(state.value - best, 0.0) + TRUST * abs(best)

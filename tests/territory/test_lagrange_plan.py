@@ -128,3 +128,23 @@ def test_a_choice_that_breaks_no_hard_row_is_kept_as_it_is(monkeypatch) -> None:
     arcs = np.union1d(initial_arcs(problem, 4), np.arange(n) * m + plan)
     kept = repair.repair(problem, plan, arcs, PLAN, math.inf)
     np.testing.assert_array_equal(kept, plan)
+
+
+def test_the_first_ascent_stops_on_its_stall_not_only_at_its_share(monkeypatch) -> None:
+    """The first ascent gets ``stall = STALL x solver.gap``, so it ends when its bound stops
+    rising instead of always spending ASCENT_SHARE of the time limit; a later ascent (towards
+    the plan) has a target instead."""
+    tables, settings = _company()
+    problem, options = _problem(tables, settings, monkeypatch)
+    monkeypatch.setattr(lagrange_plan, "ASCENT_FROM", 0)
+    calls = []
+
+    def recorded(problem, arcs, duals, **kw):
+        calls.append(kw)
+        return ascend(problem, arcs, duals, **kw)
+
+    monkeypatch.setattr(lagrange_plan, "ascend", recorded)
+    found = solve_arcs(problem, options, PLAN)
+    assert violations(problem, found.assign) == []
+    assert calls[0]["stall"] == pytest.approx(lagrange_plan.STALL * PLAN.gap)
+    assert all("stall" not in kw for kw in calls[1:])
