@@ -60,7 +60,7 @@ ASCENT_SHARE = 0.25
 #: The first ascent stops before its share of the time when its bound rose by less than this
 #: share of ``solver.gap`` over its last passes (``lagrange.STALL_PASSES``): the time then
 #: follows the ascent's convergence, not ``solver.time_limit``.
-STALL = 0.05
+STALL = 0.07
 
 #: Arcs per item in the improvement windows (its best by reduced cost; its own too).
 SHORT = 5
