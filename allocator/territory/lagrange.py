@@ -52,7 +52,7 @@ PER_ITEM = 3
 #: Entering: reduced cost below the item's candidate minimum by this x max(1, max |minimum|).
 EPS = 1e-9
 
-#: Fewest cheap steps between exact passes (more while the last pass took longer, ``_steps``).
+#: Fewest cheap steps between exact passes (more while the median pass took longer, ``_steps``).
 MIN_STEPS = 10
 
 #: Cheap steps between exact passes of a capped ascent without a deadline (reproducible runs).

@@ -2,14 +2,14 @@
 
 Above :data:`ASCENT_FROM` pairs on the sparse path, :func:`solve_by_ascent` replaces pricing's
 LP: :func:`allocator.territory.lagrange.ascend` proves a bound over all eligible pairs from zero
-multipliers; at its multipliers each item's cheapest candidate by reduced cost is nearly a plan
-(the Lagrangian heuristic, Fisher 1981, Management Science 27(1); for assignment rows
-Jörnsten & Näsberg 1986, EJOR 27(3)). The rows that choice breaks are repaired by moves,
-swaps and elastic MIP windows (:func:`allocator.territory.repair.repair`); a second ascent
-towards the plan tightens the bound, and MIP windows (the items of a few neighbouring reps,
-re-solved over their candidates, warm-started) improve the plan until it is within
-``solver.gap`` of the bound or the deadline (``models/assignment.md``, "A plan from the
-ascent").
+multipliers, until its bound stalls (:data:`STALL`); at its multipliers each item's cheapest
+candidate by reduced cost is nearly a plan (the Lagrangian heuristic, Fisher 1981,
+Management Science 27(1); for assignment rows Jörnsten & Näsberg 1986, EJOR 27(3)). The rows
+that choice breaks are repaired by moves, swaps and elastic MIP windows
+(:func:`allocator.territory.repair.repair`); a second ascent towards the plan tightens the
+bound, and MIP windows (the items of a few neighbouring reps, re-solved over their
+candidates, warm-started) improve the plan until it is within ``solver.gap`` of the bound or
+the deadline (``models/assignment.md``, "A plan from the ascent").
 """
 
 from __future__ import annotations
