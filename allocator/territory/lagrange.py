@@ -52,7 +52,7 @@ PER_ITEM = 3
 #: Entering: reduced cost below the item's candidate minimum by this x max(1, max |minimum|).
 EPS = 1e-9
 
-#: Fewest cheap steps between exact passes (more while the last pass took longer, ``_steps``).
+#: Fewest cheap steps between exact passes (more while the median pass took longer, ``_steps``).
 MIN_STEPS = 10
 
 #: Cheap steps between exact passes of a capped ascent without a deadline (reproducible runs).
@@ -61,6 +61,10 @@ FIXED_STEPS = 20
 #: A pass below the best bound whose value falls short of the candidates' model by more than
 #: the model's promised gain plus this share of the bound makes the box shrink (``ascend``).
 TRUST = 1e-3
+
+#: An improving pass doubles the box only when it gained at least this share of what the
+#: candidates' model promised over the best bound (the ratio test of trust-region methods).
+KEPT = 0.75
 
 #: Volume algorithm: weight of the newest subgradient in the average; the step factor's range;
 #: non-improving ("red") steps before that factor shrinks by 0.66 (Barahona & Anbil 2000).
@@ -97,13 +101,22 @@ def entering_pairs(
     per item, the most negative first (ties: lower rep); duplicates count once."""
     items, reps, value = pairs
     flat = items * m + reps
-    keep = (value < limit[items]) & ~np.isin(flat, arcs)
+    keep = (value < limit[items]) & ~_member(flat, arcs)
     flat, first = np.unique(flat[keep], return_index=True)
     value, items = value[keep][first], flat // m
     order = np.lexsort((flat, value, items))
     flat, items = flat[order], items[order]
     rank = np.arange(len(items)) - np.searchsorted(items, items, side="left")
     return np.sort(flat[rank < per_item]).astype(np.int64)
+
+
+def _member(values: IntArray, sorted_ids: IntArray) -> npt.NDArray[np.bool_]:
+    """``np.isin(values, sorted_ids)`` for sorted ``sorted_ids``, by binary search (no sort
+    of both arrays: at 250,000 x 2,000 a pass tests millions of pairs against 3 million)."""
+    if not len(sorted_ids):
+        return np.zeros(len(values), bool)
+    at = np.minimum(np.searchsorted(sorted_ids, values), len(sorted_ids) - 1)
+    return np.asarray(sorted_ids[at] == values)
 
 
 def _block_scan(
@@ -163,6 +176,7 @@ def exact_pass(
         here = gather(reduced, problem.shape, np.arange(len(rr)), rr)
         try:
             found = pruned.scan(problem, reduced, here, limit=PASS_PAIRS)
+            log.debug("lagrange: pass gathered %d pairs", -1 if found is None else len(found[0]))
         except pruned.TooManyPairs:
             log.info("lagrange: exact pass skipped (over %d pairs)", PASS_PAIRS)
             return None
@@ -205,7 +219,7 @@ class _Volume:
         self.act = activity(data, first)
         c, at = data.cost, data.starts  # the box: a typical item's range of candidate costs
         spread = np.maximum.reduceat(c, at) - np.minimum.reduceat(c, at)
-        self.radius = max(float(spread.mean()), 1e-9)
+        self.radius = max(0.25 * float(spread.mean()), 1e-9)
 
     def restart(self, data: Arcs, pi: FloatArray) -> None:
         """Back to ``pi`` (the best exactly evaluated multipliers) with a quarter of the step,
@@ -289,6 +303,27 @@ def _steps(
     return done
 
 
+#: Exact passes over which ``ascend(stall=...)`` measures the bound's rise.
+STALL_PASSES = 3
+
+
+def _kept(bound: float, best: float, model: float) -> bool:
+    """Whether an exact pass's ``bound`` kept at least :data:`KEPT` of the rise over the best
+    bound ``best`` that the candidates' ``model`` promised (the ratio test of trust-region
+    methods, Conn, Gould & Toint 2000, ch. 6); False after the first pass (no promise yet).
+    Only then does the box double: at 250,000 x 2,000 doubling after a pass that kept half
+    the promise was followed by a pass at -55 million."""
+    return bool(np.isfinite(best)) and bound - best >= KEPT * (model - best)
+
+
+def _stalled(bests: list[float], stall: float) -> bool:
+    """Whether the best bound (after each pass, ``bests``) rose by less than ``stall x
+    |bound|`` over the last :data:`STALL_PASSES` passes."""
+    if len(bests) <= STALL_PASSES or not np.isfinite(bests[-1 - STALL_PASSES]):
+        return False
+    return bests[-1] - bests[-1 - STALL_PASSES] < stall * abs(bests[-1])
+
+
 def ascend(
     problem: ArcProblem,
     arcs: IntArray,
@@ -299,6 +334,7 @@ def ascend(
     target_gap: float | None = None,
     per_item: int = PER_ITEM,
     steps: int | None = None,
+    stall: float | None = None,
 ) -> Ascent:
     """Maximise the Lagrangian dual function from ``duals`` (PuLP row name -> multiplier; None
     or missing rows: 0; ``assign_once`` ignored: it cancels) over valid multipliers, by Volume
@@ -307,8 +343,10 @@ def ascend(
     the dense and the sparse path. Stops at ``deadline`` (:func:`time.monotonic`; the first
     exact pass always runs, later ones only when they fit), when the best exact bound is
     within ``target_gap x |upper|`` of ``upper`` (an incumbent's objective), when the
-    subgradient vanishes, or after ``steps`` cheap steps (None: no cap; with a cap and an
-    infinite ``deadline`` the passes come every :data:`FIXED_STEPS` steps: reproducible).
+    subgradient vanishes, after ``steps`` cheap steps (None: no cap; with a cap and an
+    infinite ``deadline`` the passes come every :data:`FIXED_STEPS` steps: reproducible), or,
+    with ``stall``, when the best bound rose by less than ``stall x |bound|`` over the last
+    :data:`STALL_PASSES` exact passes.
 
     Raises
     ------
@@ -321,13 +359,14 @@ def ascend(
         return Ascent(None, {}, arcs, 0, 0, ())
     rows, data = prepare(problem, arcs)
     state = _Volume(rows, data, _start(rows, duals), upper)
-    best, best_pi, trace, done = -np.inf, state.pi, [], 0
+    best, best_pi, trace, done, took, bests = -np.inf, state.pi, [], 0, [], []
     cap = np.iinfo(np.int64).max if steps is None else steps
     fixed = steps is not None and deadline == np.inf
     while True:
         tick = time.monotonic()
         result = exact_pass(problem, rows, data, state.pi, per_item, full=not trace)
-        reserve = time.monotonic() - tick
+        took.append(time.monotonic() - tick)
+        reserve = float(np.median(took))  # one slow pass (far-off multipliers) sets no pace
         if result is None:  # a run-away step: back to the best exact point, shorter steps
             if not np.isfinite(best) or time.monotonic() >= deadline:
                 break
@@ -341,19 +380,30 @@ def ascend(
             continue
         bound, new = result
         grow = bound > best
+        kept = _kept(bound, best, state.value)
         # the candidates' model promised state.value; far below it (and below the best) the
         # model was wrong at this distance: back to the best point in a smaller box
         wrong = not grow and state.value - bound > max(state.value - best, 0.0) + TRUST * abs(best)
         if grow:
             best, best_pi = bound, state.pi
         trace.append((round(time.monotonic() - began, 3), bound))
-        log.info("lagrange: step %d, bound %.10g, %d pairs enter", done, bound, len(new))
+        log.info(
+            "lagrange: step %d, bound %.10g (model %.10g), %d pairs enter",
+            done,
+            bound,
+            state.value,
+            len(new),
+        )
         data = merged(problem, rows, data, new)
         if wrong:
             state.shrink(data, best_pi)
         else:
-            state.recentre(data, grow)
+            state.recentre(data, grow and kept)
         if upper is not None and target_gap is not None and upper - best <= target_gap * abs(upper):
+            break
+        bests.append(best)
+        if stall is not None and _stalled(bests, stall):
+            log.info("lagrange: bound %.10g stalled after %d passes", best, len(bests))
             break
         while not state.moved and (
             more := _steps(state, data, deadline, reserve, cap - done, fixed)

@@ -31,6 +31,7 @@ __all__ = [
     "merged",
     "prepare",
     "problem_rows",
+    "shared_columns",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -64,13 +65,18 @@ def problem_rows(problem: ArcProblem) -> Rows:
 
 @dataclass(frozen=True)
 class Arcs:
-    """Candidates as 1-D vectors: flat ids (sorted), items, cost, (arcs, rows) coefficients."""
+    """Candidates as 1-D vectors: flat ids (sorted), items, cost, (arcs, columns)
+    coefficients, each item's first position; ``column`` (one per row): the matrix column
+    that holds the row's coefficients. Rows of families that share their coefficients
+    (``balance_lo``, ``balance_hi`` and ``deviation`` of a measure: one ``mu``) share a
+    column, so a step multiplies about half the nonzeros (:func:`shared_columns`)."""
 
     arcs: IntArray
     items: IntArray
     cost: FloatArray
     matrix: sp.csr_matrix
     starts: IntArray
+    column: IntArray
 
 
 def gather(values: object, shape: tuple[int, int], ii: IntArray, rr: IntArray) -> FloatArray:
@@ -81,25 +87,47 @@ def gather(values: object, shape: tuple[int, int], ii: IntArray, rr: IntArray) -
     return np.concatenate(part).astype(float)
 
 
+def shared_columns(problem: ArcProblem, rows: Rows) -> tuple[IntArray, list[int]]:
+    """The matrix column of every row (:class:`Arcs`) and the families that own columns: a
+    family whose coefficients are the same object, on the same axis, as an earlier one's
+    (the balance band and deviation rows of a measure) uses that family's columns."""
+    column = np.zeros(len(rows.rhs), np.int64)
+    owners: list[int] = []
+    first: dict[tuple[int, str], int] = {}  # (id of coef, axis) -> first column
+    for f, family in enumerate(problem.families):
+        size = int(rows.start[f + 1] - rows.start[f])
+        key = (id(family.coef), family.axis)
+        if key not in first:
+            first[key] = int(sum(int(rows.start[g + 1] - rows.start[g]) for g in owners))
+            owners.append(f)
+        column[rows.start[f] : rows.start[f + 1]] = first[key] + np.arange(size)
+    return column, owners
+
+
 def arc_vectors(
     problem: ArcProblem, rows: Rows, arcs: IntArray
 ) -> tuple[FloatArray, sp.csr_matrix]:
-    """Cost and (arcs, rows) coefficient matrix of ``arcs`` (flat ids)."""
+    """Cost and (arcs, columns) coefficient matrix of ``arcs`` (flat ids; columns as
+    :func:`shared_columns`)."""
     m = len(problem.reps)
     ii, rr = arcs // m, arcs % m
+    column, owners = shared_columns(problem, rows)
     who, col, val = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
-    for f, family in enumerate(problem.families):
+    for f in owners:
+        family = problem.families[f]
         a = gather(family.coef, problem.shape, ii, rr)
         row = {"rep": rr, "item": ii, "one": np.zeros_like(ii)}[family.axis] + rows.start[f]
         nz = np.flatnonzero(a)
-        who.append(nz), col.append(row[nz]), val.append(a[nz])
+        who.append(nz), col.append(column[row[nz]]), val.append(a[nz])
     cat = np.concatenate
-    shape = (len(arcs), len(rows.rhs))
+    shape = (len(arcs), int(column.max(initial=-1)) + 1)
     matrix = sp.csr_matrix((cat(val), (cat(who), cat(col))), shape=shape)
     return gather(problem.cost, problem.shape, ii, rr), matrix
 
 
-def indexed(problem: ArcProblem, arcs: IntArray, cost: FloatArray, matrix: sp.csr_matrix) -> Arcs:
+def indexed(
+    problem: ArcProblem, rows: Rows, arcs: IntArray, cost: FloatArray, matrix: sp.csr_matrix
+) -> Arcs:
     """The vectors of ``arcs`` (any order) sorted by flat id, with each item's segment.
 
     Raises
@@ -114,7 +142,8 @@ def indexed(problem: ArcProblem, arcs: IntArray, cost: FloatArray, matrix: sp.cs
     if (counts == 0).any():
         raise ValueError(f"{problem.name}: item {int(np.argmin(counts))} has no candidate arc")
     starts = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64)
-    return Arcs(arcs, items, cost[order], matrix[order], starts)
+    column = shared_columns(problem, rows)[0]
+    return Arcs(arcs, items, cost[order], matrix[order], starts, column)
 
 
 def merged(problem: ArcProblem, rows: Rows, data: Arcs, new: IntArray) -> Arcs:
@@ -124,12 +153,13 @@ def merged(problem: ArcProblem, rows: Rows, data: Arcs, new: IntArray) -> Arcs:
     cost, matrix = arc_vectors(problem, rows, new)
     arcs = np.concatenate([data.arcs, new])
     both = sp.vstack([data.matrix, matrix]).tocsr()
-    return indexed(problem, arcs, np.concatenate([data.cost, cost]), both)
+    return indexed(problem, rows, arcs, np.concatenate([data.cost, cost]), both)
 
 
 def inner(data: Arcs, rows: Rows, pi: FloatArray) -> tuple[float, IntArray]:
     """L over the candidates only at ``pi`` and each item's minimising candidate (position)."""
-    rc = data.cost - data.matrix @ pi
+    per_column = np.bincount(data.column, weights=pi, minlength=data.matrix.shape[1])
+    rc = data.cost - data.matrix @ per_column
     best = np.minimum.reduceat(rc, data.starts)
     hit = np.flatnonzero(rc <= best[data.items])
     first = hit[np.r_[True, data.items[hit][1:] != data.items[hit][:-1]]]
@@ -137,8 +167,14 @@ def inner(data: Arcs, rows: Rows, pi: FloatArray) -> tuple[float, IntArray]:
 
 
 def activity(data: Arcs, chosen: IntArray) -> FloatArray:
-    """Row activities ``A x`` of the assignment that takes the arcs at ``chosen``."""
-    return np.asarray(data.matrix[chosen].sum(axis=0)).ravel()
+    """Row activities ``A x`` of the assignment that takes the arcs at ``chosen`` (positions):
+    the chosen arcs' nonzeros summed per column, then spread to the rows sharing it."""
+    m = data.matrix
+    lo, hi = m.indptr[chosen], m.indptr[np.asarray(chosen) + 1]
+    size = hi - lo
+    pos = np.arange(int(size.sum())) - np.repeat(np.cumsum(size) - size, size) + np.repeat(lo, size)
+    per_column = np.bincount(m.indices[pos], weights=m.data[pos], minlength=m.shape[1])
+    return per_column[data.column]
 
 
 def prepare(problem: ArcProblem, arcs: IntArray) -> tuple[Rows, Arcs]:
@@ -149,7 +185,7 @@ def prepare(problem: ArcProblem, arcs: IntArray) -> tuple[Rows, Arcs]:
         bad = int(arcs[np.argmin(ok)])
         raise ValueError(f"{problem.name}: candidate arc {bad} (item {bad // m}) is not eligible")
     rows = problem_rows(problem)
-    data = indexed(problem, arcs, *arc_vectors(problem, rows, arcs))
-    size = np.asarray(abs(data.matrix).sum(axis=0)).ravel()  # mean |a_j| over the candidates
-    count = np.diff(data.matrix.tocsc().indptr)
+    data = indexed(problem, rows, arcs, *arc_vectors(problem, rows, arcs))
+    size = np.asarray(abs(data.matrix).sum(axis=0)).ravel()[data.column]  # mean |a_j|
+    count = np.diff(data.matrix.tocsc().indptr)[data.column]
     return replace(rows, scale=np.where(count > 0, size / np.maximum(count, 1), 1.0)), data

@@ -283,3 +283,74 @@ def test_a_pass_that_cannot_prune_is_skipped_after_the_first_on_a_large_problem(
     assert lagrange.exact_pass(lazy, rows, data, pi, 3, full=False) is None
     found = ascend(lazy, arcs, None, deadline=FAR, steps=100)
     assert found.passes == 1 and found.bound == pytest.approx(full[0], rel=1e-12)
+
+
+def test_the_box_doubles_only_after_a_pass_that_kept_most_of_the_models_promise() -> None:
+    """The ratio test: a pass that rose by 3/4 of what the candidates promised doubles the
+    box; one that rose by half of it (at 250,000 x 2,000 followed by a run-away) does not, nor
+    the first pass (nothing was promised)."""
+    assert lagrange._kept(bound=107.5, best=100.0, model=110.0)
+    assert not lagrange._kept(bound=105.0, best=100.0, model=110.0)
+    assert not lagrange._kept(bound=100.0, best=-np.inf, model=100.0)
+
+
+def test_stalled_reads_the_rise_over_the_last_passes() -> None:
+    """A bound that rose by less than ``stall`` x |bound| over the last STALL_PASSES passes
+    has stalled; one that rose more, or too few passes, has not."""
+    k = lagrange.STALL_PASSES
+    slow = [-np.inf, *(100.0 + 0.001 * j for j in range(k + 1))]
+    fast = [-np.inf, *(100.0 + 1.0 * j for j in range(k + 1))]
+    assert lagrange._stalled(slow, 1e-4)
+    assert not lagrange._stalled(fast, 1e-4)
+    assert not lagrange._stalled(slow[: k + 1], 1e-4)  # the first (infinite) entry is no rise
+
+
+def test_an_ascent_with_stall_stops_before_its_step_cap_at_the_same_kind_of_bound(
+    monkeypatch,
+) -> None:
+    """With ``stall`` the ascent stops when its bound rises too little over the last passes,
+    before a cap of steps that would run on; the bound is still exact (below the LP)."""
+    lazy = _territory(300, 8, 3, sparse=True, monkeypatch=monkeypatch)
+    arcs = initial_arcs(lazy, 3)
+    lp, _ = _lp(lazy)
+    capped = ascend(lazy, arcs, None, deadline=FAR, steps=2000)
+    stalled = ascend(lazy, arcs, None, deadline=FAR, steps=2000, stall=1e-3)
+    assert stalled.passes < capped.passes
+    assert stalled.passes > lagrange.STALL_PASSES
+    assert stalled.bound is not None and stalled.bound <= lp * (1 + 1e-9)
+    bests = np.maximum.accumulate([b for _, b in stalled.trace])
+    k = lagrange.STALL_PASSES
+    assert bests[-1] - bests[-1 - k] < 1e-3 * abs(bests[-1])
+
+
+def test_the_shared_columns_give_the_activities_of_every_row(monkeypatch) -> None:
+    """Rows with one coefficient object (balance_lo, balance_hi, deviation of a measure) share
+    a matrix column; the activities of a choice are still those of every row, as
+    ``core.activities`` computes them for the plan, and the multiplier of each row counts."""
+    from allocator.territory.core import activities
+
+    lazy = _territory(200, 6, 4, sparse=True, monkeypatch=monkeypatch)
+    arcs = initial_arcs(lazy, 3)
+    rows, data = lagrange_model.prepare(lazy, arcs)
+    assert data.matrix.shape[1] < len(rows.rhs)  # something is shared
+    rng = np.random.default_rng(0)
+    pi = np.clip(rng.normal(scale=0.01, size=len(rows.rhs)), rows.lo, rows.hi)
+    value, first = lagrange_model.inner(data, rows, pi)
+    plan = (data.arcs[first] % len(lazy.reps)).astype(np.int64)
+    got = lagrange_model.activity(data, first)
+    want = np.concatenate([activities(lazy, f, plan) for f in lazy.families])
+    assert got == pytest.approx(want, rel=1e-12, abs=1e-9)
+    reduced = reduced_costs(lazy, dict(zip(rows.names, pi.tolist(), strict=True)))
+    m = len(lazy.reps)
+    direct = float(pi @ rows.rhs) + float(
+        lagrange_model.gather(reduced, lazy.shape, data.arcs[first] // m, plan).sum()
+    )
+    assert value == pytest.approx(direct, rel=1e-12)
+
+
+def test_member_is_isin_for_sorted_ids() -> None:
+    rng = np.random.default_rng(1)
+    ids = np.unique(rng.integers(0, 1000, 300))
+    values = rng.integers(-5, 1005, 2000)
+    assert np.array_equal(lagrange._member(values, ids), np.isin(values, ids))
+    assert not lagrange._member(values, ids[:0]).any()

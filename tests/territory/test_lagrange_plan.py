@@ -20,7 +20,7 @@ from allocator.solver import Status
 from allocator.territory import lagrange_plan, pairs
 from allocator.territory.assignment import solve_assignment
 from allocator.territory.build import build_territory, territory_problem
-from allocator.territory.core import activities, violations
+from allocator.territory.core import activities, objective, violations
 from allocator.territory.lagrange import ascend
 from allocator.territory.pricing import initial_arcs
 from allocator.territory.solve_arcs import CoreOptions, solve_arcs
@@ -128,3 +128,59 @@ def test_a_choice_that_breaks_no_hard_row_is_kept_as_it_is(monkeypatch) -> None:
     arcs = np.union1d(initial_arcs(problem, 4), np.arange(n) * m + plan)
     kept = repair.repair(problem, plan, arcs, PLAN, math.inf)
     np.testing.assert_array_equal(kept, plan)
+
+
+def test_the_first_ascent_stops_on_its_stall_not_only_at_its_share(monkeypatch) -> None:
+    """The first ascent gets ``stall = STALL x solver.gap``, so it ends when its bound stops
+    rising instead of always spending ASCENT_SHARE of the time limit; a later ascent (towards
+    the plan) has a target instead."""
+    tables, settings = _company()
+    problem, options = _problem(tables, settings, monkeypatch)
+    monkeypatch.setattr(lagrange_plan, "ASCENT_FROM", 0)
+    calls = []
+
+    def recorded(problem, arcs, duals, **kw):
+        calls.append(kw)
+        return ascend(problem, arcs, duals, **kw)
+
+    monkeypatch.setattr(lagrange_plan, "ascend", recorded)
+    found = solve_arcs(problem, options, PLAN)
+    assert violations(problem, found.assign) == []
+    assert calls[0]["stall"] == pytest.approx(lagrange_plan.STALL * PLAN.gap)
+    assert all("stall" not in kw for kw in calls[1:])
+
+
+def test_a_first_plan_far_from_its_bound_sends_the_ascent_on_and_keeps_the_better_plan(
+    monkeypatch,
+) -> None:
+    """RETRY 0: any first plan above its bound is far; the ascent goes on from the first
+    ascent's multipliers with a tighter stall, the choice is repaired again, and the answer is
+    no worse than the first plan, feasible, with a bound at least the first ascent's."""
+    tables, settings = _company()
+    problem, options = _problem(tables, settings, monkeypatch)
+    monkeypatch.setattr(lagrange_plan, "ASCENT_FROM", 0)
+    monkeypatch.setattr(lagrange_plan, "RETRY", 0.0)
+    calls, plans = [], []
+
+    def recorded(problem, arcs, duals, **kw):
+        calls.append((duals, kw, ascend(problem, arcs, duals, **kw)))
+        return calls[-1][2]
+
+    real_first = lagrange_plan._first_plan
+
+    def first_plan(*args, **kw):
+        plans.append(real_first(*args, **kw))
+        return plans[-1]
+
+    monkeypatch.setattr(lagrange_plan, "ascend", recorded)
+    monkeypatch.setattr(lagrange_plan, "_first_plan", first_plan)
+    roomy = SolverSettings(threads=1, time_limit=60, gap=PLAN.gap)  # time for the retry
+    found = solve_arcs(problem, options, roomy)
+    assert len(calls) >= 2 and len(plans) == 2
+    duals, kw, _ = calls[1]
+    assert duals == calls[0][2].duals
+    assert kw["stall"] == pytest.approx(lagrange_plan.AGAIN * lagrange_plan.STALL * roomy.gap)
+    assert violations(problem, found.assign) == []
+    first_value = objective(problem, plans[0])
+    assert found.report.objective <= first_value + 1e-6
+    assert found.report.bound >= calls[0][2].bound - 1e-6
