@@ -57,7 +57,8 @@ LARGE, NEAREST = 100_000, 10
 #: an improvement (``kick`` of :func:`~allocator.territory.gap_search.improve`).
 KICK = 0.08
 #: Where :func:`~allocator.territory.gap_lagrange.applies`, the Lagrangian heuristic runs after
-#: the MIP until this share of the run's time, before the search (``benchmarks/notes.md``).
+#: the MIP until this share of the time from the run's start to the search's end
+#: (``benchmarks/notes.md``).
 LAGRANGE_END = 0.65
 
 IntArray = npt.NDArray[np.int64]
@@ -264,6 +265,7 @@ def _mip_then_search(
     found = improve(arrays, start, deadline=until, bound=report.bound, kick=kick, duals=duals)
     if found.bound is not None and (report.bound is None or found.bound > report.bound):
         report = replace(report, bound=found.bound)
+        report = replace(report, gap=relative_gap(report.objective, report.bound))
     if found.objective < report.objective - 1e-9 or found.stop == "bound":
         status = Status.OPTIMAL if found.stop == "bound" else report.status
         gap = relative_gap(found.objective, report.bound)

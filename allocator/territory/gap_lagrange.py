@@ -38,7 +38,7 @@ from allocator.solver import SolveReport, relative_gap
 from allocator.solver.deadline import call_limit, expired
 from allocator.solver.highs_assign import solve_assign_mip
 from allocator.solver.trace import note
-from allocator.territory.gap_local import GapArrays, local_search
+from allocator.territory.gap_local import TOL, GapArrays, local_search
 
 __all__ = [
     "Lagrangian",
@@ -108,16 +108,20 @@ def applies(cost: FloatArray, weight: FloatArray, capacity: FloatArray) -> bool:
     return n * m * (float(np.floor(capacity.max(initial=0.0))) + 1) <= CELLS
 
 
-def knapsacks(profit: FloatArray, weight: FloatArray, capacity: FloatArray) -> tuple:
+def knapsacks(
+    profit: FloatArray, weight: FloatArray, capacity: FloatArray
+) -> tuple[FloatArray, BoolArray]:
     """Every agent's 0-1 knapsack, exactly: ``max sum_j profit[a, j] x_j`` subject to
     ``sum_j weight[a, j] x_j <= capacity[a]`` (arrays agents x jobs, integer weights;
-    capacity (agents,), rounded down).
+    capacity (agents,), with the tolerance of
+    :meth:`~allocator.territory.gap_local.GapArrays.feasible`, then rounded down).
 
     Returns (values (agents,), take (agents x jobs) bool). Dynamic programming over capacity
     (Bellman 1957), one job at a time for all agents at once; O(jobs x agents x capacity).
     """
     m, n = profit.shape
-    cap = np.floor(capacity).astype(np.int64)
+    # the loads feasible() accepts, so the bound holds for every assignment it accepts
+    cap = np.maximum(np.floor(capacity * (1 + TOL) + TOL), 0).astype(np.int64)
     width = int(cap.max(initial=0)) + 1
     best = np.zeros((m, width))
     best[np.arange(width)[None, :] > cap[:, None]] = -np.inf  # beyond an agent's capacity
@@ -149,7 +153,7 @@ def lagrangian_heuristic(
     weight: FloatArray,
     capacity: FloatArray,
     *,
-    deadline: float | None,
+    deadline: float,
     record: float = math.inf,
     state: Multipliers | None = None,
     descend: Callable[[IntArray], IntArray] | None = None,
@@ -164,7 +168,14 @@ def lagrangian_heuristic(
     assignment cheaper than ``record`` is noted in the trace as ``"lagrange"``. The answer's
     bound is valid for any multipliers: weak duality (with the knapsacks solved exactly,
     which :func:`applies` checks).
+
+    Raises
+    ------
+    ValueError
+        When a weight is negative or not a whole number (the knapsacks would not be exact).
     """
+    if not (np.all(weight == np.round(weight)) and np.all(weight >= 0)):
+        raise ValueError("the Lagrangian heuristic needs whole, non-negative weights")
     n = cost.shape[1]
     walk = state if state is not None else Multipliers.start(cost)
     best, best_value = None, record
@@ -222,11 +233,10 @@ def lagrangian_start(
     better = report.bound is None or duals.bound > report.bound
     if math.isfinite(duals.bound) and better:
         report = replace(report, bound=duals.bound)
-    if found.assign is None:
-        return start, report, duals
-    objective = arrays.value(found.assign)
-    report = replace(report, objective=objective, gap=relative_gap(objective, report.bound))
-    return found.assign, report, duals
+    if found.assign is not None:
+        start = found.assign
+        report = replace(report, objective=arrays.value(start))
+    return start, replace(report, gap=relative_gap(report.objective, report.bound)), duals
 
 
 def _fix_and_solve(

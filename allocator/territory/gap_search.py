@@ -184,10 +184,10 @@ def improve(
     """
     if not arrays.feasible(assign):
         raise ValueError("improve needs a feasible assignment to start from")
+    lagrange = applies(*_arrays(arrays))
     if methods is None:
-        lagrange = applies(*_arrays(arrays))
         methods = ("lns", "tabu", "lagrange") if lagrange else ("lns", "tabu")
-    if "lagrange" not in methods:
+    if "lagrange" not in methods or not lagrange:
         duals = None
     elif duals is None:
         duals = Multipliers.start(arrays.cost)
@@ -237,8 +237,9 @@ def improve(
             clock = (now + length, deadline, level)
             if duals is not None and method == "lagrange":
                 best = _dual_phase(arrays, best, duals, history, clock[:2], elite)
-                lower = math.ceil(duals.bound - 1e-6) if integral else duals.bound
-                goal = max(goal, lower)
+                if math.isfinite(duals.bound):
+                    lower = math.ceil(duals.bound - 1e-6) if integral else duals.bound
+                    goal = max(goal, lower)
             else:
                 best = _walk(arrays, best, (walk, elite, rng), history, clock, bound)
             began = _credit(credit, method, began, history[-1])

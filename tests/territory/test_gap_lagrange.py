@@ -127,3 +127,28 @@ def test_a_fractional_weight_instance_searches_without_the_phase() -> None:
     found = improve(gap, np.array([0, 1] * 6), deadline=time.monotonic() + 0.5)
     assert found.bound is None
     assert gap.feasible(found.assign)
+
+
+def test_a_capacity_just_under_a_whole_number_keeps_the_bound_valid() -> None:
+    """Ten unit jobs fit agent 0 (cost 0) when its capacity is 10 less a rounding error, as
+    feasible() accepts; the bound must not claim that 10 jobs cost something there."""
+    cost = np.array([[0.0] * 10, [1.0] * 10])
+    weight = np.ones((2, 10))
+    capacity = np.array([10 - 1e-12, 100.0])
+    gap = GapArrays(cost, weight, capacity)
+    assert gap.feasible(np.zeros(10, np.int64))
+    found = lagrangian_heuristic(cost, weight, capacity, deadline=time.monotonic() + 1)
+    assert found.bound <= 1e-9
+
+
+def test_fractional_weights_are_refused_and_the_search_skips_the_phase() -> None:
+    cost = np.array([[0.0, 0, 0, 0, 10, 10], [10, 10, 10, 10, 0, 0]])
+    weight = np.full((2, 6), 1.5)
+    capacity = np.array([4.5, 9.0])
+    with pytest.raises(ValueError, match="whole"):
+        lagrangian_heuristic(cost, weight, capacity, deadline=time.monotonic() + 1)
+    gap = GapArrays(cost, weight, capacity)
+    start = np.array([0, 0, 0, 1, 1, 1])
+    found = improve(gap, start, deadline=time.monotonic() + 1, methods=("lns", "lagrange"))
+    assert gap.feasible(found.assign) and found.bound is None
+    assert found.objective == pytest.approx(10.0)  # the optimum: agent 0 holds three jobs
