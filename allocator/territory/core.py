@@ -223,23 +223,23 @@ def build_model(
     new = prob.add_variable  # PuLP 4's way; also skips a deprecation warning per variable
     x = [new(f"x_{i}_{r}", 0, up, cat) for i, r in zip(ii.tolist(), rr.tolist(), strict=True)]
     model = ArcModel(prob, arcs, x, rows={}, names={})
-    objective: list[tuple[pulp.LpVariable, float]] = []
+    cost_terms: list[tuple[pulp.LpVariable, float]] = []
     if not elastic:
         cost = at(problem.cost, (n, m), ii, rr).tolist()
-        objective += [(v, c) for v, c in zip(x, cost, strict=True) if c]
+        cost_terms += [(v, c) for v, c in zip(x, cost, strict=True) if c]
     _add_assign_once(model, problem, ii)
     deviations: list[tuple[pulp.LpVariable, float]] = []
     for family in problem.families:
         deviations += _add_family(model, family, ii, rr, (n, m), elastic=elastic)
     if elastic:
-        objective += [(s, 1.0) for s in model.slack.values()]
+        cost_terms += [(s, 1.0) for s in model.slack.values()]
     elif problem.balance_weight:
-        objective += [(v, w * problem.balance_weight) for v, w in deviations if w]
+        cost_terms += [(v, w * problem.balance_weight) for v, w in deviations if w]
     if problem.balance_cap is not None and not elastic:
         _add_row(model, "goal_balance", "goal[balance]", deviations, "<=", problem.balance_cap)
     if cuts is not None and problem.contiguity is not None:
         _add_contiguity(model, problem, ii, rr, cuts)
-    prob.setObjective(pulp.LpAffineExpression(objective))
+    prob.setObjective(pulp.LpAffineExpression(cost_terms))
     return model
 
 
@@ -282,7 +282,7 @@ def _add_family(
     """Add every row of ``family``; return its deviation variables with their weights."""
     coef = at(family.coef, shape, ii, rr).tolist()
     index = {"rep": rr, "item": ii, "one": np.zeros_like(ii)}[family.axis]
-    objective: list[tuple[pulp.LpVariable, float]] = []
+    cost_terms: list[tuple[pulp.LpVariable, float]] = []
     for j, pos in enumerate(_groups(index, len(family.rhs))):
         name, rhs = family.pulp_name(j), float(family.rhs[j])
         terms = [(model.x[k], coef[k]) for k in pos.tolist() if coef[k]]
@@ -294,14 +294,14 @@ def _add_family(
             terms += [(up, -1.0), (down, 1.0)]
             model.dev[name] = (up, down)
             weight = float(family.deviation[j])
-            objective += [(up, weight), (down, weight)]
+            cost_terms += [(up, weight), (down, weight)]
         if elastic and family.soft:
             s = model.prob.add_variable(f"s_{name}", 0)
             terms.append((s, _slack_sign(family.sense) * slack_scale(rhs)))
             model.slack[name] = s
         _add_row(model, name, family.doc_name(j), terms, family.sense, rhs)
         model.rows[name] = (family, j)
-    return objective
+    return cost_terms
 
 
 def slack_scale(rhs: FloatArray) -> FloatArray:

@@ -358,7 +358,7 @@ def check_gap(
     problems += [
         f"capacity[{r + 1}]: {used[r]:g} > {instance.capacity[r]:g}"
         for r in range(m)
-        if used[r] > instance.capacity[r] + 1e-9
+        if used[r] > instance.capacity[r] * (1 + 1e-9) + 1e-9  # the search's tolerance
     ]
     return problems, float(instance.cost[agents, jobs].sum())
 

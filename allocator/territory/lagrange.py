@@ -286,18 +286,25 @@ def _start(rows: Rows, duals: Mapping[str, float] | None) -> FloatArray:
 
 
 def _steps(
-    state: _Volume, data: Arcs, deadline: float, reserve: float, limit: int, fixed: bool
+    state: _Volume,
+    data: Arcs,
+    deadline: float,
+    reserve: tuple[float, float],
+    limit: int,
+    fixed: bool,
 ) -> int:
-    """Cheap steps (at most ``limit``) until :data:`MIN_STEPS` are done and twice ``reserve``
-    (an exact pass's seconds) has passed, while an exact pass still fits before ``deadline``.
-    ``fixed``: exactly :data:`FIXED_STEPS` (no clock: a capped ascent is reproducible)."""
+    """Cheap steps (at most ``limit``) until :data:`MIN_STEPS` are done and twice the typical
+    exact pass (``reserve`` = (typical, latest) seconds) has passed, while a pass as long as
+    the latest still fits before ``deadline``. ``fixed``: exactly :data:`FIXED_STEPS` (no
+    clock: a capped ascent is reproducible)."""
+    typical, latest = reserve
     done, began = 0, time.monotonic()
     while done < limit:
         now = time.monotonic()
         pace = (now - began) / max(done, 1)
         enough = done >= (FIXED_STEPS if fixed else MIN_STEPS)
-        enough = enough and (fixed or now - began >= 2 * reserve)
-        if enough or now + pace + 1.2 * reserve > deadline or not state.step(data):
+        enough = enough and (fixed or now - began >= 2 * typical)
+        if enough or now + pace + 1.2 * max(typical, latest) > deadline or not state.step(data):
             break
         done += 1
     return done
@@ -366,7 +373,8 @@ def ascend(
         tick = time.monotonic()
         result = exact_pass(problem, rows, data, state.pi, per_item, full=not trace)
         took.append(time.monotonic() - tick)
-        reserve = float(np.median(took))  # one slow pass (far-off multipliers) sets no pace
+        # one slow pass (far-off multipliers) sets no pace, but the deadline keeps room for it
+        reserve = (float(np.median(took)), took[-1])
         if result is None:  # a run-away step: back to the best exact point, shorter steps
             if not np.isfinite(best) or time.monotonic() >= deadline:
                 break

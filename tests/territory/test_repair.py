@@ -19,7 +19,7 @@ from allocator.territory.core import (
     ArcProblem,
     RowFamily,
     activities,
-    objective_terms,
+    objective,
     violations,
 )
 from allocator.territory.lagrange import ascend
@@ -47,10 +47,6 @@ def _choice(problem, steps=20):
     asc = ascend(problem, arcs, None, deadline=math.inf, steps=steps)
     reduced, _, best = _prices(problem, asc)
     return best, reduced, asc.arcs
-
-
-def _value(problem, plan) -> float:
-    return sum(objective_terms(problem, plan).values())
 
 
 def test_excess_is_each_rows_overshoot_in_units_of_its_limit(monkeypatch) -> None:
@@ -120,13 +116,13 @@ def test_the_elastic_mip_never_ends_worse_than_its_start(monkeypatch) -> None:
     problem = _problem(monkeypatch, accounts=400, reps=10, seed=5)
     best, _, arcs = _choice(problem, steps=0)
     assert sum(repair.excess(problem, best)[0]) > 0
-    penalty = repair.PENALTY * _value(problem, best) / problem.shape[1]
+    penalty = repair.PENALTY * objective(problem, best) / problem.shape[1]
     plan = repair.elastic_mip(problem, arcs, best, SOLVER, penalty, 10.0)
     assert plan is not None
 
     def merit(p):
         per_rep, single = repair.excess(problem, p)
-        return _value(problem, p) + penalty * (per_rep.sum() + single)
+        return objective(problem, p) + penalty * (per_rep.sum() + single)
 
     assert merit(plan) <= merit(best) + 1e-6 * abs(merit(best))
     assert sum(repair.excess(problem, plan)[0]) < sum(repair.excess(problem, best)[0])
@@ -192,9 +188,9 @@ def test_improve_ends_at_a_plan_no_single_move_improves(monkeypatch) -> None:
     assert start is not None and violations(problem, start) == []
     plan = moves.improve(problem, start, arcs)
     assert violations(problem, plan) == []
-    assert _value(problem, plan) < _value(problem, start) - 1.0
+    assert objective(problem, plan) < objective(problem, start) - 1.0
     m = problem.shape[1]
-    value = _value(problem, plan)
+    value = objective(problem, plan)
     for arc in arcs.tolist():
         i, r = divmod(arc, m)
         if plan[i] == r:
@@ -202,7 +198,7 @@ def test_improve_ends_at_a_plan_no_single_move_improves(monkeypatch) -> None:
         other = plan.copy()
         other[i] = r
         if not violations(problem, other):
-            assert _value(problem, other) >= value - 1e-6 * abs(value), (i, r)
+            assert objective(problem, other) >= value - 1e-6 * abs(value), (i, r)
 
 
 def test_improve_moves_an_item_only_where_it_fits() -> None:
@@ -326,7 +322,7 @@ def test_the_elastic_start_meets_every_row_and_costs_its_excess() -> None:
     act = sp.csc_matrix((a.value_, a.index_, a.start_), shape=shape) @ x
     assert (act >= np.array(lp.row_lower_) - 1e-9).all()
     assert (act <= np.array(lp.row_upper_) + 1e-9).all()
-    expected = _value(problem, plan) + 7.0 * _total(problem, plan)
+    expected = objective(problem, plan) + 7.0 * _total(problem, plan)
     assert float(np.dot(lp.col_cost_, x)) == pytest.approx(expected)
 
 
