@@ -44,9 +44,8 @@ def fix_items(problem: ArcProblem, free: BoolArray, assign: IntArray) -> ArcProb
     """The problem over the items where ``free`` (n,), the others fixed at ``assign`` (rep per
     item, n): rows per rep and single rows keep their names, right-hand sides less the fixed
     items' activity; the objective terms are the problem's. Arc ids of the result are
-    ``position * reps +
-    rep``, position in ``np.flatnonzero(free)`` (:func:`to_part` and :func:`to_whole` map
-    arc ids there and back).
+    ``position * reps + rep``, position in ``np.flatnonzero(free)`` (:func:`to_part` and
+    :func:`to_whole` map arc ids there and back).
 
     Raises
     ------
@@ -72,12 +71,11 @@ def fix_items(problem: ArcProblem, free: BoolArray, assign: IntArray) -> ArcProb
             done = np.array([coef.sum()])
         rhs = np.asarray(family.rhs, float) - done
         families.append(replace(family, coef=view(family.coef), rhs=rhs))
-    terms = problem.terms
     return replace(
         problem,
         items=tuple(problem.items[i] for i in items.tolist()),
         eligible=view(problem.eligible),
-        terms={k: view(v) for k, v in terms.items()},
+        terms={k: view(v) for k, v in problem.terms.items()},
         families=tuple(families),
         rank=view(problem.rank),
         keep=view(problem.keep),

@@ -264,8 +264,8 @@ def _mip_then_search(
     start, report, duals = lagrangian_start(arrays, start, report, then)
     found = improve(arrays, start, deadline=until, bound=report.bound, kick=kick, duals=duals)
     if found.bound is not None and (report.bound is None or found.bound > report.bound):
-        report = replace(report, bound=found.bound)
-        report = replace(report, gap=relative_gap(report.objective, report.bound))
+        gap = relative_gap(report.objective, found.bound)
+        report = replace(report, bound=found.bound, gap=gap)
     if found.objective < report.objective - 1e-9 or found.stop == "bound":
         status = Status.OPTIMAL if found.stop == "bound" else report.status
         gap = relative_gap(found.objective, report.bound)

@@ -177,6 +177,7 @@ def lagrangian_heuristic(
     if not (np.all(weight == np.round(weight)) and np.all(weight >= 0)):
         raise ValueError("the Lagrangian heuristic needs whole, non-negative weights")
     n = cost.shape[1]
+    below = 0.5 if np.all(cost == np.round(cost)) else None  # "cheaper" for whole costs
     walk = state if state is not None else Multipliers.start(cost)
     best, best_value = None, record
     while not expired(deadline):
@@ -198,7 +199,7 @@ def lagrangian_heuristic(
                 best, best_value = chosen, value
             break
         if walk.steps >= WARM and walk.steps % EVERY == 0:
-            found = _fix_and_solve(cost, weight, capacity, take, best_value, deadline)
+            found = _fix_and_solve(cost, weight, capacity, take, (best_value, below), deadline)
             if found is not None and descend is not None:
                 found = descend(found)
             value = math.inf if found is None else float(cost[found, np.arange(n)].sum())
@@ -244,11 +245,13 @@ def _fix_and_solve(
     weight: FloatArray,
     capacity: FloatArray,
     take: BoolArray,
-    record: float,
+    cut: tuple[float, float | None],
     deadline: float | None,
 ) -> IntArray | None:
     """Keep the jobs one knapsack took, re-solve the others exactly in the room left, cut off
-    below ``record``; the assignment (jobs,) or None."""
+    below ``cut`` = (the best cost, by this margin: None for a relative 1e-7); the
+    assignment (jobs,) or None."""
+    record, below = cut
     m = cost.shape[0]
     once = take.sum(axis=0) == 1
     assign = np.where(once, np.argmax(take, axis=0), -1)
@@ -260,8 +263,7 @@ def _fix_and_solve(
         return assign
     agent, job = np.nonzero(weight[:, free] <= room[:, None] + 1e-9)
     sunk = float(cost[assign[kept], kept].sum())
-    integral = bool(np.all(cost == np.round(cost)))
-    below = 0.5 if integral else 1e-7 * max(1.0, abs(record))
+    below = 1e-7 * max(1.0, abs(record)) if below is None else below
     cutoff = record - sunk - below if math.isfinite(record) else None
     limit = call_limit(deadline, SUB_LIMIT)
     if limit < 0.01:

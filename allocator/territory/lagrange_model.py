@@ -126,9 +126,10 @@ def arc_vectors(
 
 
 def indexed(
-    problem: ArcProblem, rows: Rows, arcs: IntArray, cost: FloatArray, matrix: sp.csr_matrix
+    problem: ArcProblem, column: IntArray, arcs: IntArray, cost: FloatArray, matrix: sp.csr_matrix
 ) -> Arcs:
-    """The vectors of ``arcs`` (any order) sorted by flat id, with each item's segment.
+    """The vectors of ``arcs`` (any order) sorted by flat id, with each item's segment;
+    ``column`` is each row's matrix column (:func:`shared_columns`).
 
     Raises
     ------
@@ -142,7 +143,6 @@ def indexed(
     if (counts == 0).any():
         raise ValueError(f"{problem.name}: item {int(np.argmin(counts))} has no candidate arc")
     starts = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64)
-    column = shared_columns(problem, rows)[0]
     return Arcs(arcs, items, cost[order], matrix[order], starts, column)
 
 
@@ -153,7 +153,7 @@ def merged(problem: ArcProblem, rows: Rows, data: Arcs, new: IntArray) -> Arcs:
     cost, matrix = arc_vectors(problem, rows, new)
     arcs = np.concatenate([data.arcs, new])
     both = sp.vstack([data.matrix, matrix]).tocsr()
-    return indexed(problem, rows, arcs, np.concatenate([data.cost, cost]), both)
+    return indexed(problem, data.column, arcs, np.concatenate([data.cost, cost]), both)
 
 
 def inner(data: Arcs, rows: Rows, pi: FloatArray) -> tuple[float, IntArray]:
@@ -185,7 +185,8 @@ def prepare(problem: ArcProblem, arcs: IntArray) -> tuple[Rows, Arcs]:
         bad = int(arcs[np.argmin(ok)])
         raise ValueError(f"{problem.name}: candidate arc {bad} (item {bad // m}) is not eligible")
     rows = problem_rows(problem)
-    data = indexed(problem, rows, arcs, *arc_vectors(problem, rows, arcs))
+    column = shared_columns(problem, rows)[0]
+    data = indexed(problem, column, arcs, *arc_vectors(problem, rows, arcs))
     size = np.asarray(abs(data.matrix).sum(axis=0)).ravel()[data.column]  # mean |a_j|
     count = np.diff(data.matrix.tocsc().indptr)[data.column]
     return replace(rows, scale=np.where(count > 0, size / np.maximum(count, 1), 1.0)), data

@@ -15,7 +15,6 @@ the deadline (``models/assignment.md``, "A plan from the ascent").
 from __future__ import annotations
 
 import logging
-import math
 import time
 
 import numpy as np
@@ -157,7 +156,9 @@ def _solve_by_ascent(
     note(value, asc.bound, "ascent")
     if not _close(value, asc.bound, RETRY * solver.gap) and time_left(deadline) > 8 * MARGIN:
         until = min(deadline, time.monotonic() + ASCENT_SHARE * (deadline - began))
-        asc, (plan, value), prices = _again(problem, asc, (plan, value), solver, deadline, until)
+        asc, (plan, value), prices = _again(
+            problem, (asc, prices), (plan, value), solver, deadline, until
+        )
     if not _close(value, asc.bound, solver.gap) and time_left(deadline) > 8 * MARGIN:
         until = time.monotonic() + REASCENT_SHARE * time_left(deadline)
         again = ascend(
@@ -173,7 +174,7 @@ def _solve_by_ascent(
 
 def _again(
     problem: ArcProblem,
-    asc: Ascent,
+    first: tuple[Ascent, tuple[object, FloatArray, IntArray]],
     found: tuple[IntArray, float],
     solver: SolverSettings,
     deadline: float,
@@ -184,15 +185,16 @@ def _again(
     Lagrangian choice (its rise is slow and steady at 100,000 x 1,000: one benchmark run
     stalled at 27.365 million and gave 0.988%). The ascent goes on from its multipliers
     until ``until`` with a :data:`AGAIN` times tighter stall; the plan from its choice
-    replaces ``found`` when better. Returns the ascent, the plan and its prices."""
+    replaces ``found`` when better. ``first`` is the first ascent and its :func:`_prices`.
+    Returns the ascent, the plan and the prices."""
+    asc = first[0]
     more = ascend(problem, asc.arcs, asc.duals, deadline=until, stall=AGAIN * STALL * solver.gap)
     if more.bound is None or (asc.bound is not None and more.bound < asc.bound):
-        return asc, found, _prices(problem, asc)
+        return asc, found, first[1]
     prices = _prices(problem, more)
     placed = _first_plan(problem, more.arcs, prices, solver, deadline)
     plan, value = found
-    other = math.inf if placed is None else objective(problem, placed)
-    if other < value:
+    if placed is not None and (other := objective(problem, placed)) < value:
         plan, value = placed, other
     log.info("ascent again: bound %.10g, plan %.10g", more.bound, value)
     note(value, more.bound, "ascent")
@@ -292,9 +294,10 @@ def _improve(
             new = window_mip(
                 problem, plan, reps, short, solver, deadline - MARGIN, time_limit=limit
             )
-        found = None if new is None or violations(problem, new) else objective(problem, new)
-        if found is not None and found < value - 1e-9:
-            plan, value = new, found
+        if new is not None and not violations(problem, new):
+            other = objective(problem, new)
+            if other < value - 1e-9:
+                plan, value = new, other
             note(value, bound, "ascent")
     return plan, value
 
