@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from allocator.solver.highs import new_highs, use_threads
 
-__all__ = ["AssignMip", "solve_assign_mip"]
+__all__ = ["AssignMip", "assign_lp_prices", "solve_assign_mip"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -53,17 +53,8 @@ def solve_assign_mip(
     One thread; ``time_limit`` in seconds.
     """
     began = time.perf_counter()
-    cols, agents = len(cost), len(capacity)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = cols, jobs + agents
-    lp.col_cost_ = np.asarray(cost, float)
-    lp.col_lower_, lp.col_upper_ = np.zeros(cols), np.ones(cols)
-    lp.row_lower_ = np.concatenate([np.ones(jobs), np.full(agents, -highspy.kHighsInf)])
-    lp.row_upper_ = np.concatenate([np.ones(jobs), np.asarray(capacity, float)])
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.arange(0, 2 * cols + 1, 2, dtype=np.int32)
-    lp.a_matrix_.index_ = np.stack([job, jobs + agent], axis=1).ravel().astype(np.int32)
-    lp.a_matrix_.value_ = np.stack([np.ones(cols), use], axis=1).ravel()
+    lp = _assign_lp(agent, job, cost, use, capacity, jobs)
+    cols = len(cost)
     lp.integrality_ = [highspy.HighsVarType.kInteger] * cols
     h = new_highs(quiet=True)
     h.setOptionValue("output_flag", False)
@@ -86,4 +77,64 @@ def solve_assign_mip(
         h.getInfo().primal_solution_status == 2 and status != highspy.HighsModelStatus.kInfeasible
     )
     chosen = np.asarray(h.getSolution().col_value) > 0.5 if found else None
+    if (
+        chosen is not None
+        and cutoff is not None
+        and float(np.asarray(cost, float) @ chosen) >= cutoff
+    ):
+        # HiGHS 1.16 may end "optimal" on a solution that does not beat objective_bound (seen
+        # on a sub-GAP of Yagiura's d40400): nothing better than the cut-off was found
+        chosen = None
     return AssignMip(chosen, proven, time.perf_counter() - began)
+
+
+def assign_lp_prices(
+    agent: IntArray,
+    job: IntArray,
+    cost: FloatArray,
+    use: FloatArray,
+    capacity: FloatArray,
+    *,
+    jobs: int,
+    time_limit: float,
+) -> FloatArray | None:
+    """The LP relaxation's capacity prices (agents,): cost units per unit of capacity, >= 0.
+
+    The same model as :func:`solve_assign_mip` with ``0 <= x <= 1``; the prices are the
+    negated duals of the capacity rows, an optimal multiplier vector of the Lagrangian
+    relaxation of the capacities (Ross & Soland 1975). None when the LP does not end optimal
+    within ``time_limit`` seconds (one thread).
+    """
+    lp = _assign_lp(agent, job, cost, use, capacity, jobs)
+    h = new_highs(quiet=True)
+    h.setOptionValue("output_flag", False)
+    use_threads(h, 1)
+    h.setOptionValue("time_limit", max(0.0, float(time_limit)))
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    return np.maximum(0.0, -np.asarray(h.getSolution().row_dual)[jobs:])
+
+
+def _assign_lp(
+    agent: IntArray,
+    job: IntArray,
+    cost: FloatArray,
+    use: FloatArray,
+    capacity: FloatArray,
+    jobs: int,
+) -> highspy.HighsLp:
+    """The assignment LP in HiGHS's column-wise arrays: job rows ``== 1``, then capacity rows."""
+    cols, agents = len(cost), len(capacity)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = cols, jobs + agents
+    lp.col_cost_ = np.asarray(cost, float)
+    lp.col_lower_, lp.col_upper_ = np.zeros(cols), np.ones(cols)
+    lp.row_lower_ = np.concatenate([np.ones(jobs), np.full(agents, -highspy.kHighsInf)])
+    lp.row_upper_ = np.concatenate([np.ones(jobs), np.asarray(capacity, float)])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.arange(0, 2 * cols + 1, 2, dtype=np.int32)
+    lp.a_matrix_.index_ = np.stack([job, jobs + agent], axis=1).ravel().astype(np.int32)
+    lp.a_matrix_.value_ = np.stack([np.ones(cols), use], axis=1).ravel()
+    return lp
