@@ -75,28 +75,21 @@ def fill_start(
     *,
     tolerance: float,
     deadline: float | None,
-    assign: IntArray | None = None,
-    agents: IntArray | None = None,
 ) -> IntArray | None:
     """One start (jobs,) filled agent by agent, or None when the tail sub-MIP finds nothing.
 
-    ``prices`` (agents,) in cost units per capacity unit; ``tolerance`` in cost units. With
-    ``assign`` (jobs,) and ``agents``, only those agents are emptied and filled again (a
-    ruin-and-recreate move); the other jobs stay. Needs integer weights (the knapsacks are
-    solved over whole capacity units).
+    ``prices`` (agents,) in cost units per capacity unit; ``tolerance`` in cost units. Needs
+    integer weights (the knapsacks are solved over whole capacity units).
     """
     cost, weight, cap = arrays.cost, arrays.weight, arrays.capacity
     m, n = cost.shape
     lagrangian = cost + prices[:, None] * weight
     reduced = lagrangian - lagrangian.min(axis=0)
     near = reduced <= tolerance  # (agents, jobs)
-    if assign is None or agents is None:
-        assign, agents = np.full(n, -1), np.arange(m)
-    else:
-        assign = np.where(np.isin(assign, agents), -1, assign)
-    options = near[agents].sum(axis=0).astype(float)
-    order = rng.permutation(agents)
-    for a in order[: len(order) - max(1, round(TAIL * len(order)))]:
+    assign = np.full(n, -1)
+    options = near.sum(axis=0).astype(float)
+    order = rng.permutation(m)
+    for a in order[: m - max(1, round(TAIL * m))]:
         cand = np.flatnonzero((assign < 0) & near[a])
         if len(cand):
             profit = prices[a] * weight[a, cand] - reduced[a, cand]
