@@ -32,6 +32,7 @@ from allocator.solver.deadline import expired, resolve_deadline
 from allocator.territory.core import ArcProblem, RowFamily
 from allocator.territory.gap_fill import best_start
 from allocator.territory.gap_lagrange import applies, lagrangian_start
+from allocator.territory.gap_relink import Elite
 from allocator.territory.gap_search import GapArrays, feasible_start, improve
 from allocator.territory.solve_arcs import CoreOptions, solve_arcs
 
@@ -270,8 +271,13 @@ def _mip_then_search(
         filled = min(until, time.monotonic() + FILL_SHARE * max(0.0, deadline - began))
         start = best_start(arrays, start, deadline=filled)
     then = began + LAGRANGE_END * (until - began)
-    start, report, duals = lagrangian_start(arrays, start, report, then)
-    found = improve(arrays, start, deadline=until, bound=report.bound, kick=kick, duals=duals)
+    pool = Elite()  # the Lagrangian heuristic's assignments, for the search's crossovers
+    start, report, duals = lagrangian_start(
+        arrays, start, report, then, lambda a: pool.add(arrays.value(a), a)
+    )
+    found = improve(
+        arrays, start, deadline=until, bound=report.bound, kick=kick, duals=duals, elite=pool
+    )
     if found.bound is not None and (report.bound is None or found.bound > report.bound):
         gap = relative_gap(report.objective, found.bound)
         report = replace(report, bound=found.bound, gap=gap)

@@ -157,6 +157,7 @@ def lagrangian_heuristic(
     record: float = math.inf,
     state: Multipliers | None = None,
     descend: Callable[[IntArray], IntArray] | None = None,
+    collect: Callable[[IntArray], None] | None = None,
 ) -> Lagrangian:
     """Subgradient steps on ``u`` and, every :data:`EVERY` steps after :data:`WARM`, an
     assignment from the knapsacks' choice (module docstring), until ``deadline``.
@@ -165,7 +166,10 @@ def lagrangian_heuristic(
     re-solves are cut off below it and the steps aim at it); ``state`` carries the
     multipliers from call to call (updated in place; None: a fresh start); ``descend``
     (assignment -> feasible assignment, no costlier) polishes each assignment found. Each
-    assignment cheaper than ``record`` is noted in the trace as ``"lagrange"``. The answer's
+    assignment cheaper than ``record`` is noted in the trace as ``"lagrange"``. With
+    ``collect``, the re-solves are not cut off, and every (polished) assignment they find is
+    passed to ``collect``: a pool for :func:`~allocator.territory.gap_relink.crossover`
+    (measured in ``models/assignment.md``). The answer's
     bound is valid for any multipliers: weak duality (with the knapsacks solved exactly,
     which :func:`applies` checks).
 
@@ -199,9 +203,12 @@ def lagrangian_heuristic(
                 best, best_value = chosen, value
             break
         if walk.steps >= WARM and walk.steps % EVERY == 0:
-            found = _fix_and_solve(cost, weight, capacity, take, (best_value, below), deadline)
+            cut = (math.inf if collect is not None else best_value, below)
+            found = _fix_and_solve(cost, weight, capacity, take, cut, deadline)
             if found is not None and descend is not None:
                 found = descend(found)
+            if found is not None and collect is not None:
+                collect(found)
             value = math.inf if found is None else float(cost[found, np.arange(n)].sum())
             if value < best_value - 1e-9:
                 best, best_value = found, value
@@ -213,12 +220,17 @@ def lagrangian_heuristic(
 
 
 def lagrangian_start(
-    arrays: GapArrays, start: IntArray, report: SolveReport, until: float
+    arrays: GapArrays,
+    start: IntArray,
+    report: SolveReport,
+    until: float,
+    collect: Callable[[IntArray], None] | None = None,
 ) -> tuple[IntArray, SolveReport, Multipliers | None]:
     """Where :func:`applies`, :func:`lagrangian_heuristic` from a feasible ``start`` (jobs,)
     until ``until`` (:func:`time.monotonic`): its answer when cheaper, the report with its
     bound (when higher) and that objective, and the multipliers to go on from. Elsewhere
-    ``start`` and ``report`` as they are, and None."""
+    ``start`` and ``report`` as they are, and None. ``collect``: as for
+    :func:`lagrangian_heuristic`."""
     if not applies(arrays.cost, arrays.weight, arrays.capacity):
         return start, report, None
     duals = Multipliers.start(arrays.cost)
@@ -230,6 +242,7 @@ def lagrangian_start(
         record=arrays.value(start),
         state=duals,
         descend=lambda a: local_search(arrays, a, deadline=until),
+        collect=collect,
     )
     better = report.bound is None or duals.bound > report.bound
     if math.isfinite(duals.bound) and better:

@@ -46,7 +46,7 @@ from allocator.solver.trace import note
 from allocator.territory.gap_lagrange import Multipliers, applies, lagrangian_heuristic
 from allocator.territory.gap_local import TOL, GapArrays, local_search
 from allocator.territory.gap_neighbours import capacity_prices, fresh_agents, related_agents
-from allocator.territory.gap_relink import Elite
+from allocator.territory.gap_relink import Elite, crossover
 from allocator.territory.gap_tabu import TabuState, tabu_search
 
 __all__ = [
@@ -73,6 +73,8 @@ SUB_MAX, K_STEP = 4.0, 2
 #: Sub-MIPs in a row without improvement that end an LNS phase; steps of a tabu phase (a step
 #: costs ~0.6 ms at 20 x 100 but ~30 ms at 60 x 900, so phases are also bounded in time).
 LNS_IDLE, TABU_STEPS = 12, 3000
+#: Time cap (s) of one crossover's sub-MIP.
+POLISH_LIMIT = 1.0
 #: Mean seconds of a phase; each kind gets a share by its recent cost gain per second,
 #: within (PHASE_MIN, PHASE_MAX) seconds.
 PHASE_SECONDS, PHASE_MIN, PHASE_MAX = 2.0, 0.5, 8.0
@@ -155,6 +157,7 @@ def improve(
     seed: int = 0,
     methods: tuple[str, ...] | None = None,
     duals: Multipliers | None = None,
+    elite: Elite | None = None,
 ) -> SearchResult:
     """Improve a feasible ``assign`` (jobs,) by local search, then LNS, tabu and Lagrangian
     phases in turn.
@@ -163,9 +166,12 @@ def improve(
     :data:`LNS_IDLE` in a row find nothing), ``"tabu"`` (:data:`TABU_STEPS` steps of
     :func:`~allocator.territory.gap_tabu.tabu_search` from the best) and ``"lagrange"``
     (:func:`~allocator.territory.gap_lagrange.lagrangian_heuristic`, its multipliers kept
-    from phase to phase; its bound joins ``bound``). None: all three where
-    :func:`~allocator.territory.gap_lagrange.applies`, else the first two. ``duals``: the
-    Lagrangian phases' multipliers to go on from (None: a fresh start).
+    from phase to phase; its bound joins ``bound``) and ``"polish"`` (exact crossovers of two
+    elite assignments, :func:`~allocator.territory.gap_relink.crossover`, each polished by
+    the descent). None: all four where :func:`~allocator.territory.gap_lagrange.applies`,
+    else the first two. ``duals``: the Lagrangian phases' multipliers to go on from (None: a
+    fresh start); ``elite``: a pool of good assignments to start from (the Lagrangian phases
+    add to it).
 
     ``sub_limit`` caps each sub-MIP (seconds). ``patience`` (seconds) ends the search when
     nothing improved for that long; ``kick`` (seconds) without improvement escalates instead:
@@ -186,7 +192,7 @@ def improve(
         raise ValueError("improve needs a feasible assignment to start from")
     lagrange = applies(*_arrays(arrays))
     if methods is None:
-        methods = ("lns", "tabu", "lagrange") if lagrange else ("lns", "tabu")
+        methods = ("lns", "tabu", "lagrange", "polish") if lagrange else ("lns", "tabu")
     if "lagrange" not in methods or not lagrange:
         duals = None
     elif duals is None:
@@ -201,7 +207,7 @@ def improve(
     _accept(arrays, best, history, bound, "local")
     rng = np.random.default_rng(seed)
     related = related_agents(arrays, capacity_prices(arrays))
-    walk, elite = TabuState.start(arrays.cost, arrays.weight, seed), Elite()
+    walk, elite = TabuState.start(arrays.cost, arrays.weight, seed), elite or Elite()
     elite.add(history[-1], best)
     m = len(arrays.capacity)
     k, rounds, idle, stop = min(K_FIRST, m), 0, 0, "rounds"
@@ -233,9 +239,11 @@ def improve(
             began = _credit(credit, method, began, history[-1])
             phase, idle = phase + 1, 0
             continue
-        if method in ("tabu", "lagrange"):
+        if method in ("tabu", "lagrange", "polish"):
             clock = (now + length, deadline, level)
-            if duals is not None and method == "lagrange":
+            if method == "polish":
+                best = _polish(arrays, best, (elite, rng), history, clock[:2], bound)
+            elif duals is not None and method == "lagrange":
                 best = _dual_phase(arrays, best, duals, history, clock[:2], elite)
                 if math.isfinite(duals.bound):
                     lower = math.ceil(duals.bound - 1e-6) if integral else duals.bound
@@ -280,6 +288,7 @@ def _dual_phase(
         record=history[-1],
         state=duals,
         descend=lambda a: local_search(arrays, a, deadline=deadline),
+        collect=lambda a: elite.add(arrays.value(a), a),
     )
     log.debug("gap search: Lagrangian phase to step %d, bound %g", found.steps, found.bound)
     if found.assign is None:
@@ -287,6 +296,33 @@ def _dual_phase(
     _accept(arrays, found.assign, history, None, "")  # noted by the heuristic
     elite.add(history[-1], found.assign)
     return found.assign
+
+
+def _polish(
+    arrays: GapArrays,
+    best: IntArray,
+    state: tuple[Elite, np.random.Generator],
+    history: list[float],
+    clock: tuple[float, float | None],
+    bound: float | None,
+) -> IntArray:
+    """Crossovers of two elite members (each at most :data:`POLISH_LIMIT` seconds), descended
+    and added to the elite, until ``clock`` = (end, deadline); the new best."""
+    (elite, rng), (end, deadline) = state, clock
+    until = end if deadline is None else min(end, deadline)
+    while not expired(until):
+        child = crossover(arrays, elite, rng, call_limit(until, POLISH_LIMIT))
+        if child is None:
+            if len(elite.members) < 2:
+                break
+            continue
+        child = local_search(arrays, child, deadline=deadline)
+        value = arrays.value(child)
+        elite.add(value, child)
+        if value < history[-1] - 1e-9:
+            best = child
+            _accept(arrays, best, history, bound, "polish")
+    return best
 
 
 def _walk(

@@ -152,3 +152,19 @@ def test_fractional_weights_are_refused_and_the_search_skips_the_phase() -> None
     found = improve(gap, start, deadline=time.monotonic() + 1, methods=("lns", "lagrange"))
     assert gap.feasible(found.assign) and found.bound is None
     assert found.objective == pytest.approx(10.0)  # the optimum: agent 0 holds three jobs
+
+
+def test_collect_gets_every_assignment_the_re_solves_find() -> None:
+    instance = tight(3, m=4, n=24)
+    cost, weight, capacity = instance.cost, instance.weight, instance.capacity
+    pool: list[np.ndarray] = []
+    found = lagrangian_heuristic(
+        cost, weight, capacity, deadline=time.monotonic() + 1.5, collect=pool.append
+    )
+    assert found.steps > 150
+    assert pool and all(GapArrays(cost, weight, capacity).feasible(a) for a in pool)
+    # not cut off at the record: some re-solve after the first finds nothing better than an
+    # earlier one (cut off, each would beat the one before)
+    values = [float(cost[a, np.arange(24)].sum()) for a in pool]
+    assert min(values) == pytest.approx(found.objective)
+    assert any(later >= earlier for earlier, later in itertools.pairwise(values))

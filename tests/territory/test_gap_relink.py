@@ -1,4 +1,5 @@
-"""The elite set and path relinking of the GAP search, and phases sized by their gains."""
+"""The elite set, path relinking and exact crossovers of the GAP search, and phases sized by
+their gains."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import pytest
 from allocator.solver.trace import run_trace
 from allocator.territory import gap_relink
 from allocator.territory.gap import check_gap
-from allocator.territory.gap_relink import Elite
+from allocator.territory.gap_relink import Elite, crossover
 from allocator.territory.gap_search import _credit, _length, improve
-from tests.territory.test_gap_search import CASES, arrays
+from tests.territory.test_gap_search import CASES, arrays, every, tight
 
 
 def test_elite_keeps_the_best_distinct_members_in_order() -> None:
@@ -98,3 +99,26 @@ def test_a_poor_mip_incumbent_gives_way_to_a_cheaper_lagrangian_start() -> None:
     assert problems == [] and value < options[-1][0]
     kept = _better_start(arrays(instance), worst, replace(report, gap=0.0), now, now + 30.0)
     assert kept is worst
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_crossover_keeps_the_agreement_and_beats_both_parents(seed: int) -> None:
+    instance = tight(seed, m=3, n=8)
+    options = every(instance)
+    if len(options) < 2:
+        pytest.skip("fewer than two feasible assignments")
+    gap = arrays(instance)
+    rng = np.random.default_rng(seed)
+    elite = Elite()
+    assert crossover(gap, elite, rng, 5.0) is None  # nobody to cross
+    (v1, p1), (v2, p2) = options[-1], options[len(options) // 2]
+    elite.add(v1, np.array(p1))
+    elite.add(v2, np.array(p2))
+    child = crossover(gap, elite, rng, 5.0)
+    assert child is not None and gap.feasible(child)
+    agree = np.array(p1) == np.array(p2)
+    assert (child[agree] == np.array(p1)[agree]).all()
+    # both parents complete the agreement, and the sub-GAP is solved exactly
+    assert gap.value(child) <= min(v1, v2) + 1e-9
+    kept = [v for v, a in options if (np.array(a)[agree] == np.array(p1)[agree]).all()]
+    assert gap.value(child) == pytest.approx(min(kept))
