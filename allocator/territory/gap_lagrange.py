@@ -65,6 +65,10 @@ WARM, EVERY = 150, 5
 STEP, STALL, STEP_FLOOR = 1.0, 20, 0.01
 #: Time cap (seconds) of one re-solve of the conflicting jobs.
 SUB_LIMIT = 0.3
+#: Re-solves fill the caller's pool (uncut, slower) only while the best cost is more than this
+#: share above the bound; closer, fast steps towards a proof matter more (gapb/b10200 was
+#: proven optimal in 12 s with cut-off re-solves and not within 60 s with uncut ones).
+POOL_GAP = 0.001
 
 
 @dataclass
@@ -167,9 +171,10 @@ def lagrangian_heuristic(
     multipliers from call to call (updated in place; None: a fresh start); ``descend``
     (assignment -> feasible assignment, no costlier) polishes each assignment found. Each
     assignment cheaper than ``record`` is noted in the trace as ``"lagrange"``. With
-    ``collect``, the re-solves are not cut off, and every (polished) assignment they find is
-    passed to ``collect``: a pool for :func:`~allocator.territory.gap_relink.crossover`
-    (measured in ``models/assignment.md``). The answer's
+    ``collect``, while the best cost is more than :data:`POOL_GAP` above the bound, the
+    re-solves are not cut off and every (polished) assignment they find is passed to
+    ``collect``: a pool for :func:`~allocator.territory.gap_relink.crossover` (measured in
+    ``models/assignment.md``). The answer's
     bound is valid for any multipliers: weak duality (with the knapsacks solved exactly,
     which :func:`applies` checks).
 
@@ -203,11 +208,12 @@ def lagrangian_heuristic(
                 best, best_value = chosen, value
             break
         if walk.steps >= WARM and walk.steps % EVERY == 0:
-            cut = (math.inf if collect is not None else best_value, below)
+            pooling = collect is not None and best_value - walk.bound > POOL_GAP * abs(best_value)
+            cut = (math.inf if pooling else best_value, below)
             found = _fix_and_solve(cost, weight, capacity, take, cut, deadline)
             if found is not None and descend is not None:
                 found = descend(found)
-            if found is not None and collect is not None:
+            if found is not None and pooling and collect is not None:
                 collect(found)
             value = math.inf if found is None else float(cost[found, np.arange(n)].sum())
             if value < best_value - 1e-9:

@@ -20,13 +20,15 @@ within the run's one deadline (:mod:`allocator.solver.deadline`) and in the call
    "Large neighborhood search", Handbook of Metaheuristics, 399-419).
 
 3. **Tabu walk** (:mod:`allocator.territory.gap_tabu`) and, on instances with few agents and
-   many jobs each, the **Lagrangian heuristic** (:mod:`allocator.territory.gap_lagrange`):
-   each kind of phase gets time by its recent gains.
+   many jobs each, the **Lagrangian heuristic** (:mod:`allocator.territory.gap_lagrange`)
+   and exact **crossovers** of elite assignments
+   (:func:`~allocator.territory.gap_relink.crossover`): each kind of phase gets time by its
+   recent gains.
 
 Every accepted move lowers the cost and keeps every capacity, so the search is monotone and
 never returns an infeasible assignment; each improvement is noted in the run's trace
-(:func:`allocator.solver.trace.note`, sources ``"local"``, ``"lns"``, ``"tabu"`` and
-``"lagrange"``).
+(:func:`allocator.solver.trace.note`, sources ``"local"``, ``"lns"``, ``"tabu"``,
+``"lagrange"`` and ``"polish"``).
 """
 
 from __future__ import annotations
