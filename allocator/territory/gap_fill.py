@@ -26,6 +26,7 @@ with fresh orders until its deadline and keeps the best after a descent
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -34,7 +35,7 @@ import numpy.typing as npt
 from allocator.solver.deadline import call_limit, expired
 from allocator.solver.highs_assign import assign_lp_prices, solve_assign_mip
 from allocator.solver.trace import note
-from allocator.territory.gap_lagrange import knapsacks
+from allocator.territory.gap_lagrange import CELLS, knapsacks
 from allocator.territory.gap_local import TOL, GapArrays, local_search
 
 __all__ = ["best_start", "fill_start", "lp_prices"]
@@ -89,7 +90,9 @@ def fill_start(
     assign = np.full(n, -1)
     options = near.sum(axis=0).astype(float)
     order = rng.permutation(m)
-    for a in order[: m - max(1, round(TAIL * m))]:
+    for a in order[: m - max(1, math.ceil(TAIL * m))]:
+        if expired(deadline):
+            return None
         cand = np.flatnonzero((assign < 0) & near[a])
         if len(cand):
             profit = prices[a] * weight[a, cand] - reduced[a, cand]
@@ -122,23 +125,35 @@ def fill_start(
     return assign if arrays.feasible(assign) else None
 
 
-def best_start(arrays: GapArrays, start: IntArray, *, deadline: float, seed: int = 0) -> IntArray:
+def best_start(
+    arrays: GapArrays,
+    start: IntArray,
+    *,
+    deadline: float,
+    seed: int = 0,
+    tries: int | None = None,
+) -> IntArray:
     """The best of ``start`` (jobs, feasible) and :func:`fill_start`'s starts until
-    ``deadline``, each after a descent; ``start`` itself when the LP prices are not found in
-    time or the weights are not whole numbers. Gives up after :data:`PROBE` starts when none
-    beats ``start``."""
+    ``deadline`` (at most ``tries`` of them; None: no cap), each after a descent. Only the
+    descended ``start`` when the LP prices are not found in time, the weights are not whole
+    and non-negative, or one agent's knapsack table (jobs x capacity) would pass
+    :data:`~allocator.territory.gap_lagrange.CELLS`. Gives up after :data:`PROBE` starts when
+    none beats ``start``."""
     best = local_search(arrays, start, deadline=deadline)
     value = arrays.value(best)
-    if not np.all(arrays.weight == np.round(arrays.weight)) or expired(deadline):
+    weight, cap = arrays.weight, arrays.capacity
+    whole = bool(np.all(weight == np.round(weight)) and np.all(weight >= 0))
+    small = weight.shape[1] * (float(np.floor(cap.max(initial=0.0))) + 1) <= CELLS
+    if not (whole and small) or expired(deadline):
         return best
     prices = lp_prices(arrays, deadline=deadline)
     if prices is None:
         return best
     rng = np.random.default_rng(seed)
     scale = TOLERANCE * float(np.abs(arrays.cost).mean())
-    tries, won = 0, False
-    while not expired(deadline) and (won or tries < PROBE):
-        began, tries = time.monotonic(), tries + 1
+    count, won = 0, False
+    while not expired(deadline) and (won or count < PROBE) and (tries is None or count < tries):
+        began, count = time.monotonic(), count + 1
         made = fill_start(
             arrays, prices, rng, tolerance=scale * rng.uniform(*SPREAD), deadline=deadline
         )

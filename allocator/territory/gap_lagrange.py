@@ -162,6 +162,7 @@ def lagrangian_heuristic(
     state: Multipliers | None = None,
     descend: Callable[[IntArray], IntArray] | None = None,
     collect: Callable[[IntArray], None] | None = None,
+    steps: int | None = None,
 ) -> Lagrangian:
     """Subgradient steps on ``u`` and, every :data:`EVERY` steps after :data:`WARM`, an
     assignment from the knapsacks' choice (module docstring), until ``deadline``.
@@ -174,7 +175,8 @@ def lagrangian_heuristic(
     ``collect``, while the best cost is more than :data:`POOL_GAP` above the bound, the
     re-solves are not cut off and every (polished) assignment they find is passed to
     ``collect``: a pool for :func:`~allocator.territory.gap_relink.crossover` (measured in
-    ``models/assignment.md``). The answer's
+    ``models/assignment.md``; not the assignment of a partition, which ends the walk). At
+    most ``steps`` steps (None: until ``deadline``). The answer's
     bound is valid for any multipliers: weak duality (with the knapsacks solved exactly,
     which :func:`applies` checks).
 
@@ -189,7 +191,8 @@ def lagrangian_heuristic(
     below = 0.5 if np.all(cost == np.round(cost)) else None  # "cheaper" for whole costs
     walk = state if state is not None else Multipliers.start(cost)
     best, best_value = None, record
-    while not expired(deadline):
+    taken = walk.steps
+    while not expired(deadline) and (steps is None or walk.steps - taken < steps):
         values, take = knapsacks(walk.u[None, :] - cost, weight, capacity)
         bound = float(walk.u.sum() - values.sum())
         walk.steps += 1
@@ -208,7 +211,10 @@ def lagrangian_heuristic(
                 best, best_value = chosen, value
             break
         if walk.steps >= WARM and walk.steps % EVERY == 0:
-            pooling = collect is not None and best_value - walk.bound > POOL_GAP * abs(best_value)
+            far = not math.isfinite(best_value) or (
+                best_value - walk.bound > POOL_GAP * abs(best_value)
+            )
+            pooling = collect is not None and far
             cut = (math.inf if pooling else best_value, below)
             found = _fix_and_solve(cost, weight, capacity, take, cut, deadline)
             if found is not None and descend is not None:

@@ -41,13 +41,16 @@ class Elite:
 
     members: list[tuple[float, IntArray]] = field(default_factory=list)
 
-    def add(self, value: float, assign: IntArray) -> None:
-        """Keep a copy of ``assign`` (jobs,) of cost ``value`` when it is new and good enough."""
+    def add(self, value: float, assign: IntArray) -> bool:
+        """Keep a copy of ``assign`` (jobs,) of cost ``value`` when it is new and good enough;
+        whether it was kept."""
         if any(np.array_equal(assign, other) for _, other in self.members):
-            return
-        self.members.append((value, assign.copy()))
+            return False
+        kept = assign.copy()
+        self.members.append((value, kept))
         self.members.sort(key=lambda member: member[0])
         del self.members[SIZE:]
+        return any(other is kept for _, other in self.members)
 
     def relink(self, base: IntArray, rng: np.random.Generator) -> IntArray | None:
         """A point between ``base`` and a random other member: None when there is no other.

@@ -75,8 +75,9 @@ SUB_MAX, K_STEP = 4.0, 2
 #: Sub-MIPs in a row without improvement that end an LNS phase; steps of a tabu phase (a step
 #: costs ~0.6 ms at 20 x 100 but ~30 ms at 60 x 900, so phases are also bounded in time).
 LNS_IDLE, TABU_STEPS = 12, 3000
-#: Time cap (s) of one crossover's sub-MIP.
-POLISH_LIMIT = 1.0
+#: Time cap (s) of one crossover's sub-MIP, and crossovers in a row adding nothing new to the
+#: elite that end a phase.
+POLISH_LIMIT, POLISH_IDLE = 1.0, 20
 #: Mean seconds of a phase; each kind gets a share by its recent cost gain per second,
 #: within (PHASE_MIN, PHASE_MAX) seconds.
 PHASE_SECONDS, PHASE_MIN, PHASE_MAX = 2.0, 0.5, 8.0
@@ -141,7 +142,7 @@ def _solve_sub(
     on = mip.chosen
     new = np.full(p, -1)
     new[ji[on]] = agents[ai[on]]
-    if (new < 0).any() or float(c[ai[on], ji[on]].sum()) >= today - 1e-9:
+    if (new < 0).any():  # solve_assign_mip returns nothing that misses the cut-off
         return _Sub(None, mip.proven, mip.seconds)
     return _Sub(new, mip.proven, mip.seconds)
 
@@ -172,8 +173,8 @@ def improve(
     elite assignments, :func:`~allocator.territory.gap_relink.crossover`, each polished by
     the descent). None: all four where :func:`~allocator.territory.gap_lagrange.applies`,
     else the first two. ``duals``: the Lagrangian phases' multipliers to go on from (None: a
-    fresh start); ``elite``: a pool of good assignments to start from (the Lagrangian phases
-    add to it).
+    fresh start); ``elite``: a pool of good assignments to start from (updated in place by
+    every phase).
 
     ``sub_limit`` caps each sub-MIP (seconds). ``patience`` (seconds) ends the search when
     nothing improved for that long; ``kick`` (seconds) without improvement escalates instead:
@@ -209,7 +210,8 @@ def improve(
     _accept(arrays, best, history, bound, "local")
     rng = np.random.default_rng(seed)
     related = related_agents(arrays, capacity_prices(arrays))
-    walk, elite = TabuState.start(arrays.cost, arrays.weight, seed), elite or Elite()
+    walk = TabuState.start(arrays.cost, arrays.weight, seed)
+    elite = elite if elite is not None else Elite()
     elite.add(history[-1], best)
     m = len(arrays.capacity)
     k, rounds, idle, stop = min(K_FIRST, m), 0, 0, "rounds"
@@ -244,7 +246,7 @@ def improve(
         if method in ("tabu", "lagrange", "polish"):
             clock = (now + length, deadline, level)
             if method == "polish":
-                best = _polish(arrays, best, (elite, rng), history, clock[:2], bound)
+                best = _polish(arrays, best, (elite, rng), history, (*clock[:2], goal), bound)
             elif duals is not None and method == "lagrange":
                 best = _dual_phase(arrays, best, duals, history, clock[:2], elite)
                 if math.isfinite(duals.bound):
@@ -305,22 +307,26 @@ def _polish(
     best: IntArray,
     state: tuple[Elite, np.random.Generator],
     history: list[float],
-    clock: tuple[float, float | None],
+    clock: tuple[float, float | None, float],
     bound: float | None,
 ) -> IntArray:
     """Crossovers of two elite members (each at most :data:`POLISH_LIMIT` seconds), descended
-    and added to the elite, until ``clock`` = (end, deadline); the new best."""
-    (elite, rng), (end, deadline) = state, clock
+    and added to the elite, until ``clock`` = (end, deadline, goal): the end, the goal reached
+    or :data:`POLISH_IDLE` crossovers in a row that add nothing new to the elite. The new
+    best."""
+    (elite, rng), (end, deadline, goal) = state, clock
     until = end if deadline is None else min(end, deadline)
-    while not expired(until):
+    idle = 0
+    while not expired(until) and history[-1] > goal + 1e-9 and idle < POLISH_IDLE:
         child = crossover(arrays, elite, rng, call_limit(until, POLISH_LIMIT))
         if child is None:
             if len(elite.members) < 2:
                 break
+            idle += 1
             continue
         child = local_search(arrays, child, deadline=deadline)
         value = arrays.value(child)
-        elite.add(value, child)
+        idle = 0 if elite.add(value, child) else idle + 1
         if value < history[-1] - 1e-9:
             best = child
             _accept(arrays, best, history, bound, "polish")

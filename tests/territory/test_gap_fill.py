@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from allocator.solver.highs_assign import solve_assign_mip
-from allocator.territory.gap import GapInstance, check_gap
+from allocator.territory.gap import check_gap
 from allocator.territory.gap_fill import best_start, fill_start, lp_prices
 from allocator.territory.gap_local import GapArrays, local_search
 from tests.territory.test_gap_search import every, tight
@@ -85,7 +84,7 @@ def test_best_start_beats_a_poor_start_on_a_tight_set(seed: int) -> None:
         poor[j], room[a] = a, room[a] - arrays.weight[a, j]
     assert arrays.feasible(poor)
     descended = arrays.value(local_search(arrays, poor, deadline=None))
-    found = best_start(arrays, poor, deadline=time.monotonic() + 6)
+    found = best_start(arrays, poor, deadline=time.monotonic() + 600, tries=4)
     assert arrays.feasible(found)
     assert arrays.value(found) < descended
 
@@ -98,21 +97,6 @@ def test_best_start_never_loses_its_start(seed: int) -> None:
         pytest.skip("no feasible assignment")
     optimum, agents = options[0]
     arrays = GapArrays(instance.cost, instance.weight, instance.capacity)
-    found = best_start(arrays, np.array(agents), deadline=time.monotonic() + 2)
+    found = best_start(arrays, np.array(agents), deadline=time.monotonic() + 600, tries=3)
     problems, value = check_gap(instance, found)
     assert not problems and value == pytest.approx(optimum)
-
-
-def test_the_sub_mip_returns_nothing_that_misses_its_cutoff() -> None:
-    instance = GapInstance(
-        name="two",
-        cost=np.array([[1.0, 4.0], [3.0, 1.0]]),
-        weight=np.ones((2, 2)),
-        capacity=np.ones(2),
-    )
-    agent, job = np.nonzero(np.ones((2, 2), bool))
-    cost = instance.cost[agent, job]
-    args = (agent, job, cost, np.ones(4), instance.capacity)
-    assert solve_assign_mip(*args, jobs=2, time_limit=5, cutoff=2.5).chosen is not None
-    missed = solve_assign_mip(*args, jobs=2, time_limit=5, cutoff=1.5)
-    assert missed.chosen is None and missed.proven

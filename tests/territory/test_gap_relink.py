@@ -4,6 +4,7 @@ their gains."""
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -122,3 +123,28 @@ def test_crossover_keeps_the_agreement_and_beats_both_parents(seed: int) -> None
     assert gap.value(child) <= min(v1, v2) + 1e-9
     kept = [v for v, a in options if (np.array(a)[agree] == np.array(p1)[agree]).all()]
     assert gap.value(child) == pytest.approx(min(kept))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_polish_phases_reach_the_optimum_from_a_pool_and_stop_at_the_bound(seed: int) -> None:
+    instance = tight(seed, m=3, n=8)
+    options = every(instance)
+    if len(options) < 4:
+        pytest.skip("too few feasible assignments")
+    gap = arrays(instance)
+    pool = Elite()
+    for value, agents in options[-4:]:  # the four worst assignments
+        pool.add(value, np.array(agents))
+    start = np.array(options[-1][1])
+    with run_trace() as trace:
+        found = improve(
+            gap,
+            start,
+            deadline=time.monotonic() + 600,
+            bound=options[0][0],
+            methods=("polish",),
+            elite=pool,
+        )
+    assert found.objective == pytest.approx(options[0][0]) and found.stop == "bound"
+    assert gap.feasible(found.assign)
+    assert {p.source for p in trace.points} <= {"local", "polish"}
