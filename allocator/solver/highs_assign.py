@@ -56,17 +56,9 @@ def solve_assign_mip(
     lp = _assign_lp(agent, job, cost, use, capacity, jobs)
     cols = len(cost)
     lp.integrality_ = [highspy.HighsVarType.kInteger] * cols
-    h = new_highs(quiet=True)
-    h.setOptionValue("output_flag", False)
-    # through the same pool bookkeeping as every other solve: asking HiGHS for another thread
-    # count than its process-wide pool's makes run() fail (seen after a 2-thread solve)
-    use_threads(h, 1)
-    for key, val in (
-        ("time_limit", max(0.0, float(time_limit))),
-        ("mip_rel_gap", 0.0),
-        ("random_seed", int(seed) % 2_000_000_000),
-    ):
-        h.setOptionValue(key, val)
+    h = _one_thread(time_limit)
+    h.setOptionValue("mip_rel_gap", 0.0)
+    h.setOptionValue("random_seed", int(seed) % 2_000_000_000)
     if cutoff is not None:
         h.setOptionValue("objective_bound", float(cutoff))
     h.passModel(lp)
@@ -107,15 +99,23 @@ def assign_lp_prices(
     within ``time_limit`` seconds (one thread).
     """
     lp = _assign_lp(agent, job, cost, use, capacity, jobs)
-    h = new_highs(quiet=True)
-    h.setOptionValue("output_flag", False)
-    use_threads(h, 1)
-    h.setOptionValue("time_limit", max(0.0, float(time_limit)))
+    h = _one_thread(time_limit)
     h.passModel(lp)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     return np.maximum(0.0, -np.asarray(h.getSolution().row_dual)[jobs:])
+
+
+def _one_thread(time_limit: float) -> highspy.Highs:
+    """A quiet one-thread HiGHS with a time limit (seconds)."""
+    h = new_highs(quiet=True)
+    h.setOptionValue("output_flag", False)
+    # through the same pool bookkeeping as every other solve: asking HiGHS for another thread
+    # count than its process-wide pool's makes run() fail (seen after a 2-thread solve)
+    use_threads(h, 1)
+    h.setOptionValue("time_limit", max(0.0, float(time_limit)))
+    return h
 
 
 def _assign_lp(

@@ -33,10 +33,10 @@ import numpy as np
 import numpy.typing as npt
 
 from allocator.solver.deadline import call_limit, expired
-from allocator.solver.highs_assign import assign_lp_prices, solve_assign_mip
+from allocator.solver.highs_assign import assign_lp_prices
 from allocator.solver.trace import note
 from allocator.territory.gap_lagrange import CELLS, knapsacks
-from allocator.territory.gap_local import TOL, GapArrays, local_search
+from allocator.territory.gap_local import TOL, GapArrays, complete, local_search
 
 __all__ = ["best_start", "fill_start", "lp_prices"]
 
@@ -102,27 +102,11 @@ def fill_start(
             _, take = knapsacks(profit[None, :], weight[a, cand][None, :], cap[a : a + 1])
             assign[cand[take[0]]] = a
         options -= near[a]
-    free = np.flatnonzero(assign < 0)
-    held = np.flatnonzero(assign >= 0)
-    room = cap - np.bincount(assign[held], weight[assign[held], held], minlength=m)
-    agent, job = np.nonzero(weight[:, free] <= room[:, None] * (1 + TOL) + TOL)
     limit = call_limit(deadline, SUB_LIMIT)
-    if len(free) and limit < 0.01:
+    if (assign < 0).any() and limit < 0.01:
         return None
-    if len(free):
-        mip = solve_assign_mip(
-            agent,
-            job,
-            cost[agent, free[job]],
-            weight[agent, free[job]],
-            room,
-            jobs=len(free),
-            time_limit=limit,
-        )
-        if mip.chosen is None:
-            return None
-        assign[free[job[mip.chosen]]] = agent[mip.chosen]
-    return assign if arrays.feasible(assign) else None
+    done = complete(cost, weight, cap, assign, limit=limit)
+    return done if done is not None and arrays.feasible(done) else None
 
 
 def best_start(

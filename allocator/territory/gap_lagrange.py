@@ -36,9 +36,8 @@ import numpy.typing as npt
 
 from allocator.solver import SolveReport, relative_gap
 from allocator.solver.deadline import call_limit, expired
-from allocator.solver.highs_assign import solve_assign_mip
 from allocator.solver.trace import note
-from allocator.territory.gap_local import TOL, GapArrays, local_search
+from allocator.territory.gap_local import TOL, GapArrays, complete, local_search
 
 __all__ = [
     "Lagrangian",
@@ -277,33 +276,11 @@ def _fix_and_solve(
     below ``cut`` = (the best cost, by this margin: None for a relative 1e-7); the
     assignment (jobs,) or None."""
     record, below = cut
-    m = cost.shape[0]
     once = take.sum(axis=0) == 1
-    assign = np.where(once, np.argmax(take, axis=0), -1)
-    kept = np.flatnonzero(once)
-    used = np.bincount(assign[kept], weights=weight[assign[kept], kept], minlength=m)
-    room = capacity - used
-    free = np.flatnonzero(~once)
-    if not len(free):
-        return assign
-    agent, job = np.nonzero(weight[:, free] <= room[:, None] + 1e-9)
-    sunk = float(cost[assign[kept], kept].sum())
+    partial = np.where(once, np.argmax(take, axis=0), -1)
     below = 1e-7 * max(1.0, abs(record)) if below is None else below
-    cutoff = record - sunk - below if math.isfinite(record) else None
     limit = call_limit(deadline, SUB_LIMIT)
-    if limit < 0.01:
+    if limit < 0.01 and not once.all():
         return None
-    mip = solve_assign_mip(
-        agent,
-        job,
-        cost[agent, free[job]],
-        weight[agent, free[job]],
-        room,
-        jobs=len(free),
-        time_limit=limit,
-        cutoff=cutoff,
-    )
-    if mip.chosen is None:
-        return None
-    assign[free[job[mip.chosen]]] = agent[mip.chosen]
-    return assign if (assign >= 0).all() else None
+    cutoff = record - below if math.isfinite(record) else None
+    return complete(cost, weight, capacity, partial, limit=limit, cutoff=cutoff)

@@ -15,9 +15,10 @@ import numpy as np
 import numpy.typing as npt
 
 from allocator.solver.deadline import expired
+from allocator.solver.highs_assign import solve_assign_mip
 from allocator.territory.gap_chain import best_chain
 
-__all__ = ["TOL", "GapArrays", "local_search"]
+__all__ = ["TOL", "GapArrays", "complete", "local_search"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -54,6 +55,48 @@ class GapArrays:
         if assign.min(initial=0) < 0 or assign.max(initial=0) >= m:
             return False
         return bool((self.loads(assign) <= self.capacity * (1 + TOL) + TOL).all())
+
+
+def complete(
+    cost: FloatArray,
+    weight: FloatArray,
+    capacity: FloatArray,
+    partial: IntArray,
+    *,
+    limit: float,
+    cutoff: float | None = None,
+    seed: int = 0,
+) -> IntArray | None:
+    """``partial`` (jobs,; -1 for a free job) completed exactly: the free jobs solved as a
+    sub-GAP in the room the others leave (arrays agents x jobs, capacity (agents,); HiGHS
+    from arrays, at most ``limit`` seconds). ``cutoff``: only a completion whose whole cost
+    is below it counts. None when nothing (better) is found in time; never overloads an agent
+    beyond :data:`TOL`."""
+    free = np.flatnonzero(partial < 0)
+    if not len(free):
+        return partial.copy()
+    held = np.flatnonzero(partial >= 0)
+    room = capacity - np.bincount(
+        partial[held], weights=weight[partial[held], held], minlength=len(capacity)
+    )
+    agent, job = np.nonzero(weight[:, free] <= room[:, None] * (1 + TOL) + TOL)
+    sunk = float(cost[partial[held], held].sum())
+    mip = solve_assign_mip(
+        agent,
+        job,
+        cost[agent, free[job]],
+        weight[agent, free[job]],
+        room,
+        jobs=len(free),
+        time_limit=limit,
+        cutoff=None if cutoff is None else cutoff - sunk,
+        seed=seed,
+    )
+    if mip.chosen is None:
+        return None
+    done = partial.copy()
+    done[free[job[mip.chosen]]] = agent[mip.chosen]
+    return done if (done >= 0).all() else None
 
 
 def local_search(

@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from allocator.solver.highs_assign import solve_assign_mip
-from allocator.territory.gap_local import TOL, GapArrays
+from allocator.territory.gap_local import GapArrays, complete
 
 __all__ = ["Elite", "crossover"]
 
@@ -79,25 +78,13 @@ def crossover(
         return None
     first, second = rng.choice(len(elite.members), 2, replace=False)
     base, other = elite.members[first][1], elite.members[second][1]
-    free = np.flatnonzero(base != other)
-    held = np.flatnonzero(base == other)
-    m = len(arrays.capacity)
-    room = arrays.capacity - np.bincount(
-        base[held], weights=arrays.weight[base[held], held], minlength=m
-    )
-    agent, job = np.nonzero(arrays.weight[:, free] <= room[:, None] * (1 + TOL) + TOL)
-    mip = solve_assign_mip(
-        agent,
-        job,
-        arrays.cost[agent, free[job]],
-        arrays.weight[agent, free[job]],
-        room,
-        jobs=len(free),
-        time_limit=limit,
+    partial = np.where(base == other, base, -1)
+    child = complete(
+        arrays.cost,
+        arrays.weight,
+        arrays.capacity,
+        partial,
+        limit=limit,
         seed=int(rng.integers(2**31)),
     )
-    if mip.chosen is None:
-        return None
-    child = base.copy()
-    child[free[job[mip.chosen]]] = agent[mip.chosen]
-    return child if arrays.feasible(child) else None
+    return child if child is not None and arrays.feasible(child) else None
