@@ -185,6 +185,17 @@ def _context(case: Case) -> dict[str, Any]:
     }
 
 
+def _seconds(text: str) -> float:
+    """A positive number of seconds, for argparse."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen parts (all by default) and write ``<out>.csv`` and ``<out>.md``."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
@@ -204,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--gap-limit",
-        type=float,
+        type=_seconds,
         metavar="SECONDS",
         help="seconds per GAP instance (default 60, 10 with --quick)",
     )
@@ -224,13 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out or HERE / ("results_quick" if args.quick else "results")
     if args.merge is not None:
         return _merge(args.merge, out, args.only, args.methods, args.instances)
-    for part in args.only or (*PARTS, "maps"):
-        if part == "maps":  # its own runner and table (benchmarks/maps.py)
-            from benchmarks.maps import main as maps_main
-
-            maps_main(["--quick"] if args.quick else [])
-            continue
-        cases, skipped = plan(
+    parts = args.only or (*PARTS, "maps")
+    plans = {
+        part: plan(
             part,
             quick=args.quick,
             data=DATA,
@@ -238,6 +245,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             instances=args.instances,
             gap_limit=args.gap_limit,
         )
+        for part in parts
+        if part != "maps"
+    }
+    if args.instances and not any(cases for cases, _ in plans.values()):
+        # before any row is dropped: a typo must not empty the results table
+        print(
+            f"benchmarks.run: --instances {' '.join(args.instances)} matches no case of "
+            f"{', '.join(plans)}; names look like gapd/d20100, d40400 or 100000x1000",
+            file=sys.stderr,
+        )
+        return 2
+    for part in parts:
+        if part == "maps":  # its own runner and table (benchmarks/maps.py)
+            from benchmarks.maps import main as maps_main
+
+            maps_main(["--quick"] if args.quick else [])
+            continue
+        cases, skipped = plans[part]
         if skipped:
             print(f"{part}: skipped: {skipped}", flush=True)
             continue

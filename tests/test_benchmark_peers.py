@@ -157,3 +157,18 @@ def test_a_silent_case_is_killed_at_its_timeout(
     assert time.perf_counter() - began < 10  # not the case's 30 s
     rows = (tmp_path / "out.csv").read_text()
     assert "failed" in rows and "10x2" in rows
+
+
+def test_bad_limits_and_unmatched_patterns_stop_before_any_row_is_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks.run import main
+
+    out = tmp_path / "results"
+    out.with_suffix(".csv").write_text("kept\n")
+    with pytest.raises(SystemExit) as stop:
+        main(["--only", "gapabcd", "--gap-limit", "-1", "--out", str(out)])
+    assert stop.value.code == 2 and "positive number of seconds" in capsys.readouterr().err
+    code = main(["--only", "gapabcd", "--instances", "nosuch*", "--out", str(out)])
+    assert code == 2 and "matches no case" in capsys.readouterr().err
+    assert out.with_suffix(".csv").read_text() == "kept\n"
