@@ -35,7 +35,7 @@ import numpy.typing as npt
 from allocator.solver.deadline import call_limit, expired
 from allocator.solver.highs_assign import assign_lp_prices
 from allocator.solver.trace import note
-from allocator.territory.gap_lagrange import CELLS, knapsacks
+from allocator.territory.gap_lagrange import CELLS, knapsacks, whole_weights
 from allocator.territory.gap_local import TOL, GapArrays, complete, local_search
 
 __all__ = ["best_start", "fill_start", "lp_prices"]
@@ -105,8 +105,7 @@ def fill_start(
     limit = call_limit(deadline, SUB_LIMIT)
     if (assign < 0).any() and limit < 0.01:
         return None
-    done = complete(cost, weight, cap, assign, limit=limit)
-    return done if done is not None and arrays.feasible(done) else None
+    return complete(cost, weight, cap, assign, limit=limit)
 
 
 def best_start(
@@ -126,9 +125,8 @@ def best_start(
     best = local_search(arrays, start, deadline=deadline)
     value = arrays.value(best)
     weight, cap = arrays.weight, arrays.capacity
-    whole = bool(np.all(weight == np.round(weight)) and np.all(weight >= 0))
     small = weight.shape[1] * (float(np.floor(cap.max(initial=0.0))) + 1) <= CELLS
-    if not (whole and small) or expired(deadline):
+    if not (whole_weights(weight) and small) or expired(deadline):
         return best
     prices = lp_prices(arrays, deadline=deadline)
     if prices is None:

@@ -46,6 +46,7 @@ __all__ = [
     "knapsacks",
     "lagrangian_heuristic",
     "lagrangian_start",
+    "whole_weights",
 ]
 
 IntArray = npt.NDArray[np.int64]
@@ -100,13 +101,18 @@ class Lagrangian:
     steps: int
 
 
+def whole_weights(weight: FloatArray) -> bool:
+    """Whether every weight is a whole, non-negative number: what :func:`knapsacks` needs to
+    be exact (its table is over whole capacity units)."""
+    return bool(np.all(weight == np.round(weight)) and np.all(weight >= 0))
+
+
 def applies(cost: FloatArray, weight: FloatArray, capacity: FloatArray) -> bool:
     """Whether the heuristic is exact and cheap here: integer weights, at most
     :data:`AGENTS` agents with at least :data:`JOBS_PER_AGENT` jobs each, and a table of at
     most :data:`CELLS` cells (arrays agents x jobs, capacity (agents,))."""
     m, n = cost.shape
-    whole = bool(np.all(weight == np.round(weight))) and bool(np.all(weight >= 0))
-    if not whole or m > AGENTS or n < JOBS_PER_AGENT * m:
+    if not whole_weights(weight) or m > AGENTS or n < JOBS_PER_AGENT * m:
         return False
     return n * m * (float(np.floor(capacity.max(initial=0.0))) + 1) <= CELLS
 
@@ -184,7 +190,7 @@ def lagrangian_heuristic(
     ValueError
         When a weight is negative or not a whole number (the knapsacks would not be exact).
     """
-    if not (np.all(weight == np.round(weight)) and np.all(weight >= 0)):
+    if not whole_weights(weight):
         raise ValueError("the Lagrangian heuristic needs whole, non-negative weights")
     n = cost.shape[1]
     below = 0.5 if np.all(cost == np.round(cost)) else None  # "cheaper" for whole costs

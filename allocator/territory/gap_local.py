@@ -70,8 +70,9 @@ def complete(
     """``partial`` (jobs,; -1 for a free job) completed exactly: the free jobs solved as a
     sub-GAP in the room the others leave (arrays agents x jobs, capacity (agents,); HiGHS
     from arrays, at most ``limit`` seconds). ``cutoff``: only a completion whose whole cost
-    is below it counts. None when nothing (better) is found in time; never overloads an agent
-    beyond :data:`TOL`."""
+    is below it counts. None when nothing (better) is found in time, or when HiGHS's answer
+    overloads an agent beyond :data:`TOL` (its own row tolerance is looser): the answer is
+    always feasible as :meth:`GapArrays.feasible` says."""
     free = np.flatnonzero(partial < 0)
     if not len(free):
         return partial.copy()
@@ -96,7 +97,7 @@ def complete(
         return None
     done = partial.copy()
     done[free[job[mip.chosen]]] = agent[mip.chosen]
-    return done if (done >= 0).all() else None
+    return done if GapArrays(cost, weight, capacity).feasible(done) else None
 
 
 def local_search(

@@ -79,7 +79,7 @@ def crossover(
     first, second = rng.choice(len(elite.members), 2, replace=False)
     base, other = elite.members[first][1], elite.members[second][1]
     partial = np.where(base == other, base, -1)
-    child = complete(
+    return complete(
         arrays.cost,
         arrays.weight,
         arrays.capacity,
@@ -87,4 +87,3 @@ def crossover(
         limit=limit,
         seed=int(rng.integers(2**31)),
     )
-    return child if child is not None and arrays.feasible(child) else None
